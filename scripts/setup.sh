@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets UE-City up on a fresh machine: a virtual environment in .venv with the product, the model
+# stack and (with --dev) the test tools. Safe to re-run: it reinstalls only when pyproject.toml
+# changed since the last successful run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="all"
+for arg in "$@"; do
+  case "$arg" in
+    --dev) extras="all,dev" ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --dev)" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup.sh: UE-City needs Python >= 3.11 ($python is $("$python" --version 2>&1))" >&2
+  exit 2
+fi
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+stamp=".venv/.uecity-installed-$extras"
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  # torch first and pinned: an unpinned resolve would pull the CUDA build and its GBs of wheels.
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet "torch==2.13.0"
+  .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  echo "$want" > "$stamp"
+fi
+echo "UE-City is set up in .venv ($(.venv/bin/uecity --version))" >&2

@@ -1,0 +1,5 @@
+"""`python -m uecity` runs the command line."""
+
+from uecity.cli import main
+
+main()
