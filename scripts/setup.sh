@@ -24,9 +24,11 @@ stamp=".venv/.uecity-installed-$extras"
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # torch first and pinned: an unpinned resolve would pull the CUDA build and its GBs of wheels.
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet "torch==2.13.0"
-  .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  # The warnings filtered out are about this machine's extra package indexes, not about us.
+  quiet_pip() { .venv/bin/python -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+  quiet_pip --upgrade pip
+  quiet_pip "torch==2.13.0"
+  quiet_pip -e ".[$extras]"
   echo "$want" > "$stamp"
 fi
 echo "UE-City is set up in .venv ($(.venv/bin/uecity --version))" >&2

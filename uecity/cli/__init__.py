@@ -1,4 +1,9 @@
-"""The `uecity` command line: one module per command group, joined here."""
+"""The `uecity` command line.
+
+`app.py` holds the root command and the error-to-exit-code mapping; each other module here is
+one command group whose functions are registered below, so this file is the CLI's table of
+contents.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,31 @@
+"""Arguments and options shared by several commands, declared once as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DatasetDir = Annotated[
+    Path,
+    typer.Argument(
+        help="A UE-City dataset folder (the one holding dataset.json).",
+        show_default=False,
+    ),
+]
+
+OutDir = Annotated[
+    Path,
+    typer.Option("--out", "-o", help="Output folder.", show_default=False),
+]
+
+Seed = Annotated[
+    int | None,
+    typer.Option("--seed", help="Seed of the run; overrides the spec's seed.", min=0),
+]
+
+Workers = Annotated[
+    int,
+    typer.Option("--workers", "-j", help="Worker processes.", min=1),
+]
