@@ -9,6 +9,7 @@ instead of stopping at the first.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -257,16 +258,17 @@ class Video:
 
     @contextlib.contextmanager
     def _motion_file_lock(self) -> Iterator[None]:
+        # The lock is taken on the video folder itself, so no lock file litters the dataset.
         if fcntl is None:
             yield
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".motion.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     # --- expressions
     @property
