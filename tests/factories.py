@@ -69,8 +69,14 @@ def build_small_dataset(root: Path, *, videos: tuple[str, ...] = ("0001", "0002"
         video = dataset.video(video_id)
         video.write_info(
             VideoInfo(
-                video_id=video_id, width=WIDTH, height=HEIGHT, fps=10.0, num_frames=NUM_FRAMES,
-                image_format="png" if index == 0 else "jpg", backend="sim", seed=index,
+                video_id=video_id,
+                width=WIDTH,
+                height=HEIGHT,
+                fps=10.0,
+                num_frames=NUM_FRAMES,
+                image_format="png" if index == 0 else "jpg",
+                backend="sim",
+                seed=index,
                 camera=camera(),
             )
         )
@@ -80,12 +86,25 @@ def build_small_dataset(root: Path, *, videos: tuple[str, ...] = ("0001", "0002"
             video.write_frame(frame, image)
         video.write_objects(
             [
-                ObjectRecord(track_id=0, category="vehicle", type="car", colour_name="red",
-                             colour_rgb=(200, 20, 20), size_m=(4.5, 1.8, 1.5)),
-                ObjectRecord(track_id=1, category="vehicle", type="bus", colour_name="black",
-                             colour_rgb=(10, 10, 10), size_m=(12.0, 2.5, 3.2)),
-                ObjectRecord(track_id=2, category="pedestrian", type="adult",
-                             size_m=(0.5, 0.5, 1.75)),
+                ObjectRecord(
+                    track_id=0,
+                    category="vehicle",
+                    type="car",
+                    colour_name="red",
+                    colour_rgb=(200, 20, 20),
+                    size_m=(4.5, 1.8, 1.5),
+                ),
+                ObjectRecord(
+                    track_id=1,
+                    category="vehicle",
+                    type="bus",
+                    colour_name="black",
+                    colour_rgb=(10, 10, 10),
+                    size_m=(12.0, 2.5, 3.2),
+                ),
+                ObjectRecord(
+                    track_id=2, category="pedestrian", type="adult", size_m=(0.5, 0.5, 1.75)
+                ),
             ]
         )
         video.write_boxes(box_rows())
@@ -102,8 +121,13 @@ def build_small_dataset(root: Path, *, videos: tuple[str, ...] = ("0001", "0002"
                 sentence="red cars",
                 expression_id="red-cars",
                 atoms=["type=car", "colour=red"],
-                logic=LogicNode(op="and", args=[LogicNode(op="atom", atom="type=car"),
-                                                LogicNode(op="atom", atom="colour=red")]),
+                logic=LogicNode(
+                    op="and",
+                    args=[
+                        LogicNode(op="atom", atom="type=car"),
+                        LogicNode(op="atom", atom="colour=red"),
+                    ],
+                ),
             )
         )
     return dataset

@@ -60,24 +60,31 @@ class Frame:
     boxes: FrameBoxes
 
 
+def _column_type_fits(actual: pa.DataType, expected: pa.DataType) -> bool:
+    """Integer columns take any integer type, float columns any integer or float type: tables
+    made with pandas (int64/float64) are read as they are and cast to the on-disk types."""
+    if pa.types.is_null(actual):  # an empty column of no particular type
+        return True
+    if pa.types.is_integer(expected):
+        return pa.types.is_integer(actual)
+    return pa.types.is_floating(actual) or pa.types.is_integer(actual)
+
+
 def check_box_table_schema(table_schema: pa.Schema) -> list[str]:
     """Problems with a box table's columns: missing, mistyped, or a partial amodal set."""
     problems = []
-    for name, dtype in REQUIRED_BOX_COLUMNS.items():
-        if name not in table_schema.names:
-            problems.append(f"column '{name}' is missing (expected {dtype})")
-        elif table_schema.field(name).type != dtype:
-            problems.append(
-                f"column '{name}' has type {table_schema.field(name).type}, expected {dtype}"
-            )
     present = [name for name in OPTIONAL_BOX_COLUMNS if name in table_schema.names]
     if present and len(present) != len(OPTIONAL_BOX_COLUMNS):
         problems.append(f"amodal columns must come all four or none; found only {present}")
-    for name in present:
-        if table_schema.field(name).type != OPTIONAL_BOX_COLUMNS[name]:
+    for name, dtype in {**REQUIRED_BOX_COLUMNS, **OPTIONAL_BOX_COLUMNS}.items():
+        if name not in table_schema.names:
+            if name in REQUIRED_BOX_COLUMNS:
+                problems.append(f"column '{name}' is missing (expected {dtype})")
+        elif not _column_type_fits(table_schema.field(name).type, dtype):
+            kind = "an integer" if pa.types.is_integer(dtype) else "a number"
             problems.append(
-                f"column '{name}' has type {table_schema.field(name).type}, "
-                f"expected {OPTIONAL_BOX_COLUMNS[name]}"
+                f"column '{name}' has type {table_schema.field(name).type}, expected {kind} "
+                f"({dtype})"
             )
     return problems
 
@@ -86,13 +93,16 @@ def to_box_table(boxes: pa.Table | pd.DataFrame) -> pa.Table:
     """Cast a box table or DataFrame to the on-disk schema, sorted by (frame, track_id)."""
     if isinstance(boxes, pd.DataFrame):
         boxes = pa.Table.from_pandas(boxes, preserve_index=False)
-    missing = [name for name in REQUIRED_BOX_COLUMNS if name not in boxes.column_names]
-    if missing:
-        raise DatasetError(f"box table lacks columns {missing}")
+    problems = check_box_table_schema(boxes.schema)
+    if problems:
+        raise DatasetError(f"not a box table: {'; '.join(problems)}")
     has_amodal = all(name in boxes.column_names for name in OPTIONAL_BOX_COLUMNS)
     fields = [f for f in BOX_SCHEMA if f.name in REQUIRED_BOX_COLUMNS or has_amodal]
     schema = pa.schema(fields)
-    table = boxes.select([f.name for f in fields]).cast(schema)
+    try:
+        table = boxes.select([f.name for f in fields]).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise DatasetError(f"box values do not fit the on-disk types: {error}") from None
     return table.sort_by([("frame", "ascending"), ("track_id", "ascending")])
 
 
@@ -182,10 +192,10 @@ class Video:
             raise DatasetError(
                 f"not a readable Parquet file: {error}", path=self.boxes_path
             ) from None
-        problems = check_box_table_schema(table.schema)
-        if problems:
-            raise DatasetError("; ".join(problems), path=self.boxes_path)
-        return table
+        try:
+            return to_box_table(table)
+        except DatasetError as error:
+            raise DatasetError(error.args[0], path=self.boxes_path) from None
 
     def boxes_dataframe(self) -> pd.DataFrame:
         return self.boxes_table().to_pandas()
