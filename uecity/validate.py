@@ -82,22 +82,29 @@ class _Validator:
             shown = str(path)
         self.report.problems.append(Problem(shown, location, message))
 
-    def read(self, path: Path, model: type[RecordT], *, required: bool = True) -> RecordT | None:
-        if not path.exists():
-            if required:
-                self.problem(path, "file is missing")
-            return None
+    def load(self, path: Path) -> object | None:
+        """Parsed JSON of `path`, or None after reporting why it can't be had."""
         try:
-            data = load_json(path)
+            return load_json(path)
         except DatasetError as error:
             self.problem(path, error.args[0])
             return None
+
+    def parse(self, path: Path, data: object, model: type[RecordT]) -> RecordT | None:
         try:
             return model.model_validate(data)
         except ValidationError as error:
             for location, message in describe_validation_error(error):
                 self.problem(path, message, location)
             return None
+
+    def read(self, path: Path, model: type[RecordT], *, required: bool = True) -> RecordT | None:
+        if not path.exists():
+            if required:
+                self.problem(path, "file is missing")
+            return None
+        data = self.load(path)
+        return None if data is None else self.parse(path, data, model)
 
     def rows(
         self, path: Path, rows: np.ndarray, frames: np.ndarray, tracks: np.ndarray, message: str
@@ -132,10 +139,8 @@ class _Validator:
         if not path.is_file():
             self.problem(path, "file is missing: this folder is not a UE-City dataset")
             return None
-        try:
-            data = load_json(path)
-        except DatasetError as error:
-            self.problem(path, error.args[0])
+        data = self.load(path)
+        if data is None:
             return None
         version = data.get("format_version") if isinstance(data, dict) else None
         if version is not None and version != FORMAT_VERSION:
@@ -145,7 +150,7 @@ class _Validator:
                 "format_version",
             )
             return None
-        return self.read(path, DatasetManifest)
+        return self.parse(path, data, DatasetManifest)
 
     def unlisted_folders(self, manifest: DatasetManifest) -> None:
         listed = set(manifest.videos)

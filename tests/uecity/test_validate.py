@@ -11,10 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.factories import box_rows, build_small_dataset
+from uecity.records import REQUIRED_BOX_COLUMNS
 from uecity.validate import validate_dataset
 
 V1 = Path("videos/0001")
 V2 = Path("videos/0002")
+RAW_BOX_SCHEMA = pa.schema(list(REQUIRED_BOX_COLUMNS.items()))
 
 
 def edit_json(path: Path, change: Callable[[dict], None]) -> None:
@@ -35,20 +37,7 @@ def boxes_with(**changes: object) -> Callable[[Path], None]:
         for column, value in changes.items():
             frame.loc[0, column] = value
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        table = table.cast(
-            pa.schema(
-                [
-                    ("frame", pa.int32()),
-                    ("track_id", pa.int32()),
-                    ("x1", pa.float64()),
-                    ("y1", pa.float64()),
-                    ("x2", pa.float64()),
-                    ("y2", pa.float64()),
-                    ("visibility", pa.float32()),
-                    ("truncation", pa.float32()),
-                ]
-            )
-        )
+        table = table.cast(RAW_BOX_SCHEMA)
         write_raw_boxes(root, V1, table)
 
     return corrupt
@@ -312,20 +301,7 @@ def test_many_bad_rows_are_counted_after_the_first_few(dataset_root: Path) -> No
     frame = frame.loc[frame.index.repeat(3)].reset_index(drop=True)
     frame["x2"] = 100.0
     pq.write_table(
-        pa.Table.from_pandas(frame, preserve_index=False).cast(
-            pa.schema(
-                [
-                    ("frame", pa.int32()),
-                    ("track_id", pa.int32()),
-                    ("x1", pa.float64()),
-                    ("y1", pa.float64()),
-                    ("x2", pa.float64()),
-                    ("y2", pa.float64()),
-                    ("visibility", pa.float32()),
-                    ("truncation", pa.float32()),
-                ]
-            )
-        ),
+        pa.Table.from_pandas(frame, preserve_index=False).cast(RAW_BOX_SCHEMA),
         dataset_root / V1 / "boxes.parquet",
     )
     problems = [str(p) for p in validate_dataset(dataset_root).problems if "outside" in str(p)]
