@@ -188,9 +188,7 @@ class AnnotatorApi:
     def add_motion_label(self, body: bytes) -> Response:
         label = " ".join(_parse(LabelAdd, body).label.split())
         if not label or len(label) > MAX_LABEL_LENGTH or not label.isprintable():
-            raise ApiError(
-                400, f"a motion label is 1 to {MAX_LABEL_LENGTH} printable characters"
-            )
+            raise ApiError(400, f"a motion label is 1 to {MAX_LABEL_LENGTH} printable characters")
         with self._manifest_lock:
             manifest = self.dataset.manifest
             labels = manifest.vocabulary.motion_labels

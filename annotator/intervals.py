@@ -54,12 +54,7 @@ def describe(interval: MotionInterval) -> str:
 
 def overlaps(a: MotionInterval, b: MotionInterval) -> bool:
     """Same track, same label, and at least one frame in common."""
-    return (
-        a.track_id == b.track_id
-        and a.label == b.label
-        and a.start <= b.end
-        and b.start <= a.end
-    )
+    return a.track_id == b.track_id and a.label == b.label and a.start <= b.end and b.start <= a.end
 
 
 def find_overlaps(intervals: Sequence[MotionInterval]) -> list[tuple[int, int]]:

@@ -63,9 +63,7 @@ def load_boxes(video: Video) -> VideoBoxes:
 
 def _tracks(video: Video, boxes: VideoBoxes) -> list[dict[str, Any]]:
     """One entry per track: its object facts and the frames where it has a box."""
-    frame_of_row = np.repeat(
-        np.arange(len(boxes.frame_offsets) - 1), np.diff(boxes.frame_offsets)
-    )
+    frame_of_row = np.repeat(np.arange(len(boxes.frame_offsets) - 1), np.diff(boxes.frame_offsets))
     facts = {o.track_id: o for o in video.objects()} if video.objects_path.exists() else {}
     ids = sorted(set(facts) | set(boxes.track_id.tolist()))
     tracks = []

@@ -85,7 +85,9 @@ def build_intersection_dataset(
         videos=[video_id],
         splits={"test": [video_id]},
         vocabulary=Vocabulary(
-            categories=["vehicle"], types=["car", "van"], colours=list(COLOURS),
+            categories=["vehicle"],
+            types=["car", "van"],
+            colours=list(COLOURS),
             motion_labels=LABELS,
         ),
         generator=GeneratorInfo(name="uecity", version=__version__),
@@ -96,8 +98,14 @@ def build_intersection_dataset(
     base = camera()
     video.write_info(
         VideoInfo(
-            video_id=video_id, width=width, height=height, fps=10.0, num_frames=num_frames,
-            image_format=image_format, backend="sim", seed=seed,
+            video_id=video_id,
+            width=width,
+            height=height,
+            fps=10.0,
+            num_frames=num_frames,
+            image_format=image_format,
+            backend="sim",
+            seed=seed,
             camera=CameraModel(
                 intrinsics=CameraIntrinsics(fx=1000.0, fy=1000.0, cx=width / 2, cy=height / 2),
                 extrinsics=base.extrinsics,
@@ -127,13 +135,20 @@ def build_intersection_dataset(
             heading_ns = t >= 0.5
             turning = np.flatnonzero((t > 0.4) & (t < 0.6))
             if len(turning):
-                auto.append(MotionInterval(
-                    track_id=track_id, label="turning left", start=int(frames[turning[0]]),
-                    end=int(frames[turning[-1]]), source="auto",
-                ))
-        auto.append(MotionInterval(
-            track_id=track_id, label="moving", start=first, end=last - 1, source="auto"
-        ))
+                auto.append(
+                    MotionInterval(
+                        track_id=track_id,
+                        label="turning left",
+                        start=int(frames[turning[0]]),
+                        end=int(frames[turning[-1]]),
+                        source="auto",
+                    )
+                )
+        auto.append(
+            MotionInterval(
+                track_id=track_id, label="moving", start=first, end=last - 1, source="auto"
+            )
+        )
         for frame, (cx, cy), vertical in zip(frames, centres, heading_ns, strict=True):
             w, h = (length * 0.45, length) if vertical else (length, length * 0.45)
             x1, y1 = max(0.0, cx - w / 2), max(0.0, cy - h / 2)
@@ -142,10 +157,16 @@ def build_intersection_dataset(
                 continue
             rows.append((int(frame), track_id, x1, y1, x2, y2, 1.0, 0.0))
             per_frame[frame].append((track_id, x1, y1, x2, y2, colour))
-        objects.append(ObjectRecord(
-            track_id=track_id, category="vehicle", type="car", colour_name=colour,
-            colour_rgb=tuple(reversed(COLOURS[colour])), size_m=(4.5, 1.8, 1.5),
-        ))
+        objects.append(
+            ObjectRecord(
+                track_id=track_id,
+                category="vehicle",
+                type="car",
+                colour_name=colour,
+                colour_rgb=tuple(reversed(COLOURS[colour])),
+                size_m=(4.5, 1.8, 1.5),
+            )
+        )
     for frame in range(num_frames):
         image = background.copy()
         for _track_id, x1, y1, x2, y2, colour in per_frame[frame]:
@@ -153,13 +174,18 @@ def build_intersection_dataset(
             cv2.rectangle(image, p1, p2, COLOURS[colour], -1)
             inset = int(min(x2 - x1, y2 - y1) * 0.25)
             cv2.rectangle(
-                image, (p1[0] + inset, p1[1] + inset), (p2[0] - inset, p2[1] - inset),
-                (50, 40, 30), -1,
+                image,
+                (p1[0] + inset, p1[1] + inset),
+                (p2[0] - inset, p2[1] - inset),
+                (50, 40, 30),
+                -1,
             )
         video.write_frame(frame, image)
     video.write_objects(objects)
-    video.write_boxes(pd.DataFrame(
-        rows, columns=["frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation"]
-    ))
+    video.write_boxes(
+        pd.DataFrame(
+            rows, columns=["frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation"]
+        )
+    )
     video.write_motion(auto)
     return dataset

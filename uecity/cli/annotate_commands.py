@@ -21,8 +21,8 @@ def annotate(
         str | None, typer.Option("--video", help="Open this video first (default: the first).")
     ] = None,
     port: Annotated[
-        int, typer.Option("--port", "-p", help="Port to serve on (0: any free port).", min=0,
-                          max=65535)
+        int,
+        typer.Option("--port", "-p", help="Port to serve on (0: any free port).", min=0, max=65535),
     ] = 8765,
     host: Annotated[
         str,
