@@ -45,6 +45,8 @@ def static_table(folder: Path = STATIC_FOLDER) -> dict[str, tuple[bytes, str]]:
         if path.is_file() and path.suffix in _STATIC_TYPES:
             table[f"/static/{path.name}"] = (path.read_bytes(), _STATIC_TYPES[path.suffix])
     table["/"] = table["/static/index.html"]
+    if "/static/favicon.svg" in table:
+        table["/favicon.ico"] = table["/static/favicon.svg"]
     return table
 
 
@@ -68,7 +70,9 @@ class AnnotatorServer(ThreadingHTTPServer):
 
     def start_in_thread(self) -> threading.Thread:
         """Serve in a daemon thread (for tests and benchmarks); stop with `shutdown()`."""
-        thread = threading.Thread(target=self.serve_forever, name="annotator", daemon=True)
+        thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="annotator", daemon=True
+        )
         thread.start()
         return thread
 
