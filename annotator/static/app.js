@@ -475,6 +475,7 @@ window.annotator = {
   state,
   show,
   step,
+  hitTest: (x, y) => view.hitTest(state.frame, x, y),
   ready: main().then(
     () => performance.now(),
     (error) => {

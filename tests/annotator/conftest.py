@@ -96,7 +96,7 @@ def page_for(browser):  # type: ignore[no-untyped-def]
     contexts = []
 
     def open_page(server: AnnotatorServer, *, author: str | None = "ada", hash_: str = ""):
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
         contexts.append(context)
         if author is not None:
             context.add_init_script(f"localStorage.setItem('uecity.annotator.author', {author!r});")

@@ -76,12 +76,12 @@ def test_frame_images(small_server: AnnotatorServer, small_dataset: Dataset) -> 
     status, data, response = request(small_server, "GET", "/api/videos/0001/frames/2")
     assert status == 200 and response.getheader("Content-Type") == "image/png"
     assert data == small_dataset.video("0001").frame_path(2).read_bytes()
-    status, data, response = request(small_server, "GET", "/api/videos/0002/frames/0")
+    status, _, response = request(small_server, "GET", "/api/videos/0002/frames/0")
     assert status == 200 and response.getheader("Content-Type") == "image/jpeg"
 
 
 def test_big_payloads_are_gzipped(small_server: AnnotatorServer) -> None:
-    status, data, response = request(
+    status, _, response = request(
         small_server, "GET", "/api/videos/0001", headers={"Accept-Encoding": "gzip"}
     )
     assert status == 200 and response.getheader("Content-Encoding") == "gzip"
