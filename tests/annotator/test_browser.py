@@ -93,7 +93,7 @@ def test_two_tabs_conflict_is_refused_with_a_message(
     scene_server: AnnotatorServer, scene_dataset: Dataset, page_for: Any
 ) -> None:
     video = scene_dataset.video(VIDEO)
-    track, first, last = find_span(video, 2)
+    track, first, _ = find_span(video, 2)
     hash_ = f"#video={VIDEO}&frame={first}"
     tab_a = page_for(scene_server, author="ada", hash_=hash_)
     tab_b = page_for(scene_server, author="bo", hash_=hash_)
