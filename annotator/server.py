@@ -80,6 +80,9 @@ class AnnotatorServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: AnnotatorServer
     protocol_version = "HTTP/1.1"  # keep-alive: the page fetches many frames
+    # Headers and body go out in two writes; with Nagle's algorithm on, the second waits for
+    # the client's delayed ACK (~40 ms per request on Linux).
+    disable_nagle_algorithm = True
     server_version = "uecity-annotator"
     sys_version = ""
 
