@@ -186,8 +186,17 @@ def screenshot(root: Path, out: Path) -> None:
             page.evaluate("window.annotator.ready")
             page.evaluate("window.annotator.state.selected = 3")
             page.keyboard.press("3")
-            page.evaluate("window.annotator.show(72)")
-            page.keyboard.press("?")
+            page.evaluate("window.annotator.show(62)")
+            # start an interval on the car nearest the middle, and hover it
+            video = dataset.video("cross-0001")
+            boxes = list(video.frames())[62].boxes
+            centres = boxes.xyxy.reshape(-1, 2, 2).mean(axis=1)
+            row = int(((centres - [640, 360]) ** 2).sum(axis=1).argmin())
+            rect = page.locator("#frame").bounding_box()
+            scale = rect["width"] / 1280
+            x, y = centres[row] * scale + [rect["x"], rect["y"]]
+            page.mouse.click(x, y)
+            page.mouse.move(x, y + 1)
             page.wait_for_timeout(300)
             page.screenshot(path=str(out))
             browser.close()
