@@ -342,7 +342,8 @@ class MLSTrackConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> MLSTrackConfig:
-        """`tiny`, `paper` (pretrained weights by hub name) or `paper-random` (architectures only)."""
+        """`tiny`, `paper` (pretrained weights by hub name) or `paper-random` (architectures
+        only, nothing downloaded)."""
         if name == "tiny":
             return cls.tiny(**overrides)
         if name == "paper":

@@ -72,7 +72,7 @@ def ms_deform_attn_sample_reference(
     are the distances to the opposite corners. Straightforward and independent of grid_sample.
     """
     batch, _, heads, head_dim = value.shape
-    _, queries, _, levels, points, _ = sampling_locations.shape
+    _, queries, _, _, points, _ = sampling_locations.shape
     output = value.new_zeros(batch, queries, heads, head_dim)
     start = 0
     for level, (height, width) in enumerate(spatial_shapes):
@@ -180,6 +180,8 @@ class MultiScaleDeformableAttention(nn.Module):
                 + offsets / self.n_points * reference_points[:, :, None, :, None, 2:] * 0.5
             )
         else:
-            raise ValueError(f"reference points must have 2 or 4 values, got {reference_points.shape}")
+            raise ValueError(
+                f"reference points must have 2 or 4 values, got {tuple(reference_points.shape)}"
+            )
         output = ms_deform_attn_sample(value, spatial_shapes, locations, weights)
         return self.output_proj(output)

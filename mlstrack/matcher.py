@@ -33,7 +33,8 @@ class HungarianMatcher:
         cost_bbox = torch.cdist(boxes_cxcywh, target_boxes_cxcywh, p=1)  # (Q, M)
         cost_giou = -generalized_box_iou_xyxy(box_cxcywh_to_xyxy(boxes_cxcywh),
                                               box_cxcywh_to_xyxy(target_boxes_cxcywh))
-        return self.cost_class * cost_class + self.cost_bbox * cost_bbox + self.cost_giou * cost_giou
+        return (self.cost_class * cost_class + self.cost_bbox * cost_bbox
+                + self.cost_giou * cost_giou)
 
     @torch.no_grad()
     def __call__(self, logits: Tensor, boxes_cxcywh: Tensor, labels: Tensor,

@@ -38,7 +38,9 @@ class TextFeatures:
 
     def __post_init__(self) -> None:
         if self.word_features.dim() != 3:
-            raise ValueError(f"word_features must be (B, L, C), got {tuple(self.word_features.shape)}")
+            raise ValueError(
+                f"word_features must be (B, L, C), got {tuple(self.word_features.shape)}"
+            )
         if self.word_padding_mask.shape != self.word_features.shape[:2]:
             raise ValueError("word_padding_mask must be (B, L) like word_features")
         if self.word_padding_mask.dtype != torch.bool:

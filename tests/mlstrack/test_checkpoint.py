@@ -42,7 +42,7 @@ def test_save_load_round_trip(tmp_path: Path, image: torch.Tensor) -> None:
 def test_missing_folder_and_files(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not a checkpoint folder"):
         from_pretrained(tmp_path / "nowhere")
-    with pytest.raises(CheckpointError, match="missing config.json"):
+    with pytest.raises(CheckpointError, match=r"missing config\.json"):
         from_pretrained(tmp_path)
 
 
@@ -109,5 +109,5 @@ def test_deformable_detr_by_hub_name_offline_says_how_to_provide_it(tmp_path: Pa
     with pytest.raises(ExternalToolError) as info:
         init_from_deformable_detr(model, "SenseTime/deformable-detr-with-box-refine")
     assert "HF_HUB_OFFLINE" in str(info.value) and "local-dir" in str(info.value)
-    with pytest.raises(ExternalToolError, match="no model.safetensors"):
+    with pytest.raises(ExternalToolError, match=r"no model\.safetensors"):
         init_from_deformable_detr(model, str(tmp_path))

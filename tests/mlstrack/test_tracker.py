@@ -5,11 +5,9 @@ import pytest
 import torch
 
 from mlstrack.config import MLSTrackConfig
-from mlstrack.criterion import SetCriterion
-from mlstrack.model import MLSTrack
 from mlstrack.track_state import TrackState
 from mlstrack.tracker import FrameResult, select_tracks, track_step
-from tests.mlstrack.test_model import _clip_loss
+from tests.mlstrack.conftest import Overfitted
 
 
 def _logit(p: float) -> float:
@@ -54,22 +52,8 @@ def test_frame_result_validates() -> None:
         FrameResult(np.zeros(2, np.int64), np.zeros((1, 4)), np.zeros(2), np.zeros(2))
 
 
-def test_a_trained_model_keeps_identities_over_three_frames() -> None:
-    torch.manual_seed(0)
-    # a minute-long CPU training would reach the paper's 0.7 / 0.6; seconds reach ~0.5
-    config = MLSTrackConfig.tiny(new_track_score=0.4, drop_score=0.3)
-    model = MLSTrack(config).train()
-    criterion = SetCriterion(config)
-    text = model.encode_text(["the car on the left"])
-    generator = torch.Generator().manual_seed(0)
-    images = [torch.rand(1, 3, 64, 96, generator=generator) for _ in range(2)]
-    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
-    for _ in range(60):
-        total, _ = _clip_loss(model, criterion, images, text)
-        optimiser.zero_grad()
-        total.backward()
-        optimiser.step()
-    model.eval()
+def test_a_trained_model_keeps_identities_over_three_frames(overfitted: Overfitted) -> None:
+    model, text, images = overfitted.model, overfitted.text, overfitted.images
     track, results = None, []
     for image in (images[0], images[1], images[1]):
         track, result = track_step(model, image, text, track)

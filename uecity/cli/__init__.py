@@ -7,7 +7,10 @@ contents.
 
 from __future__ import annotations
 
+from uecity.cli import model_commands
 from uecity.cli.app import app
+
+app.add_typer(model_commands.app, name="model")
 
 __all__ = ["app", "main"]
 
