@@ -136,13 +136,15 @@ def main(argv: list[str] | None = None) -> int:
                              "frames capped as TransRMOT's 1536 long side allows)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's; tiny is fastest with 1)")
+                        help="torch CPU threads (default: 1 for tiny on CPU, where more threads "
+                             "only contend, else torch's own)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("skipped: --device cuda asked for, but no CUDA device is available here")
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = args.threads or (1 if args.preset == "tiny" and args.device == "cpu" else None)
+    if threads:
+        torch.set_num_threads(threads)
     device = torch.device(args.device)
     if args.preset == "paper":
         config = MLSTrackConfig.paper(random_init=True)
