@@ -90,7 +90,7 @@ def bench_model(config: MLSTrackConfig, device: torch.device, height: int, width
         optimiser.step()
 
     seconds = _time(train_clip, device, repeats) / 2
-    print(f"forward+backward: {seconds:.4f} s/frame ({1 / seconds:.1f} frames/s)")
+    print(f"forward+backward: {seconds:.4f} s/frame ({1 / seconds:.3g} frames/s)")
 
     model.eval()
     state: list[TrackState | None] = [None]
@@ -99,7 +99,7 @@ def bench_model(config: MLSTrackConfig, device: torch.device, height: int, width
         state[0], _ = track_step(model, image, text, state[0])
 
     seconds = _time(infer, device, repeats * 2)
-    print(f"inference (track_step): {seconds:.4f} s/frame = {1 / seconds:.1f} frames/s")
+    print(f"inference (track_step): {seconds:.4f} s/frame = {1 / seconds:.3g} frames/s")
 
 
 def bench_attention(device: torch.device, height: int, width: int, queries: int,
