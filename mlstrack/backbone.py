@@ -77,6 +77,7 @@ class Backbone(nn.Module):
     def __init__(self, config: MLSTrackConfig, resnet: nn.Module | None = None) -> None:
         super().__init__()
         self.resnet = freeze_batch_norm(resnet if resnet is not None else build_resnet(config))
+        # (3,) -> (1, 3, 1, 1) to broadcast over images
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),

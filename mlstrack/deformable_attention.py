@@ -95,6 +95,7 @@ def ms_deform_attn_sample_reference(
             gathered = torch.gather(
                 per_head, 2, flat_index[..., None].expand(-1, -1, -1, head_dim)
             )  # (B, H, Q·P, Dh)
+            # (B, H, Q·P, Dh) -> (B, Q, H, P, Dh)
             gathered = gathered.view(batch, heads, queries, points, head_dim).permute(0, 2, 1, 3, 4)
             level_sum = level_sum + gathered * (weight * inside)[..., None]
         output = output + (level_sum * attention_weights[:, :, :, level, :, None]).sum(3)
@@ -123,6 +124,7 @@ class MultiScaleDeformableAttention(nn.Module):
         angles = torch.arange(self.n_heads, dtype=torch.float32) * (2.0 * math.pi / self.n_heads)
         directions = torch.stack([angles.cos(), angles.sin()], -1)  # (H, 2)
         directions = directions / directions.abs().max(-1, keepdim=True)[0]
+        # (H, 2) -> (H, L, P, 2), flattened in the order the offsets are viewed in forward
         grid = directions.view(self.n_heads, 1, 1, 2).repeat(1, self.n_levels, self.n_points, 1)
         for point in range(self.n_points):
             grid[:, :, point, :] *= point + 1

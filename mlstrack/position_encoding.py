@@ -13,6 +13,7 @@ def _sine(positions: Tensor, channels: int, temperature: float = 10000.0) -> Ten
     dim_t = torch.arange(channels, dtype=torch.float32, device=positions.device)
     dim_t = temperature ** (2 * torch.div(dim_t, 2, rounding_mode="floor") / channels)
     scaled = positions[..., None] / dim_t  # (..., channels)
+    # (..., channels/2, 2) -> (..., channels) as sin, cos, sin, cos, ...
     return torch.stack((scaled[..., 0::2].sin(), scaled[..., 1::2].cos()), dim=-1).flatten(-2)
 
 

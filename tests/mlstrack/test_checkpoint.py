@@ -111,3 +111,34 @@ def test_deformable_detr_by_hub_name_offline_says_how_to_provide_it(tmp_path: Pa
     assert "HF_HUB_OFFLINE" in str(info.value) and "local-dir" in str(info.value)
     with pytest.raises(ExternalToolError, match=r"no model\.safetensors"):
         init_from_deformable_detr(model, str(tmp_path))
+
+
+def _word_level_tokenizer(folder: Path) -> Path:
+    """A tiny `transformers` fast tokenizer built in code and saved to `folder`."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<s>": 1, "<unk>": 2, "</s>": 3, "red": 4, "car": 5, "bus": 6}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>",
+                                        unk_token="<unk>", bos_token="<s>", eos_token="</s>")
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def test_transformers_tokenizer_travels_with_the_checkpoint(tmp_path: Path) -> None:
+    tokenizer_dir = _word_level_tokenizer(tmp_path / "tok")
+    config = MLSTrackConfig.tiny(text_tokenizer=str(tokenizer_dir))
+    model = MLSTrack(config)
+    save_pretrained(model, tmp_path / "ckpt")
+    assert (tmp_path / "ckpt" / "text_tokenizer").is_dir()
+    for path in tokenizer_dir.iterdir():
+        path.unlink()
+    tokenizer_dir.rmdir()  # the original is gone: the checkpoint must carry its own copy
+    loaded = from_pretrained(tmp_path / "ckpt")
+    assert loaded.config.text_tokenizer == str(tmp_path / "ckpt" / "text_tokenizer")
+    words = loaded.encode_text(["red car", "bus"])
+    reference = model.encode_text(["red car", "bus"])
+    assert torch.equal(words.word_padding_mask, reference.word_padding_mask)
+    assert torch.allclose(words.word_features, reference.word_features)
