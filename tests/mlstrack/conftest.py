@@ -24,8 +24,12 @@ torch.set_num_threads(1)
 def _no_hub(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test may reach the hub: offline mode and an empty cache."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
+    home = tmp_path_factory.mktemp("hf_home")
+    monkeypatch.setenv("HF_HOME", str(home))
+    # huggingface_hub reads these at import time: patch the values too, so a developer's own
+    # cache cannot satisfy a test that expects "not available offline"
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(home / "hub"))
 
 
 @pytest.fixture
