@@ -7,7 +7,7 @@ contents.
 
 from __future__ import annotations
 
-from uecity.cli import annotate_commands, dataset_commands
+from uecity.cli import annotate_commands, dataset_commands, model_commands
 from uecity.cli.app import app
 
 __all__ = ["app", "main"]
@@ -16,6 +16,7 @@ app.command("validate")(dataset_commands.validate)
 app.command("info")(dataset_commands.info)
 app.command("schemas")(dataset_commands.schemas)
 app.command("annotate")(annotate_commands.annotate)
+app.add_typer(model_commands.app, name="model")
 
 
 def main() -> None:
