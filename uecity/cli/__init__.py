@@ -7,7 +7,7 @@ contents.
 
 from __future__ import annotations
 
-from uecity.cli import dataset_commands
+from uecity.cli import dataset_commands, language_commands
 from uecity.cli.app import app
 
 __all__ = ["app", "main"]
@@ -15,6 +15,9 @@ __all__ = ["app", "main"]
 app.command("validate")(dataset_commands.validate)
 app.command("info")(dataset_commands.info)
 app.command("schemas")(dataset_commands.schemas)
+app.command("compose")(language_commands.compose)
+app.command("export")(language_commands.export)
+app.command("stats")(language_commands.stats)
 
 
 def main() -> None:
