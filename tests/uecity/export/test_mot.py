@@ -51,7 +51,8 @@ def test_trackeval_reads_the_export(traffic, tmp_path):
     trackers = tmp_path / "trackers" / f"refer-ue-city-{split}" / "copy" / "data"
     trackers.mkdir(parents=True)
     for name in names:
-        shutil.copy(out / f"refer-ue-city-{split}" / name / "gt" / "gt.txt", trackers / f"{name}.txt")
+        gt = out / f"refer-ue-city-{split}" / name / "gt" / "gt.txt"
+        shutil.copy(gt, trackers / f"{name}.txt")
     assert _hota(out, tmp_path / "trackers", split) == pytest.approx(1.0)
     # A one-frame shift of the predictions must not score 100.
     for name in names:
