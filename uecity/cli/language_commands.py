@@ -77,6 +77,7 @@ def compose(
     ] = 0.2,
     videos: VideoSubset = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Print this many sentences.")] = 5,
+    workers: Workers = os.cpu_count() or 1,
 ) -> None:
     """Compose referring expressions from language elements (AND / OR) and write them.
 
@@ -100,7 +101,8 @@ def compose(
     )
     run_seed = seed if seed is not None else (opened.manifest.seed or 0)
     report = compose_dataset(
-        opened, load_vocabulary(vocabulary), config, seed=run_seed, split=split, videos=videos
+        opened, load_vocabulary(vocabulary), config, seed=run_seed, split=split, videos=videos,
+        workers=workers,
     )
     for video_id, expressions in report.expressions.items():
         console.print(f"{video_id}: {len(expressions)} expressions")

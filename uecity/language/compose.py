@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +122,7 @@ def compose_dataset(
     split: SplitConfig | None = None,
     videos: list[str] | None = None,
     write: bool = True,
+    workers: int | None = None,
 ) -> ComposeReport:
     """Compose expressions for `videos` (default: all) of `dataset` and write them."""
     selected = list(videos) if videos else dataset.videos
@@ -167,8 +170,25 @@ def compose_dataset(
         dataset.videos, split or SplitConfig(), np.random.default_rng(seeds[-1])
     )
     if write:
-        _write(dataset, report, owned, vocabulary, config, seed)
+        _write(dataset, report, owned, vocabulary, config, seed, workers)
     return report
+
+
+def _write_video(
+    root: Path, video_id: str, expressions: list[Expression], owned: list[str]
+) -> int:
+    """Write one video's expressions and remove its stale ones; returns how many were removed."""
+    video = Dataset.open(root).video(video_id)
+    new_ids = {e.expression_id for e in expressions}
+    removed = 0
+    for stale in sorted(set(owned) - new_ids):
+        path = video.expressions_folder / f"{stale}.json"
+        if path.is_file():
+            path.unlink()
+            removed += 1
+    for expression in expressions:
+        video.write_expression(expression)
+    return removed
 
 
 def _write(
@@ -178,19 +198,23 @@ def _write(
     vocabulary: Vocabulary,
     config: CompositionConfig,
     seed: int,
+    workers: int | None,
 ) -> None:
     written = {video: list(ids) for video, ids in owned.items()}
+    jobs = [
+        (dataset.root, video_id, expressions, sorted(owned.get(video_id, [])))
+        for video_id, expressions in report.expressions.items()
+    ]
+    # Encoding indented JSON and fsyncing each file dominate a run: spread videos over processes.
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            removed = list(pool.map(_write_video, *zip(*jobs, strict=True)))
+    else:
+        removed = [_write_video(*job) for job in jobs]
+    report.removed = sum(removed)
     for video_id, expressions in report.expressions.items():
-        video = dataset.video(video_id)
-        new_ids = {e.expression_id for e in expressions}
-        for stale in sorted(set(owned.get(video_id, [])) - new_ids):
-            path = video.expressions_folder / f"{stale}.json"
-            if path.is_file():
-                path.unlink()
-                report.removed += 1
-        for expression in expressions:
-            video.write_expression(expression)
-        written[video_id] = sorted(new_ids)
+        written[video_id] = sorted(e.expression_id for e in expressions)
     atomic_write_json(
         _state_path(dataset),
         ComposeState(
