@@ -7,7 +7,7 @@ contents.
 
 from __future__ import annotations
 
-from uecity.cli import annotate_commands, dataset_commands, model_commands
+from uecity.cli import annotate_commands, dataset_commands, language_commands, model_commands
 from uecity.cli.app import app
 
 __all__ = ["app", "main"]
@@ -16,6 +16,9 @@ app.command("validate")(dataset_commands.validate)
 app.command("info")(dataset_commands.info)
 app.command("schemas")(dataset_commands.schemas)
 app.command("annotate")(annotate_commands.annotate)
+app.command("compose")(language_commands.compose)
+app.command("export")(language_commands.export)
+app.command("stats")(language_commands.stats)
 app.add_typer(model_commands.app, name="model")
 
 
