@@ -7,7 +7,13 @@ contents.
 
 from __future__ import annotations
 
-from uecity.cli import annotate_commands, dataset_commands, language_commands, model_commands
+from uecity.cli import (
+    annotate_commands,
+    dataset_commands,
+    language_commands,
+    mlstrack_commands,
+    model_commands,
+)
 from uecity.cli.app import app
 
 __all__ = ["app", "main"]
@@ -20,6 +26,9 @@ app.command("compose")(language_commands.compose)
 app.command("export")(language_commands.export)
 app.command("stats")(language_commands.stats)
 app.add_typer(model_commands.app, name="model")
+app.command("train")(mlstrack_commands.train)
+app.command("track")(mlstrack_commands.track)
+app.command("evaluate")(mlstrack_commands.evaluate)
 
 
 def main() -> None:
