@@ -15,6 +15,7 @@ Intermediate results are reused: delete a row's folder to retrain it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def paint_frames(root: Path) -> None:
                      (200, 200, 200), 1)
             order = np.argsort(frame.boxes.xyxy[:, 3]) if len(frame.boxes.xyxy) else []
             for i in order:
-                x1, y1, x2, y2 = (int(round(v)) for v in frame.boxes.xyxy[i])
+                x1, y1, x2, y2 = (round(float(v)) for v in frame.boxes.xyxy[i])
                 colour = colours[int(frame.boxes.track_id[i])]
                 cv2.rectangle(image, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), colour, -1)
                 cv2.rectangle(image, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), (30, 30, 30), 1)
@@ -136,7 +137,7 @@ def table(rows: list[dict], sequences: int) -> str:
 
 def ordering(rows: list[dict], key: str) -> bool:
     hota = [r[key]["HOTA"] for r in rows]
-    return all(a < b for a, b in zip(hota, hota[1:], strict=False))
+    return all(a < b for a, b in itertools.pairwise(hota))
 
 
 def main() -> None:

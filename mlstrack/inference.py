@@ -129,7 +129,7 @@ def write_video(path: Path, video: VideoIndex, results: list[FrameResult], sente
             for track_id, box in zip(result.ids, result.boxes_xyxy, strict=True):
                 colour = tuple(int(c) for c in
                                np.random.default_rng(int(track_id)).integers(64, 256, 3))
-                x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+                x1, y1, x2, y2 = (round(float(v)) for v in box)
                 cv2.rectangle(image, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), colour, 2)
                 cv2.putText(image, str(int(track_id)), (x1, max(12, y1 - 3)),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)

@@ -144,4 +144,6 @@ def load_train_config(path: str | Path | None = None, overrides: dict[str, Any] 
         problems = describe_validation_error(error)
         location, message = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise SpecError(f"{message}{more}", path=path, field=location or None) from None
+        # the field goes into the message too: the CLI prints messages through rich, whose markup
+        # would swallow the "[field]" of UECityError's prefix
+        raise SpecError(f"field '{location}': {message}{more}", path=path) from None

@@ -107,7 +107,7 @@ def test_equal_to_trackeval_run_directly(index: ReferKittiIndex, tmp_path: Path)
 def test_missing_predictions_are_named(index: ReferKittiIndex, tmp_path: Path) -> None:
     results = write_predictions(index, tmp_path / "res")
     (results / "0002" / "blue-cars" / "predict.txt").unlink()
-    with pytest.raises(DatasetError, match="0002/blue-cars/predict.txt"):
+    with pytest.raises(DatasetError, match=r"0002/blue-cars/predict\.txt"):
         evaluate_results(results, index)
 
 

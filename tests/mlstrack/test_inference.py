@@ -18,7 +18,7 @@ from mlstrack.inference import (
     with_tracker_settings,
 )
 from mlstrack.tracker import FrameResult
-from mlstrack.training import Trainer, TrainConfig
+from mlstrack.training import TrainConfig, Trainer
 from tests.mlstrack.refer_kitti_tree import write_tree
 from uecity.errors import SpecError, UsageError
 

@@ -15,7 +15,7 @@ from mlstrack.criterion import SetCriterion
 from mlstrack.model import MLSTrack
 from mlstrack.targets import FrameTargets
 from mlstrack.track_state import TrackState
-from mlstrack.training import Trainer, TrainConfig, load_train_config
+from mlstrack.training import TrainConfig, Trainer, load_train_config
 from mlstrack.training.track_noise import FALSE_POSITIVE_ID_BASE, noisy_training_tracks
 from mlstrack.training.trainer import parameter_groups
 from tests.mlstrack.refer_kitti_tree import write_tree
