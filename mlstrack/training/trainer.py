@@ -151,8 +151,10 @@ class Trainer:
         self.criterion = SetCriterion(self.model.config)
         self.optimiser = torch.optim.AdamW(parameter_groups(self.model, config), lr=config.lr,
                                            weight_decay=config.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(
-            self.optimiser, step_size=config.resolved_lr_drop_step(), gamma=config.lr_drop_factor)
+        # one drop (TransRMOT's at half the epochs), not one every N steps
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimiser, milestones=[config.resolved_lr_drop_step()],
+            gamma=config.lr_drop_factor)
         self.use_amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.text_cache: dict[str, TextFeatures] = {}
@@ -173,6 +175,13 @@ class Trainer:
         return self.rank == 0
 
     def _check_run_folder(self) -> None:
+        """Rank 0 checks the run folder and writes the config; the other ranks wait for it (if
+        rank 0 fails, torchrun ends them)."""
+        if self.is_main:
+            self._check_and_write_config()
+        self._barrier()
+
+    def _check_and_write_config(self) -> None:
         saved = self.run_dir / CONFIG_FILE
         if saved.is_file():
             previous = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
@@ -185,10 +194,9 @@ class Trainer:
                     "differ); resume it with the same settings or choose a new --out")
         elif self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise UsageError(f"--out {self.run_dir} is not empty and holds no training run")
-        if self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(saved, yaml.safe_dump(self.config.model_dump(mode="json"),
-                                                    sort_keys=False))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(saved, yaml.safe_dump(self.config.model_dump(mode="json"),
+                                                sort_keys=False))
 
     # --- checkpoints ----------------------------------------------------------------------
     def checkpoints(self) -> list[Path]:

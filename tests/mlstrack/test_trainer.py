@@ -38,8 +38,14 @@ def test_smoke_run_writes_checkpoints_log_and_model(tree: Path, tmp_path: Path) 
     assert (run / "model" / "config.json").is_file() and (run / "train_config.yaml").is_file()
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
-    assert float(rows[-1]["lr"]) == pytest.approx(1e-5)  # dropped ×0.1 at half the run
+    assert [float(r["lr"]) for r in rows] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5])
     assert len(trainer.text_cache) >= 1  # frozen text features are cached per sentence
+
+
+def test_the_lr_drops_once(tree: Path, tmp_path: Path) -> None:
+    config = TrainConfig(**{**FAST, "max_steps": 5}, lr_drop_step=2)
+    logs = Trainer(config, tree, tmp_path / "run").train().logs
+    assert [log.lr for log in logs] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5, 1e-5])
 
 
 def test_resume_is_exact(tree: Path, tmp_path: Path) -> None:
