@@ -176,11 +176,11 @@ class CameraSpec(_Frozen):
 class AutoCameras(_Frozen):
     """Cameras placed automatically so that they frame the junction, one pose per video."""
 
-    height_m: tuple[float, float] = Field((8.0, 14.0), description="Height range, m.")
+    height_m: tuple[float, float] = Field((12.0, 20.0), description="Height range, m.")
     distance_m: tuple[float, float] = Field(
-        (22.0, 32.0), description="Ground distance from the junction centre, m."
+        (32.0, 45.0), description="Ground distance from the junction centre, m."
     )
-    fov_deg: tuple[float, float] = Field((60.0, 75.0), description="Horizontal FOV range.")
+    fov_deg: tuple[float, float] = Field((60.0, 72.0), description="Horizontal FOV range.")
 
     @field_validator("height_m", "distance_m", "fov_deg")
     @classmethod

@@ -114,7 +114,9 @@ def _write_plain_xml(spec: IntersectionSpec, template: Template, folder: Path) -
         total = n + len(lanes_xml)
         return (
             f'  <edge id="{eid}" from="{a}" to="{b}" numLanes="{total}" speed="{speed:.2f}" '
-            f'width="{width:.2f}">' + "".join(lanes_xml) + "</edge>"
+            f'width="{width:.2f}" disallow="pedestrian {PARKED_CLASS}">'
+            + "".join(lanes_xml)
+            + "</edge>"
         )
 
     for arm in template.arms:
