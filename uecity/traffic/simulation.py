@@ -27,6 +27,7 @@ BLINKER_RIGHT = 1
 BLINKER_LEFT = 2
 BRAKE_LIGHT = 8
 STOP_PARKING = 2  # bit of VAR_STOPSTATE
+JUNCTION = "C"  # node id of the junction in every template
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,12 @@ class ActorState:
     @property
     def on_junction(self) -> bool:
         """Inside the junction on an internal lane (not a crossing or walking area)."""
-        return self.lane.startswith(":") and "_c" not in self.lane and "_w" not in self.lane
+        kind = self.lane.split("_")[1][:1] if self.lane.startswith(f":{JUNCTION}_") else ""
+        return kind.isdigit()
 
     @property
     def on_crossing(self) -> bool:
-        return self.lane.startswith(":") and "_c" in self.lane.rsplit("_", 1)[0][-4:]
+        return self.lane.startswith(f":{JUNCTION}_c")
 
 
 @dataclass(frozen=True)
