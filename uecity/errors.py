@@ -66,3 +66,9 @@ class MissingDependencyError(UECityError):
     """An optional dependency is not installed; the message says which extra provides it."""
 
     exit_code = 7
+
+
+class RevisionConflict(DatasetError):
+    """A save based on a stale copy of a file (two tabs, two people) was refused."""
+
+    exit_code = 8

@@ -7,9 +7,14 @@ contents.
 
 from __future__ import annotations
 
+from uecity.cli import dataset_commands
 from uecity.cli.app import app
 
 __all__ = ["app", "main"]
+
+app.command("validate")(dataset_commands.validate)
+app.command("info")(dataset_commands.info)
+app.command("schemas")(dataset_commands.schemas)
 
 
 def main() -> None:

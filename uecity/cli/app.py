@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -19,12 +18,12 @@ _stderr = Console(stderr=True, highlight=False)
 class _ErrorMappingGroup(TyperGroup):
     """Runs a command and turns a `UECityError` into its message and exit code, no traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
         except UECityError as error:
             _stderr.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
-            raise click.exceptions.Exit(error.exit_code) from None
+            raise typer.Exit(error.exit_code) from None
 
 
 app = typer.Typer(

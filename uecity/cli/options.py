@@ -10,6 +10,7 @@ import typer
 DatasetDir = Annotated[
     Path,
     typer.Argument(
+        metavar="DATASET",
         help="A UE-City dataset folder (the one holding dataset.json).",
         show_default=False,
     ),

@@ -1,0 +1,97 @@
+"""Atomic file writes: a temporary file in the same folder, then a rename over the target.
+
+A reader (or a run resumed after `kill -9`) sees either the old file or the new one, never a
+half-written one. Temporaries carry a recognisable name so that a resumed run can sweep away
+the leftovers of an interrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TEMPORARY_MARKER = ".uecity-tmp-"
+
+
+def _fsync_folder(folder: Path) -> None:
+    # The rename itself is only durable once the folder's entry is on disk.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it is renamed onto `target`.
+
+    For writers that want a path rather than bytes (pyarrow, OpenCV). If the block raises, the
+    temporary is removed and `target` is untouched. `durable` fsyncs the file and its folder, so
+    the change survives a power loss, not only a crash of this process.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{target.name}{TEMPORARY_MARKER}", suffix=target.suffix, dir=target.parent
+    )
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+        if durable:
+            with open(temporary, "rb+") as handle:
+                os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    if durable:
+        _fsync_folder(target.parent)
+
+
+def atomic_write_bytes(target: str | Path, data: bytes, *, durable: bool = True) -> None:
+    """Write `data` to `target` atomically."""
+    with atomic_path(target, durable=durable) as temporary:
+        temporary.write_bytes(data)
+
+
+def atomic_write_text(target: str | Path, text: str, *, durable: bool = True) -> None:
+    """Write UTF-8 `text` to `target` atomically."""
+    atomic_write_bytes(target, text.encode("utf-8"), durable=durable)
+
+
+def dumps_json(value: Any) -> str:
+    """The one JSON text form of the product: 2-space indent, UTF-8, final newline.
+
+    Key order is the order of the record's fields (pydantic dumps in declaration order), so the
+    same record always gives the same bytes.
+    """
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def atomic_write_json(target: str | Path, value: Any, *, durable: bool = True) -> None:
+    """Write `value` as JSON (see `dumps_json`) to `target` atomically."""
+    atomic_write_text(target, dumps_json(value), durable=durable)
+
+
+def is_temporary(path: str | Path) -> bool:
+    """Whether `path` is a leftover temporary of an interrupted atomic write."""
+    return TEMPORARY_MARKER in Path(path).name
+
+
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Delete leftover temporaries under `folder` (recursively); return what was removed."""
+    removed = []
+    for path in sorted(Path(folder).rglob(f"*{TEMPORARY_MARKER}*")):
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -1,0 +1,413 @@
+"""Open, read and write a native UE-City dataset (layout in `uecity.records`).
+
+`Dataset` is the folder; `Video` one video inside it. Readers validate what they read and raise
+`DatasetError` naming the file and field; every write is atomic. A dataset written by another
+format version is refused. `uecity.validate` checks a whole dataset and reports every problem
+instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from uecity.atomic_write import atomic_path, atomic_write_bytes
+from uecity.boxes import FrameBoxes
+from uecity.errors import DatasetError, RevisionConflict
+from uecity.image_files import encode_image
+from uecity.record_io import load_json, read_record, write_record
+from uecity.records import (
+    BOX_SCHEMA,
+    FORMAT_VERSION,
+    OPTIONAL_BOX_COLUMNS,
+    REQUIRED_BOX_COLUMNS,
+    DatasetManifest,
+    Expression,
+    MotionFile,
+    MotionInterval,
+    ObjectRecord,
+    ObjectsFile,
+    VideoInfo,
+)
+
+MANIFEST_NAME = "dataset.json"
+
+try:  # POSIX: serialise motion saves across processes (annotator + a script, two servers)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+_motion_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a video: its index, image file and boxes."""
+
+    index: int
+    image_path: Path
+    boxes: FrameBoxes
+
+
+def _column_type_fits(actual: pa.DataType, expected: pa.DataType) -> bool:
+    """Integer columns take any integer type, float columns any integer or float type: tables
+    made with pandas (int64/float64) are read as they are and cast to the on-disk types."""
+    if pa.types.is_null(actual):  # an empty column of no particular type
+        return True
+    if pa.types.is_integer(expected):
+        return pa.types.is_integer(actual)
+    return pa.types.is_floating(actual) or pa.types.is_integer(actual)
+
+
+def check_box_table_schema(table_schema: pa.Schema) -> list[str]:
+    """Problems with a box table's columns: missing, mistyped, or a partial amodal set."""
+    problems = []
+    present = [name for name in OPTIONAL_BOX_COLUMNS if name in table_schema.names]
+    if present and len(present) != len(OPTIONAL_BOX_COLUMNS):
+        problems.append(f"amodal columns must come all four or none; found only {present}")
+    for name, dtype in {**REQUIRED_BOX_COLUMNS, **OPTIONAL_BOX_COLUMNS}.items():
+        if name not in table_schema.names:
+            if name in REQUIRED_BOX_COLUMNS:
+                problems.append(f"column '{name}' is missing (expected {dtype})")
+        elif not _column_type_fits(table_schema.field(name).type, dtype):
+            kind = "an integer" if pa.types.is_integer(dtype) else "a number"
+            problems.append(
+                f"column '{name}' has type {table_schema.field(name).type}, expected {kind} "
+                f"({dtype})"
+            )
+    return problems
+
+
+def to_box_table(boxes: pa.Table | pd.DataFrame) -> pa.Table:
+    """Cast a box table or DataFrame to the on-disk schema, sorted by (frame, track_id)."""
+    if isinstance(boxes, pd.DataFrame):
+        boxes = pa.Table.from_pandas(boxes, preserve_index=False)
+    problems = check_box_table_schema(boxes.schema)
+    if problems:
+        raise DatasetError(f"not a box table: {'; '.join(problems)}")
+    has_amodal = all(name in boxes.column_names for name in OPTIONAL_BOX_COLUMNS)
+    fields = [f for f in BOX_SCHEMA if f.name in REQUIRED_BOX_COLUMNS or has_amodal]
+    schema = pa.schema(fields)
+    try:
+        table = boxes.select([f.name for f in fields]).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise DatasetError(f"box values do not fit the on-disk types: {error}") from None
+    return table.sort_by([("frame", "ascending"), ("track_id", "ascending")])
+
+
+class Video:
+    """One video of a dataset: `<root>/videos/<video_id>/`."""
+
+    def __init__(self, dataset: Dataset, video_id: str):
+        self.dataset = dataset
+        self.video_id = video_id
+        self.folder = dataset.root / "videos" / video_id
+
+    def __repr__(self) -> str:
+        return f"Video({self.video_id!r} in {self.dataset.root})"
+
+    # --- paths
+    @property
+    def info_path(self) -> Path:
+        return self.folder / "video.json"
+
+    @property
+    def objects_path(self) -> Path:
+        return self.folder / "objects.json"
+
+    @property
+    def boxes_path(self) -> Path:
+        return self.folder / "boxes.parquet"
+
+    @property
+    def motion_path(self) -> Path:
+        return self.folder / "motion.json"
+
+    @property
+    def frames_folder(self) -> Path:
+        return self.folder / "frames"
+
+    def frame_path(self, frame: int) -> Path:
+        return self.frames_folder / self.info.frame_name(frame)
+
+    # --- video.json
+    @cached_property
+    def info(self) -> VideoInfo:
+        info = read_record(self.info_path, VideoInfo)
+        if info.video_id != self.video_id:
+            raise DatasetError(
+                f"video_id is '{info.video_id}' but the folder is '{self.video_id}'",
+                path=self.info_path,
+                field="video_id",
+            )
+        return info
+
+    def write_info(self, info: VideoInfo) -> None:
+        if info.video_id != self.video_id:
+            raise DatasetError(f"cannot write video '{info.video_id}' as '{self.video_id}'")
+        write_record(self.info_path, info)
+        self.__dict__["info"] = info
+
+    # --- frames
+    def write_frame(self, frame: int, image_bgr: np.ndarray, *, jpeg_quality: int = 92) -> Path:
+        """Encode and write one frame atomically (not fsynced: a resumed run re-renders it)."""
+        path = self.frame_path(frame)
+        data = encode_image(image_bgr, self.info.image_format, jpeg_quality=jpeg_quality)
+        atomic_write_bytes(path, data, durable=False)
+        return path
+
+    def write_frame_bytes(self, frame: int, data: bytes) -> Path:
+        """Write already-encoded frame bytes (e.g. PNG from UnrealCV) atomically."""
+        path = self.frame_path(frame)
+        atomic_write_bytes(path, data, durable=False)
+        return path
+
+    # --- objects.json
+    def objects(self) -> list[ObjectRecord]:
+        return read_record(self.objects_path, ObjectsFile).objects
+
+    def write_objects(self, objects: list[ObjectRecord]) -> None:
+        ordered = sorted(objects, key=lambda o: o.track_id)
+        write_record(self.objects_path, ObjectsFile(objects=ordered))
+
+    # --- boxes.parquet
+    def boxes_table(self) -> pa.Table:
+        """All boxes of the video as an Arrow table with the `BOX_SCHEMA` columns."""
+        try:
+            table = pq.read_table(self.boxes_path)
+        except FileNotFoundError:
+            raise DatasetError("file is missing", path=self.boxes_path) from None
+        except (pa.ArrowException, OSError) as error:
+            raise DatasetError(
+                f"not a readable Parquet file: {error}", path=self.boxes_path
+            ) from None
+        try:
+            return to_box_table(table)
+        except DatasetError as error:
+            raise DatasetError(error.args[0], path=self.boxes_path) from None
+
+    def boxes_dataframe(self) -> pd.DataFrame:
+        return self.boxes_table().to_pandas()
+
+    def write_boxes(self, boxes: pa.Table | pd.DataFrame) -> None:
+        table = to_box_table(boxes)
+        with atomic_path(self.boxes_path) as temporary:
+            # No pandas metadata and fixed options: the same boxes give the same bytes.
+            pq.write_table(
+                table.replace_schema_metadata(None),
+                temporary,
+                compression="zstd",
+                row_group_size=1 << 20,
+            )
+
+    def frames(self) -> Iterator[Frame]:
+        """Every frame in order, with its image path and its boxes (empty where none)."""
+        table = self.boxes_table()
+        frames = table.column("frame").to_numpy()
+        order = np.argsort(frames, kind="stable")
+        frames = frames[order]
+        xyxy = np.stack(
+            [table.column(c).to_numpy()[order] for c in ("x1", "y1", "x2", "y2")], axis=1
+        )  # (N, 4)
+        track_id = table.column("track_id").to_numpy()[order]
+        visibility = table.column("visibility").to_numpy()[order]
+        truncation = table.column("truncation").to_numpy()[order]
+        num_frames = self.info.num_frames
+        bounds = np.searchsorted(frames, np.arange(num_frames + 1))
+        for index in range(num_frames):
+            rows = slice(bounds[index], bounds[index + 1])
+            yield Frame(
+                index=index,
+                image_path=self.frame_path(index),
+                boxes=FrameBoxes(
+                    xyxy=xyxy[rows],
+                    track_id=track_id[rows],
+                    visibility=visibility[rows],
+                    truncation=truncation[rows],
+                ),
+            )
+
+    # --- motion.json
+    def motion(self) -> MotionFile:
+        """The motion intervals; a video without a motion file has none (revision 0)."""
+        if not self.motion_path.exists():
+            return MotionFile()
+        return read_record(self.motion_path, MotionFile)
+
+    def write_motion(
+        self, intervals: list[MotionInterval], *, base_revision: int | None = None
+    ) -> MotionFile:
+        """Save intervals as the next revision; refuse if the file moved past `base_revision`.
+
+        `base_revision` is the revision the caller's copy was read at (None: don't check). The
+        check and the write happen under a lock, so two writers cannot both win.
+        """
+        ordered = sorted(intervals, key=lambda i: (i.track_id, i.start, i.end, i.label))
+        with _motion_lock, self._motion_file_lock():
+            current = self.motion().revision
+            if base_revision is not None and base_revision != current:
+                raise RevisionConflict(
+                    f"motion intervals changed since you loaded them (your revision "
+                    f"{base_revision}, saved revision {current}); reload and apply your edit again",
+                    path=self.motion_path,
+                )
+            saved = MotionFile(revision=current + 1, intervals=ordered)
+            write_record(self.motion_path, saved)
+        return saved
+
+    @contextlib.contextmanager
+    def _motion_file_lock(self) -> Iterator[None]:
+        # The lock is taken on the video folder itself, so no lock file litters the dataset.
+        if fcntl is None:
+            yield
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    # --- expressions
+    @property
+    def expressions_folder(self) -> Path:
+        return self.dataset.root / "expressions" / self.video_id
+
+    def expression_ids(self) -> list[str]:
+        if not self.expressions_folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.expressions_folder.glob("*.json"))
+
+    def expression(self, expression_id: str) -> Expression:
+        path = self.expressions_folder / f"{expression_id}.json"
+        expression = read_record(path, Expression)
+        if expression.expression_id != expression_id or expression.video_name != self.video_id:
+            raise DatasetError(
+                f"holds expression '{expression.expression_id}' of video "
+                f"'{expression.video_name}', but its path says '{expression_id}' of "
+                f"'{self.video_id}'",
+                path=path,
+            )
+        return expression
+
+    def expressions(self) -> list[Expression]:
+        return [self.expression(e) for e in self.expression_ids()]
+
+    def write_expression(self, expression: Expression) -> Path:
+        if expression.video_name != self.video_id:
+            raise DatasetError(
+                f"expression '{expression.expression_id}' is of video "
+                f"'{expression.video_name}', not '{self.video_id}'"
+            )
+        path = self.expressions_folder / f"{expression.expression_id}.json"
+        write_record(path, expression)
+        return path
+
+
+class Dataset:
+    """A native UE-City dataset folder."""
+
+    def __init__(self, root: Path, manifest: DatasetManifest):
+        self.root = root
+        self.manifest = manifest
+
+    def __repr__(self) -> str:
+        return f"Dataset({str(self.root)!r}, {len(self.videos)} videos)"
+
+    @staticmethod
+    def manifest_path(root: str | Path) -> Path:
+        return Path(root) / MANIFEST_NAME
+
+    @classmethod
+    def open(cls, root: str | Path) -> Dataset:
+        """Open an existing dataset; refuses a missing folder or another format version."""
+        root = Path(root)
+        path = cls.manifest_path(root)
+        if not root.is_dir():
+            raise DatasetError("no such dataset folder", path=root)
+        if not path.is_file():
+            raise DatasetError(
+                f"not a UE-City dataset: it has no {MANIFEST_NAME} (make one with "
+                "`uecity generate`)",
+                path=root,
+            )
+        data = load_json(path)
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if version != FORMAT_VERSION:
+            raise DatasetError(
+                f"dataset format version {version!r} is not the {FORMAT_VERSION!r} this "
+                "uecity reads; use the uecity version that wrote it, or regenerate",
+                path=path,
+                field="format_version",
+            )
+        return cls(root, read_record(path, DatasetManifest))
+
+    @classmethod
+    def create(
+        cls, root: str | Path, manifest: DatasetManifest, *, exist_ok: bool = False
+    ) -> Dataset:
+        """Start a dataset at `root` by writing its manifest.
+
+        A folder that already holds files is refused unless it is a UE-City dataset and
+        `exist_ok` is set (the manifest is then rewritten): we never write into a stranger's data.
+        """
+        root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise DatasetError("exists and is not a folder", path=root)
+        if root.is_dir() and any(root.iterdir()):
+            if not cls.manifest_path(root).is_file():
+                raise DatasetError(
+                    "folder is not empty and is not a UE-City dataset; choose another --out",
+                    path=root,
+                )
+            if not exist_ok:
+                raise DatasetError(
+                    "a dataset already exists here (use --resume to continue it, or another --out)",
+                    path=root,
+                )
+        root.mkdir(parents=True, exist_ok=True)
+        write_record(cls.manifest_path(root), manifest)
+        return cls(root, manifest)
+
+    def write_manifest(self, manifest: DatasetManifest) -> None:
+        write_record(self.manifest_path(self.root), manifest)
+        self.manifest = manifest
+
+    @property
+    def videos(self) -> list[str]:
+        return list(self.manifest.videos)
+
+    def video(self, video_id: str) -> Video:
+        if video_id not in self.manifest.videos:
+            raise DatasetError(
+                f"no video '{video_id}' in this dataset (it has: "
+                f"{', '.join(self.manifest.videos) or 'none'})",
+                path=self.manifest_path(self.root),
+            )
+        return Video(self, video_id)
+
+    def split(self, name: str) -> list[str]:
+        if name not in self.manifest.splits:
+            raise DatasetError(
+                f"no split '{name}' (known: {', '.join(self.manifest.splits) or 'none'})",
+                path=self.manifest_path(self.root),
+                field="splits",
+            )
+        return list(self.manifest.splits[name])
+
+
+def now_utc() -> datetime:
+    """The timestamp recorded on manual edits (UTC, second precision)."""
+    return datetime.now(UTC).replace(microsecond=0)

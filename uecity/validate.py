@@ -1,0 +1,416 @@
+"""Check a whole dataset and report every problem with its file and location.
+
+Readers in `uecity.dataset` stop at the first bad record; the validator keeps going so that a
+person fixing a dataset sees everything at once. Each check names the file (relative to the
+dataset root), the location inside it (field, row, frame) and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ValidationError
+
+from uecity.atomic_write import is_temporary
+from uecity.dataset import MANIFEST_NAME, check_box_table_schema
+from uecity.errors import DatasetError
+from uecity.image_files import ImageFileProblem, image_size_wh
+from uecity.record_io import describe_validation_error, load_json
+from uecity.records import (
+    FORMAT_VERSION,
+    DatasetManifest,
+    Expression,
+    MotionFile,
+    ObjectsFile,
+    VideoInfo,
+)
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+ROWS_SHOWN_PER_CHECK = 20
+"""A broken Parquet file can have thousands of bad rows: show this many per check, then count."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: the file (relative to the dataset root), where in it, and what is wrong."""
+
+    path: str
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: {self.location}: {self.message}"
+            if self.location
+            else (f"{self.path}: {self.message}")
+        )
+
+
+@dataclass
+class ValidationReport:
+    """Everything `validate_dataset` found, plus what it counted on the way."""
+
+    problems: list[Problem] = field(default_factory=list)
+    videos: int = 0
+    frames: int = 0
+    objects: int = 0
+    boxes: int = 0
+    intervals: int = 0
+    expressions: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _Validator:
+    def __init__(self, root: Path, *, check_frame_files: bool):
+        self.root = root
+        self.check_frame_files = check_frame_files
+        self.report = ValidationReport()
+
+    # --- helpers
+    def problem(self, path: Path, message: str, location: str = "") -> None:
+        try:
+            shown = str(path.relative_to(self.root)) if path != self.root else str(path)
+        except ValueError:
+            shown = str(path)
+        self.report.problems.append(Problem(shown, location, message))
+
+    def load(self, path: Path) -> object | None:
+        """Parsed JSON of `path`, or None after reporting why it can't be had."""
+        try:
+            return load_json(path)
+        except DatasetError as error:
+            self.problem(path, error.args[0])
+            return None
+
+    def parse(self, path: Path, data: object, model: type[RecordT]) -> RecordT | None:
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            for location, message in describe_validation_error(error):
+                self.problem(path, message, location)
+            return None
+
+    def read(self, path: Path, model: type[RecordT], *, required: bool = True) -> RecordT | None:
+        if not path.exists():
+            if required:
+                self.problem(path, "file is missing")
+            return None
+        data = self.load(path)
+        return None if data is None else self.parse(path, data, model)
+
+    def rows(
+        self, path: Path, rows: np.ndarray, frames: np.ndarray, tracks: np.ndarray, message: str
+    ) -> None:
+        """Report bad Parquet rows (0-based row numbers), a few by name and the rest counted."""
+        for row in rows[:ROWS_SHOWN_PER_CHECK]:
+            self.problem(path, message, f"row {row} (frame {frames[row]}, track {tracks[row]})")
+        if len(rows) > ROWS_SHOWN_PER_CHECK:
+            self.problem(path, f"{message}: {len(rows) - ROWS_SHOWN_PER_CHECK} more rows")
+
+    # --- the dataset
+    def run(self) -> ValidationReport:
+        if not self.root.is_dir():
+            self.problem(self.root, "no such dataset folder")
+            return self.report
+        manifest = self.manifest()
+        if manifest is None:
+            return self.report
+        for leftover in sorted(p for p in self.root.rglob("*") if is_temporary(p)):
+            self.problem(
+                leftover,
+                "leftover temporary of an interrupted write (remove it, or "
+                "re-run the command that was interrupted with --resume)",
+            )
+        self.unlisted_folders(manifest)
+        for video_id in manifest.videos:
+            self.video(manifest, video_id)
+        return self.report
+
+    def manifest(self) -> DatasetManifest | None:
+        path = self.root / MANIFEST_NAME
+        if not path.is_file():
+            self.problem(path, "file is missing: this folder is not a UE-City dataset")
+            return None
+        data = self.load(path)
+        if data is None:
+            return None
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if version is not None and version != FORMAT_VERSION:
+            self.problem(
+                path,
+                f"format version {version!r}; this uecity reads {FORMAT_VERSION!r}",
+                "format_version",
+            )
+            return None
+        return self.parse(path, data, DatasetManifest)
+
+    def unlisted_folders(self, manifest: DatasetManifest) -> None:
+        listed = set(manifest.videos)
+        for parent in ("videos", "expressions"):
+            folder = self.root / parent
+            if folder.is_dir():
+                for child in sorted(folder.iterdir()):
+                    if child.is_dir() and child.name not in listed:
+                        self.problem(child, f"video folder not listed in {MANIFEST_NAME}")
+
+    # --- one video
+    def video(self, manifest: DatasetManifest, video_id: str) -> None:
+        folder = self.root / "videos" / video_id
+        self.report.videos += 1
+        if not folder.is_dir():
+            self.problem(
+                folder, f"video '{video_id}' is listed in {MANIFEST_NAME} but its folder is missing"
+            )
+            return
+        info = self.read(folder / "video.json", VideoInfo)
+        if info is not None and info.video_id != video_id:
+            self.problem(
+                folder / "video.json",
+                f"is '{info.video_id}' but the folder is '{video_id}'",
+                "video_id",
+            )
+        if info is not None:
+            self.report.frames += info.num_frames
+            if self.check_frame_files:
+                self.frame_files(folder / "frames", info)
+        objects = self.read(folder / "objects.json", ObjectsFile)
+        object_ids = None if objects is None else {o.track_id for o in objects.objects}
+        if objects is not None:
+            self.report.objects += len(objects.objects)
+        present = self.boxes(folder / "boxes.parquet", info, object_ids)
+        self.motion(folder / "motion.json", info, object_ids, manifest)
+        self.expressions(self.root / "expressions" / video_id, video_id, info, present)
+
+    def frame_files(self, folder: Path, info: VideoInfo) -> None:
+        failures: list[tuple[int, str]] = []
+        for frame in range(info.num_frames):
+            path = folder / info.frame_name(frame)
+            try:
+                width, height = image_size_wh(path)
+            except ImageFileProblem as error:
+                failures.append((frame, str(error)))
+                continue
+            if (width, height) != (info.width, info.height):
+                failures.append(
+                    (
+                        frame,
+                        f"image is {width}x{height}, video.json says {info.width}x{info.height}",
+                    )
+                )
+        self.grouped_frame_problems(folder, info, failures)
+        expected = {info.frame_name(i) for i in range(info.num_frames)}
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.name not in expected and not is_temporary(path):
+                    self.problem(
+                        path,
+                        f"frame file outside the video's range 0.."
+                        f"{info.num_frames - 1} (or not a .{info.image_format} name)",
+                    )
+
+    def grouped_frame_problems(
+        self, folder: Path, info: VideoInfo, failures: list[tuple[int, str]]
+    ) -> None:
+        """Consecutive frames with the same problem become one line: `000010..000449: ...`."""
+        start = 0
+        while start < len(failures):
+            end = start
+            while (
+                end + 1 < len(failures)
+                and failures[end + 1][1] == failures[start][1]
+                and failures[end + 1][0] == failures[end][0] + 1
+            ):
+                end += 1
+            first, last = failures[start][0], failures[end][0]
+            if first == last:
+                self.problem(folder / info.frame_name(first), failures[start][1])
+            else:
+                self.problem(
+                    folder,
+                    failures[start][1],
+                    f"frames {info.frame_name(first)}..{info.frame_name(last)}",
+                )
+            start = end + 1
+
+    def boxes(
+        self, path: Path, info: VideoInfo | None, object_ids: set[int] | None
+    ) -> set[tuple[int, int]] | None:
+        """Check boxes.parquet; return the (frame, track) pairs that have a box."""
+        if not path.exists():
+            self.problem(path, "file is missing")
+            return None
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as error:
+            self.problem(path, f"not a readable Parquet file: {error}")
+            return None
+        schema_problems = check_box_table_schema(table.schema)
+        for message in schema_problems:
+            self.problem(path, message)
+        if schema_problems:
+            return None
+        self.report.boxes += table.num_rows
+        columns = {
+            name: table.column(name).to_numpy(zero_copy_only=False)
+            for name in ("frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation")
+        }
+        frames, tracks = columns["frame"], columns["track_id"]
+        x1, y1, x2, y2 = (columns[c] for c in ("x1", "y1", "x2", "y2"))
+
+        def check(mask: np.ndarray, message: str) -> None:
+            self.rows(path, np.flatnonzero(mask), frames, tracks, message)
+
+        finite = np.isfinite(x1) & np.isfinite(y1) & np.isfinite(x2) & np.isfinite(y2)
+        check(~finite, "box coordinate is NaN or infinite")
+        with np.errstate(invalid="ignore"):
+            check(finite & ((x2 < x1) | (y2 < y1)), "box is inverted (x2 < x1 or y2 < y1)")
+            check(finite & ((x2 == x1) | (y2 == y1)), "box is empty (zero width or height)")
+            if info is not None:
+                outside = (x1 < 0) | (y1 < 0) | (x2 > info.width) | (y2 > info.height)
+                check(
+                    finite & outside,
+                    f"box reaches outside the {info.width}x{info.height} "
+                    "image (edges are exclusive: x2 <= width)",
+                )
+            for name in ("visibility", "truncation"):
+                value = columns[name]
+                check(~((value >= 0) & (value <= 1)), f"{name} outside 0..1")
+        check(tracks < 0, "negative track id")
+        if info is not None:
+            check(
+                (frames < 0) | (frames >= info.num_frames),
+                f"frame outside the video's range 0..{info.num_frames - 1}",
+            )
+        pairs = frames.astype(np.int64) * (1 << 32) + tracks.astype(np.int64)
+        _, first_index = np.unique(pairs, return_index=True)
+        check(
+            np.isin(np.arange(len(pairs)), first_index, invert=True),
+            "second box for the same (frame, track)",
+        )
+        if object_ids is not None:
+            box_ids = set(np.unique(tracks).tolist())
+            for track in sorted(box_ids - object_ids):
+                self.problem(path, "track has boxes but no entry in objects.json", f"track {track}")
+            for track in sorted(object_ids - box_ids):
+                self.problem(
+                    path.parent / "objects.json",
+                    "object has no box in boxes.parquet",
+                    f"track {track}",
+                )
+        return set(zip(frames.tolist(), tracks.tolist(), strict=True))
+
+    def motion(
+        self,
+        path: Path,
+        info: VideoInfo | None,
+        object_ids: set[int] | None,
+        manifest: DatasetManifest,
+    ) -> None:
+        motion = self.read(path, MotionFile, required=False)
+        if motion is None:
+            return
+        self.report.intervals += len(motion.intervals)
+        labels = set(manifest.vocabulary.motion_labels)
+        seen: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
+        for index, interval in enumerate(motion.intervals):
+            where = f"intervals[{index}] (track {interval.track_id}, '{interval.label}')"
+            if info is not None and interval.end >= info.num_frames:
+                self.problem(
+                    path,
+                    f"interval {interval.start}..{interval.end} reaches past "
+                    f"the video's last frame {info.num_frames - 1}",
+                    where,
+                )
+            if object_ids is not None and interval.track_id not in object_ids:
+                self.problem(path, "interval on a track that is not in objects.json", where)
+            if labels and interval.label not in labels:
+                self.problem(
+                    path,
+                    f"label is not in the dataset vocabulary's motion_labels "
+                    f"({', '.join(sorted(labels))})",
+                    where,
+                )
+            for other, start, end in seen.get((interval.track_id, interval.label), []):
+                if interval.start <= end and start <= interval.end:
+                    self.problem(
+                        path,
+                        f"overlaps intervals[{other}] ({start}..{end}) of the "
+                        "same label on the same track",
+                        where,
+                    )
+            seen.setdefault((interval.track_id, interval.label), []).append(
+                (index, interval.start, interval.end)
+            )
+
+    def expressions(
+        self,
+        folder: Path,
+        video_id: str,
+        info: VideoInfo | None,
+        present: set[tuple[int, int]] | None,
+    ) -> None:
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob("*.json")):
+            expression = self.read(path, Expression)
+            if expression is None:
+                continue
+            self.report.expressions += 1
+            if expression.expression_id != path.stem:
+                self.problem(
+                    path,
+                    f"is '{expression.expression_id}' but the file is named '{path.stem}.json'",
+                    "expression_id",
+                )
+            if expression.video_name != video_id:
+                self.problem(
+                    path,
+                    f"names video '{expression.video_name}' but lies under '{video_id}'",
+                    "video_name",
+                )
+            self.referents(path, expression, info, present)
+
+    def referents(
+        self,
+        path: Path,
+        expression: Expression,
+        info: VideoInfo | None,
+        present: set[tuple[int, int]] | None,
+    ) -> None:
+        missing: list[str] = []
+        for key, ids in expression.label.items():
+            frame = int(key)
+            if info is not None and frame >= info.num_frames:
+                self.problem(
+                    path,
+                    f"frame {frame} is outside the video's range 0..{info.num_frames - 1}",
+                    f"label.{key}",
+                )
+                continue
+            if present is not None:
+                missing += [f"{frame}:{i}" for i in ids if (frame, i) not in present]
+        if missing:
+            shown = ", ".join(missing[:ROWS_SHOWN_PER_CHECK])
+            more = (
+                f" and {len(missing) - ROWS_SHOWN_PER_CHECK} more"
+                if len(missing) > (ROWS_SHOWN_PER_CHECK)
+                else ""
+            )
+            self.problem(
+                path,
+                f"referred tracks have no box at those frames (frame:track) {shown}{more}",
+                "label",
+            )
+
+
+def validate_dataset(root: str | Path, *, check_frame_files: bool = True) -> ValidationReport:
+    """Check the dataset at `root`; the report lists every problem found (empty when clean)."""
+    return _Validator(Path(root), check_frame_files=check_frame_files).run()
