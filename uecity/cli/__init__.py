@@ -7,7 +7,7 @@ contents.
 
 from __future__ import annotations
 
-from uecity.cli import dataset_commands
+from uecity.cli import dataset_commands, generate_commands
 from uecity.cli.app import app
 
 __all__ = ["app", "main"]
@@ -15,6 +15,9 @@ __all__ = ["app", "main"]
 app.command("validate")(dataset_commands.validate)
 app.command("info")(dataset_commands.info)
 app.command("schemas")(dataset_commands.schemas)
+app.command("generate")(generate_commands.generate)
+app.command("preview")(generate_commands.preview)
+app.command("merge")(generate_commands.merge)
 
 
 def main() -> None:
