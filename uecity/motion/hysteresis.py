@@ -54,7 +54,11 @@ def sticky_sectors(
 
 
 def absorb_short_runs(labels: list[str], min_run: int) -> list[str]:
-    """Replace runs shorter than `min_run` with the label before them (or after, at the start)."""
+    """Replace runs shorter than `min_run` with the label before them (or after, at the start).
+
+    An unlabelled ("") run at either end is kept: a label does not grow past the frames that
+    support it.
+    """
     labels = list(labels)
     if min_run <= 1 or not labels:
         return labels
@@ -64,8 +68,9 @@ def absorb_short_runs(labels: list[str], min_run: int) -> list[str]:
         runs = _runs(labels)
         if len(runs) <= 1:
             break
-        for k, (start, end, _) in enumerate(runs):
-            if end - start + 1 < min_run:
+        for k, (start, end, label) in enumerate(runs):
+            edge = k == 0 or k == len(runs) - 1
+            if end - start + 1 < min_run and not (edge and label == ""):
                 fill = runs[k - 1][2] if k > 0 else runs[k + 1][2]
                 for i in range(start, end + 1):
                     labels[i] = fill

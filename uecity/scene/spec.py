@@ -126,19 +126,19 @@ class DemandSpec(_Frozen):
     """Who comes to the junction."""
 
     vehicles_per_hour: float = Field(
-        1800, ge=0, le=20000, description="Vehicles entering, all arms together."
+        2400, ge=0, le=20000, description="Vehicles entering, all arms together."
     )
     mix: dict[str, VehicleClassSpec] = Field(
         default_factory=_default_mix, description=f"Vehicle types {VEHICLE_TYPES} and shares."
     )
     turn_ratios: TurnRatios = Field(default_factory=TurnRatios)
     pedestrians_per_hour: float = Field(
-        900, ge=0, le=20000, description="Pedestrians entering, all sidewalks together."
+        1500, ge=0, le=20000, description="Pedestrians entering, all sidewalks together."
     )
     crossing_share: float = Field(
         0.6, ge=0, le=1, description="Share of pedestrians whose walk crosses a road."
     )
-    parked_vehicles: int = Field(6, ge=0, le=200, description="Vehicles parked at the curb.")
+    parked_vehicles: int = Field(10, ge=0, le=200, description="Vehicles parked at the curb.")
 
     @field_validator("mix")
     @classmethod

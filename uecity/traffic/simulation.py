@@ -117,7 +117,9 @@ class TrafficSimulation:
         try:
             libsumo.start(args)
         except Exception as error:
-            raise ExternalToolError(f"SUMO failed to start: {self._sumo_message()}") from error
+            raise ExternalToolError(
+                f"SUMO failed to start: {self._sumo_message(error)}"
+            ) from error
         return self
 
     def __exit__(self, *exc) -> None:
@@ -128,19 +130,22 @@ class TrafficSimulation:
                 log.debug("libsumo.close failed", exc_info=True)
             self._libsumo = None
 
-    def _sumo_message(self) -> str:
+    def _sumo_message(self, error: Exception) -> str:
         try:
             text = self._error_log.read_text().strip()
         except OSError:
             text = ""
-        return text or "no message from SUMO"
+        said = str(error).strip()
+        if said.startswith("<"):  # a bare SWIG proxy, not a message
+            said = ""
+        return " ".join(t for t in (text, said) if t) or "no message from SUMO"
 
     def _step(self) -> None:
         ls = self._libsumo
         try:
             ls.simulationStep()
         except Exception as error:
-            raise ExternalToolError(f"SUMO failed: {self._sumo_message()}") from error
+            raise ExternalToolError(f"SUMO failed: {self._sumo_message(error)}") from error
         for vid in ls.simulation.getDepartedIDList():
             ls.vehicle.subscribe(vid, _vehicle_vars(ls))
         for pid in ls.simulation.getDepartedPersonIDList():
