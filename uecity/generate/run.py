@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from uecity import __version__
+from uecity.atomic_write import remove_temporaries
 from uecity.dataset import Dataset
 from uecity.errors import DatasetError, SpecError, UsageError
 from uecity.generate.worker import PARTIAL, VideoJob, VideoSummary, generate_video, video_camera
@@ -189,7 +190,10 @@ def execute_run(plan: RunPlan, progress: ProgressFn | None = None) -> RunSummary
         Dataset.create(plan.out, manifest, exist_ok=plan.resume)
     except DatasetError as error:
         raise UsageError(str(error)) from None
+    # Leftovers of an interrupted run: unfinished videos and temporaries of atomic writes.
     shutil.rmtree(plan.out / PARTIAL, ignore_errors=True)
+    for path in remove_temporaries(plan.out):
+        log.info("removed leftover %s", path)
     summary = RunSummary(skipped=len(plan.jobs) - len(plan.pending))
     if plan.workers == 1 or len(plan.pending) <= 1:
         for job in plan.pending:
