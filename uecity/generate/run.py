@@ -29,8 +29,8 @@ from uecity.dataset import Dataset
 from uecity.errors import DatasetError, SpecError, UsageError
 from uecity.generate.worker import PARTIAL, VideoJob, VideoSummary, generate_video, video_camera
 from uecity.motion.auto import VOCABULARY
-from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
 from uecity.record_io import load_json
+from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
 from uecity.scene.spec import COLOURS, SceneSpec, spec_to_plain
 from uecity.traffic.network import build_network
 
@@ -99,7 +99,7 @@ def build_manifest(spec: SceneSpec, videos: list[str]) -> DatasetManifest:
     n_test = math.ceil(len(everything) * spec.run.test_fraction) if len(everything) > 1 else 0
     test = set(everything[len(everything) - n_test :])
     chosen = set(videos)
-    types = sorted(set(spec.demand.mix)) + ["adult", "child"]
+    types = [*sorted(set(spec.demand.mix)), "adult", "child"]
     return DatasetManifest(
         name=spec.name,
         videos=[v for v in everything if v in chosen],
@@ -135,7 +135,9 @@ def check_cameras(spec: SceneSpec, jobs: list[VideoJob]) -> None:
             camera = video_camera(spec, network, job.index, job.generators()["camera"])
             coverage = road_coverage(camera, network)
             if coverage < MIN_ROAD_COVERAGE:
-                where = "cameras" if spec.auto_cameras else f"cameras[{job.index % len(spec.cameras)}]"
+                where = (
+                    "cameras" if spec.auto_cameras else f"cameras[{job.index % len(spec.cameras)}]"
+                )
                 raise SpecError(
                     f"the camera of {job.video_id} sees no road ({coverage:.1%} of the image "
                     f"shows road; at least {MIN_ROAD_COVERAGE:.0%} is needed): aim it at the "
@@ -149,7 +151,12 @@ def is_finished(out: Path, video_id: str) -> bool:
 
 
 def plan_run(
-    spec: SceneSpec, out: Path, *, workers: int = 1, resume: bool = False, shard: Shard | None = None
+    spec: SceneSpec,
+    out: Path,
+    *,
+    workers: int = 1,
+    resume: bool = False,
+    shard: Shard | None = None,
 ) -> RunPlan:
     """Check the request completely; nothing is written."""
     shard = shard or Shard()
@@ -162,10 +169,13 @@ def plan_run(
     manifest_path = Dataset.manifest_path(out)
     if out.is_dir() and any(out.iterdir()):
         if not manifest_path.is_file():
-            raise UsageError(f"{out} is not empty and is not a UE-City dataset; choose another --out")
+            raise UsageError(
+                f"{out} is not empty and is not a UE-City dataset; choose another --out"
+            )
         if not resume:
             raise UsageError(
-                f"{out} already holds a dataset; add --resume to continue it, or choose another --out"
+                f"{out} already holds a dataset; add --resume to continue it, "
+                "or choose another --out"
             )
         existing = load_json(manifest_path)
         wanted = build_manifest(spec, []).model_dump(mode="json")

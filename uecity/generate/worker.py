@@ -95,17 +95,28 @@ def video_camera(spec: SceneSpec, network: Network, index: int, rng: np.random.G
     auto = spec.auto_cameras
     if auto is not None:
         return auto_camera(
-            rng, cap.width, cap.height, cap.fps,
+            rng,
+            cap.width,
+            cap.height,
+            cap.fps,
             [a.angle_deg for a in network.template.arms],
-            auto.height_m, auto.distance_m, auto.fov_deg,
-        )  # fmt: skip
+            auto.height_m,
+            auto.distance_m,
+            auto.fov_deg,
+        )
     cams = spec.cameras
     assert isinstance(cams, list)
     c = cams[index % len(cams)]
     return Camera.from_fov(
-        cap.width, cap.height, c.fov_deg, (c.x, c.y, c.height_m),
-        c.yaw_deg, c.pitch_deg, c.roll_deg, cap.fps,
-    )  # fmt: skip
+        cap.width,
+        cap.height,
+        c.fov_deg,
+        (c.x, c.y, c.height_m),
+        c.yaw_deg,
+        c.pitch_deg,
+        c.roll_deg,
+        cap.fps,
+    )
 
 
 def build_renderer(
@@ -148,9 +159,8 @@ class _Tracks:
             iid = self.instance_ids.setdefault(a.sumo_id, len(self.instance_ids))
             self.specs[iid] = a.spec
             self.rows.setdefault(iid, []).append(
-                (world.frame, a.x, a.y, a.heading, a.speed, a.parked, a.on_junction,
-                 a.on_crossing)
-            )  # fmt: skip
+                (world.frame, a.x, a.y, a.heading, a.speed, a.parked, a.on_junction, a.on_crossing)
+            )
 
 
 def _annotate_frame(
@@ -162,8 +172,11 @@ def _annotate_frame(
     amodal: dict[int, np.ndarray] = {}
     search: dict[int, tuple[int, int, int, int]] = {}
     corners: dict[int, np.ndarray] = {}
-    present = set(np.unique(rendered.instance_mask).tolist()) if rendered.unoccluded_pixels is None \
+    present = (
+        set(np.unique(rendered.instance_mask).tolist())
+        if rendered.unoccluded_pixels is None
         else set(rendered.unoccluded_pixels)
+    )
     for actor in world.actors:
         iid = ids[actor.sumo_id]
         if iid not in present:
@@ -175,18 +188,25 @@ def _annotate_frame(
         corners[iid] = c
         amodal[iid] = box
         search[iid] = (
-            math.floor(box[0]) - 1, math.floor(box[1]) - 1,
-            math.ceil(box[2]) + 1, math.ceil(box[3]) + 1,
-        )  # fmt: skip
+            math.floor(box[0]) - 1,
+            math.floor(box[1]) - 1,
+            math.ceil(box[2]) + 1,
+            math.ceil(box[3]) + 1,
+        )
     visible = boxes_from_mask(rendered.instance_mask, search)
     unoccluded = rendered.unoccluded_pixels
     if unoccluded is None:
         unoccluded = {i: silhouette_pixels(camera, c) for i, c in corners.items()}
     run = spec.run
     boxes = annotate(
-        visible, amodal, unoccluded, camera.width, camera.height,
-        run.min_visibility, run.min_box_pixels,
-    )  # fmt: skip
+        visible,
+        amodal,
+        unoccluded,
+        camera.width,
+        camera.height,
+        run.min_visibility,
+        run.min_box_pixels,
+    )
     return rendered.image_bgr, boxes
 
 
@@ -205,13 +225,17 @@ def _trajectories(
                 track_id=tid,
                 category=tracks.specs[iid].category,
                 frames=rows[:, 0].astype(np.int64),
-                x=rows[:, 1], y=rows[:, 2], heading=rows[:, 3], speed=rows[:, 4],
-                parked=rows[:, 5].astype(bool), on_junction=rows[:, 6].astype(bool),
+                x=rows[:, 1],
+                y=rows[:, 2],
+                heading=rows[:, 3],
+                speed=rows[:, 4],
+                parked=rows[:, 5].astype(bool),
+                on_junction=rows[:, 6].astype(bool),
                 on_crossing=rows[:, 7].astype(bool),
                 box_frames=np.array([b[0] for b in boxes], np.int64),
                 box_cx=np.array([(b[2] + b[4]) / 2 for b in boxes]),
                 box_bottom=np.array([b[5] for b in boxes], np.float64),
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -264,8 +288,16 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
                     (staging.frames_folder / f"{index:06d}.{run.image_format}").write_bytes(data)
                     t["write"] += time.perf_counter() - now
                     for b in boxes:
-                        box_rows.append((index, b.instance_id, *b.xyxy, b.visibility,
-                                         b.truncation, *b.amodal_xyxy))  # fmt: skip
+                        box_rows.append(
+                            (
+                                index,
+                                b.instance_id,
+                                *b.xyxy,
+                                b.visibility,
+                                b.truncation,
+                                *b.amodal_xyxy,
+                            )
+                        )
                     if progress is not None and (index % 10 == 9 or index == run.frames - 1):
                         progress(job.video_id, index + 1, run.frames)
         finally:
@@ -278,8 +310,20 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     order = sorted(first_seen, key=lambda iid: (first_seen[iid], iid))
     final_ids = {iid: k for k, iid in enumerate(order)}
     objects = [_object_record(final_ids[iid], tracks.specs[iid]) for iid in order]
-    columns = ["frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation",
-               "amodal_x1", "amodal_y1", "amodal_x2", "amodal_y2"]  # fmt: skip
+    columns = [
+        "frame",
+        "track_id",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "visibility",
+        "truncation",
+        "amodal_x1",
+        "amodal_y1",
+        "amodal_x2",
+        "amodal_y2",
+    ]
     table = pd.DataFrame(box_rows, columns=columns)
     table["track_id"] = table["track_id"].map(final_ids).astype("int64")
     staging.write_objects(objects)
@@ -288,8 +332,14 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     trajectories = _trajectories(tracks, box_rows, final_ids)
     staging.write_motion(
         [
-            MotionInterval(track_id=i.track_id, label=i.label, start=i.start, end=i.end,
-                           source="auto", author="uecity-generate")  # fmt: skip
+            MotionInterval(
+                track_id=i.track_id,
+                label=i.label,
+                start=i.start,
+                end=i.end,
+                source="auto",
+                author="uecity-generate",
+            )
             for i in auto_intervals(trajectories, camera, cfg)
         ]
     )
@@ -304,10 +354,17 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
         scene["sun_elevation_deg"] = round(math.degrees(math.asin(float(lighting.sun[2]))), 3)
     staging.write_info(
         VideoInfo(
-            video_id=job.video_id, width=cap.width, height=cap.height, fps=cap.fps,
-            num_frames=run.frames, image_format=run.image_format, backend=run.backend,
-            seed=job.video_seed, camera=camera_record(camera), scene=scene,
-        )  # fmt: skip
+            video_id=job.video_id,
+            width=cap.width,
+            height=cap.height,
+            fps=cap.fps,
+            num_frames=run.frames,
+            image_format=run.image_format,
+            backend=run.backend,
+            seed=job.video_seed,
+            camera=camera_record(camera),
+            scene=scene,
+        )
     )
     final = job.out / "videos" / job.video_id
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -40,9 +40,17 @@ class _Frozen(BaseModel):
 
 def _default_colours() -> dict[str, float]:
     return {
-        "black": 3.0, "white": 3.0, "grey": 2.0, "silver": 2.0, "red": 1.5,
-        "blue": 1.5, "green": 0.7, "yellow": 0.5, "orange": 0.4, "brown": 0.5,
-    }  # fmt: skip
+        "black": 3.0,
+        "white": 3.0,
+        "grey": 2.0,
+        "silver": 2.0,
+        "red": 1.5,
+        "blue": 1.5,
+        "green": 0.7,
+        "yellow": 0.5,
+        "orange": 0.4,
+        "brown": 0.5,
+    }
 
 
 class TrafficLights(_Frozen):

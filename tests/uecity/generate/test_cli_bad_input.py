@@ -23,10 +23,18 @@ CASES = {
     "tiny resolution": ({"capture": {"height": 2}}, 3, "capture.height"),
     "absurd fps": ({"capture": {"fps": 5000}}, 3, "capture.fps"),
     "zero fps": ({"capture": {"fps": 0}}, 3, "capture.fps"),
-    "unknown colour": ({"demand": {"mix": {"car": {"share": 1, "colours": {"plaid": 1}}}}}, 3, "plaid"),
+    "unknown colour": (
+        {"demand": {"mix": {"car": {"share": 1, "colours": {"plaid": 1}}}}},
+        3,
+        "plaid",
+    ),
     "unknown field": ({"run": {"vidoes": 3}}, 3, "vidoes"),
     "camera sees no road": (
-        {"cameras": [{"x": 0, "y": 0, "height_m": 10, "yaw_deg": 0, "pitch_deg": 30, "fov_deg": 40}]},
+        {
+            "cameras": [
+                {"x": 0, "y": 0, "height_m": 10, "yaw_deg": 0, "pitch_deg": 30, "fov_deg": 40}
+            ]
+        },
         3,
         "sees no road",
     ),
@@ -62,7 +70,9 @@ def test_invalid_yaml(tmp_path: Path) -> None:
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["generate", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        app, ["generate", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 3 and "cannot read the spec" in result.output
 
 
@@ -86,14 +96,19 @@ def test_bad_options(args: list[str], needle: str, tmp_path: Path) -> None:
 
 def test_out_is_someone_elses_folder(tmp_path: Path) -> None:
     (tmp_path / "mine.txt").write_text("x")
-    result = runner.invoke(app, ["generate", "--out", str(tmp_path), "--videos", "1", "--frames", "1"])
+    result = runner.invoke(
+        app, ["generate", "--out", str(tmp_path), "--videos", "1", "--frames", "1"]
+    )
     assert result.exit_code == 2 and "not a UE-City dataset" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
 
 
 def test_merge_refuses_incomplete_shards(tmp_path: Path, tiny_spec_file: Path) -> None:
     shard = tmp_path / "s0"
-    result = runner.invoke(app, ["generate", str(tiny_spec_file), "--out", str(shard), "--shard", "0/3", "--frames", "2"])
+    result = runner.invoke(
+        app,
+        ["generate", str(tiny_spec_file), "--out", str(shard), "--shard", "0/3", "--frames", "2"],
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["merge", str(shard), "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "lack videos" in result.output

@@ -36,7 +36,9 @@ def _run_digest(root: Path) -> str:
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()
 
 
-def test_one_and_two_workers_and_shards_give_the_same_bytes(tiny_spec_file: Path, tmp_path: Path) -> None:
+def test_one_and_two_workers_and_shards_give_the_same_bytes(
+    tiny_spec_file: Path, tmp_path: Path
+) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     _generate(tiny_spec_file, one, "--workers", "1")
     _generate(tiny_spec_file, two, "--workers", "2")
@@ -103,7 +105,9 @@ def test_resume_after_kill_leaves_no_partial_files(tiny_spec_file: Path, tmp_pat
     process = _spawn_generate(tiny_spec_file, out, "--frames", "40")
     # Kill -9 once the first video is done and the second one is under way.
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (out / "videos" / "video_0000" / "video.json").exists():
+    while (
+        time.monotonic() < deadline and not (out / "videos" / "video_0000" / "video.json").exists()
+    ):
         time.sleep(0.05)
     time.sleep(0.3)
     process.send_signal(signal.SIGKILL)
@@ -112,14 +116,18 @@ def test_resume_after_kill_leaves_no_partial_files(tiny_spec_file: Path, tmp_pat
     assert "video_0000" in finished and len(finished) < 3
     stamp = (out / "videos" / "video_0000" / "video.json").stat().st_mtime_ns
     # A plain rerun refuses to overwrite; --resume continues.
-    result = runner.invoke(app, ["generate", str(tiny_spec_file), "--out", str(out), "--frames", "40"])
+    result = runner.invoke(
+        app, ["generate", str(tiny_spec_file), "--out", str(out), "--frames", "40"]
+    )
     assert result.exit_code != 0 and "--resume" in result.output
     _generate(tiny_spec_file, out, "--frames", "40", "--resume")
     assert (out / "videos" / "video_0000" / "video.json").stat().st_mtime_ns == stamp  # not redone
     assert tree_digest(out) == tree_digest(reference)
 
 
-def test_resume_sweeps_leftovers_of_an_interrupted_video(tiny_spec_file: Path, tmp_path: Path) -> None:
+def test_resume_sweeps_leftovers_of_an_interrupted_video(
+    tiny_spec_file: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "d"
     _generate(tiny_spec_file, out, "--videos", "2", "--frames", "10")
     reference = tree_digest(out)
@@ -140,7 +148,18 @@ def test_resume_refuses_another_spec(tiny_spec_file: Path, tmp_path: Path) -> No
     out = tmp_path / "d"
     _generate(tiny_spec_file, out, "--videos", "1", "--frames", "5")
     result = runner.invoke(
-        app, ["generate", str(tiny_spec_file), "--out", str(out), "--videos", "1", "--frames", "6", "--resume"]
+        app,
+        [
+            "generate",
+            str(tiny_spec_file),
+            "--out",
+            str(out),
+            "--videos",
+            "1",
+            "--frames",
+            "6",
+            "--resume",
+        ],
     )
     assert result.exit_code == 2
     assert "another spec" in result.output
@@ -162,5 +181,14 @@ def test_boxes_table_is_sorted_and_typed(tiny_spec_file: Path, tmp_path: Path) -
     out = tmp_path / "d"
     _generate(tiny_spec_file, out, "--videos", "1", "--frames", "5")
     table = pd.read_parquet(out / "videos" / "video_0000" / "boxes.parquet")
-    assert list(table.columns[:8]) == ["frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation"]
+    assert list(table.columns[:8]) == [
+        "frame",
+        "track_id",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "visibility",
+        "truncation",
+    ]
     assert table.equals(table.sort_values(["frame", "track_id"]).reset_index(drop=True))
