@@ -44,7 +44,7 @@ def per_worker(frames: int) -> dict:
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         t = summary.timings
-        loop = t["sumo"] + t["render"] + t["encode"] + t["write"]
+        loop = t["sumo"] + t["render"] + t["boxes"] + t["encode"] + t["write"]
         # The floor again, on the written frames, outside the loop: decode once, encode timed.
         frame_dir = out / "videos" / job.video_id / "frames"
         images = [cv2.imread(str(p)) for p in sorted(frame_dir.glob("*.jpg"))[:50]]
@@ -60,8 +60,9 @@ def per_worker(frames: int) -> dict:
         "annotated_objects_per_frame": round(summary.boxes / frames, 1),
         "loop_frames_per_s": round(frames / loop, 1),
         "loop_ms_per_frame": round(1000 * per_frame_loop, 2),
-        "stage_ms_per_frame": {k: round(1000 * v / frames, 2) for k, v in t.items()
-                               if k not in ("setup", "post")},
+        "stage_ms_per_frame": {
+            k: round(1000 * v / frames, 2) for k, v in t.items() if k not in ("setup", "post")
+        },
         "setup_s": round(t["setup"], 2),
         "post_s": round(t["post"], 2),
         "jpeg_encode_ms_in_run": round(1000 * t["encode"] / frames, 2),

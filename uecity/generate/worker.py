@@ -39,14 +39,15 @@ from uecity.records import (
     ObjectRecord,
     VideoInfo,
 )
-from uecity.render.actors import bounding_box_corners
+from uecity.render.actors import actors_box_corners
 from uecity.render.mask_boxes import (
-    amodal_box,
+    Annotation,
+    amodal_boxes,
     annotate,
     boxes_from_mask,
     silhouette_pixels,
 )
-from uecity.render.protocol import Renderer
+from uecity.render.protocol import RenderedFrame, Renderer
 from uecity.scene.spec import SceneSpec
 from uecity.traffic.demand import ActorSpec, build_demand
 from uecity.traffic.network import Network, build_network
@@ -163,29 +164,23 @@ class _Tracks:
             )
 
 
-def _annotate_frame(
-    renderer: Renderer, world: WorldState, ids: dict[str, int], spec: SceneSpec
-) -> tuple[np.ndarray, list]:
-    """Render one frame and compute its annotated boxes."""
-    camera = renderer.camera
-    rendered = renderer.render(world, ids)
+def _frame_boxes(
+    camera: Camera, rendered: RenderedFrame, world: WorldState, ids: dict[str, int], spec: SceneSpec
+) -> list[Annotation]:
+    """The annotated boxes of one rendered frame."""
+    if rendered.unoccluded_pixels is None:
+        present = set(np.unique(rendered.instance_mask).tolist())
+    else:
+        present = set(rendered.unoccluded_pixels)
+    actors = [a for a in world.actors if ids[a.sumo_id] in present]
+    corners = actors_box_corners(actors)
+    boxes = amodal_boxes(camera, corners)
     amodal: dict[int, np.ndarray] = {}
     search: dict[int, tuple[int, int, int, int]] = {}
-    corners: dict[int, np.ndarray] = {}
-    present = (
-        set(np.unique(rendered.instance_mask).tolist())
-        if rendered.unoccluded_pixels is None
-        else set(rendered.unoccluded_pixels)
-    )
-    for actor in world.actors:
+    for actor, box in zip(actors, boxes, strict=True):
+        if np.isnan(box[0]):
+            continue
         iid = ids[actor.sumo_id]
-        if iid not in present:
-            continue
-        c = bounding_box_corners(actor)
-        box = amodal_box(camera, c)
-        if box is None:
-            continue
-        corners[iid] = c
         amodal[iid] = box
         search[iid] = (
             math.floor(box[0]) - 1,
@@ -196,9 +191,12 @@ def _annotate_frame(
     visible = boxes_from_mask(rendered.instance_mask, search)
     unoccluded = rendered.unoccluded_pixels
     if unoccluded is None:
-        unoccluded = {i: silhouette_pixels(camera, c) for i, c in corners.items()}
+        unoccluded = {
+            ids[a.sumo_id]: silhouette_pixels(camera, c)
+            for a, c in zip(actors, corners, strict=True)
+        }
     run = spec.run
-    boxes = annotate(
+    return annotate(
         visible,
         amodal,
         unoccluded,
@@ -207,7 +205,6 @@ def _annotate_frame(
         run.min_visibility,
         run.min_box_pixels,
     )
-    return rendered.image_bgr, boxes
 
 
 def _trajectories(
@@ -244,7 +241,8 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     """Generate one video into `job.out/videos/<vid>` (atomically, as a whole folder)."""
     spec, run, cap = job.spec, job.spec.run, job.spec.capture
     summary = VideoSummary(job.video_id)
-    t = {"setup": 0.0, "sumo": 0.0, "render": 0.0, "encode": 0.0, "write": 0.0, "post": 0.0}
+    t = {"setup": 0.0, "sumo": 0.0, "render": 0.0, "boxes": 0.0, "encode": 0.0, "write": 0.0}
+    t["post"] = 0.0
     clock = time.perf_counter()
     # --- setup
     rng = job.generators()
@@ -278,10 +276,15 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
                     now = time.perf_counter()
                     t["sumo"] += now - clock
                     # --- render, boxes
-                    image, boxes = _annotate_frame(renderer, world, tracks.instance_ids, spec)
+                    rendered = renderer.render(world, tracks.instance_ids)
                     clock, now = now, time.perf_counter()
                     t["render"] += now - clock
-                    data = encode_image(image, run.image_format, jpeg_quality=run.jpeg_quality)
+                    boxes = _frame_boxes(camera, rendered, world, tracks.instance_ids, spec)
+                    clock, now = now, time.perf_counter()
+                    t["boxes"] += now - clock
+                    data = encode_image(
+                        rendered.image_bgr, run.image_format, jpeg_quality=run.jpeg_quality
+                    )
                     clock, now = now, time.perf_counter()
                     t["encode"] += now - clock
                     # Plain writes: the staging folder becomes visible only as a whole.

@@ -149,6 +149,19 @@ def bounding_box_corners(actor: ActorState) -> np.ndarray:
     )[0]
 
 
+def actors_box_corners(actors: list[ActorState]) -> np.ndarray:
+    """(N, 8, 3) world corners of each actor's whole 3D box."""
+    n = len(actors)
+    if n == 0:
+        return np.zeros((0, 8, 3))
+    return box_corners(
+        np.repeat(UNIT_BOX.bounds, n, axis=0),
+        np.array([a.spec.size_m for a in actors], float),
+        np.array([a.heading for a in actors], float),
+        np.array([(a.x, a.y, a.z) for a in actors], float),
+    )
+
+
 @dataclass
 class FrameFaces:
     """Every box face of a frame's actors: corners, normals, colours and owner."""

@@ -65,16 +65,16 @@ class FrameCanvas:
         self.ids = np.full((camera.height, camera.width), -1, dtype=np.int32)
 
 
-def screen_rect(faces_uv: list[np.ndarray], camera: Camera) -> tuple[int, int, int, int]:
-    """Integer (x0, y0, x1, y1) of the pixels the faces may cover, clipped to the image."""
-    all_uv = np.vstack(faces_uv)
-    lo = np.floor(all_uv.min(axis=0))
-    hi = np.ceil(all_uv.max(axis=0))
+def screen_rect(faces_fixed: list[np.ndarray], camera: Camera) -> tuple[int, int, int, int]:
+    """Integer (x0, y0, x1, y1) of the pixels faces (in `to_fixed` vertices) may cover."""
+    all_pts = np.vstack(faces_fixed)
+    lo = all_pts.min(axis=0) // _SCALE
+    hi = all_pts.max(axis=0) // _SCALE + 2
     return (
-        max(int(lo[0]), 0) if lo[0] > -1e9 else 0,
-        max(int(lo[1]), 0) if lo[1] > -1e9 else 0,
-        min(int(hi[0]) + 1, camera.width) if hi[0] < 1e9 else camera.width,
-        min(int(hi[1]) + 1, camera.height) if hi[1] < 1e9 else camera.height,
+        max(int(lo[0]), 0),
+        max(int(lo[1]), 0),
+        min(int(hi[0]), camera.width),
+        min(int(hi[1]), camera.height),
     )
 
 
@@ -97,12 +97,13 @@ def overlapping_pairs(rects: np.ndarray) -> list[tuple[int, int]]:
 
 def paint_actor(
     canvas: FrameCanvas,
-    faces_uv: list[np.ndarray],
+    faces_fixed: list[np.ndarray],
     colours: list[tuple[int, int, int]],
     instance_id: int,
     rect: tuple[int, int, int, int],
 ) -> int:
-    """Draw an actor's faces in the given (far-to-near) order over what is drawn already.
+    """Draw an actor's faces (`to_fixed` vertices) in the given far-to-near order, over what is
+    drawn already.
 
     Actors must come in visibility order (`uecity.render.ordering`). Returns the actor's pixel
     count at this moment, i.e. unoccluded by the nearer actors that come after it.
@@ -110,9 +111,7 @@ def paint_actor(
     x0, y0, x1, y1 = (int(v) for v in rect)
     if x1 <= x0 or y1 <= y0:
         return 0
-    lim = 8.0 * max(canvas.camera.width, canvas.camera.height)
-    for uv, colour in zip(faces_uv, colours, strict=True):
-        pts = to_fixed(np.clip(uv, -lim, lim))
+    for pts, colour in zip(faces_fixed, colours, strict=True):
         cv2.fillConvexPoly(canvas.image, pts, colour, cv2.LINE_8, _SHIFT)
         cv2.fillConvexPoly(canvas.ids, pts, instance_id, cv2.LINE_8, _SHIFT)
     return int(np.count_nonzero(canvas.ids[y0:y1, x0:x1] == instance_id))

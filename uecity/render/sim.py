@@ -174,18 +174,10 @@ class SimRenderer:
             ],
             -1,
         )
-        width, height = self.camera.width, self.camera.height
-        for quad in uv:
-            hull = cv2.convexHull(quad.astype(np.float32))[:, 0]
-            x0, y0 = np.maximum(np.floor(hull.min(0)).astype(int), 0)
-            x1, y1 = np.minimum(np.ceil(hull.max(0)).astype(int) + 1, (width, height))
-            if x1 <= x0 or y1 <= y0:
-                continue
-            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.fillConvexPoly(mask, raster.to_fixed(hull - (x0, y0)), 1, cv2.LINE_8, raster._SHIFT)
-            np.copyto(
-                image[y0:y1, x0:x1], self._shadowed[y0:y1, x0:x1], where=mask.view(bool)[..., None]
-            )
+        hulls = [raster.to_fixed(cv2.convexHull(q.astype(np.float32))[:, 0]) for q in uv]
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, hulls, 1, cv2.LINE_8, raster._SHIFT)
+        cv2.copyTo(self._shadowed, mask, image)  # in place: same size and type
 
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
         canvas = raster.FrameCanvas(self.camera, self.background)
@@ -210,6 +202,8 @@ class SimRenderer:
         uv = np.stack(
             [cam.fx * quads[..., 0] / safe_z + cam.cx, cam.fy * quads[..., 1] / safe_z + cam.cy], -1
         )
+        lim = 8.0 * max(cam.width, cam.height)
+        fixed = raster.to_fixed(np.clip(uv, -lim, lim))  # (B, 5, 4, 2) OpenCV vertices
         colours = faces.colours_rgb[..., ::-1].astype(np.uint8)  # BGR
         part_distance = np.linalg.norm(quads.mean(axis=(1, 2)), axis=1)  # (B,)
         owners = faces.owner
@@ -221,12 +215,13 @@ class SimRenderer:
             for b in boxes[np.argsort(-part_distance[boxes], kind="stable")]:
                 for f in np.flatnonzero(facing[b]):
                     if in_front[b, f]:
-                        face_uv.append(uv[b, f])
+                        face_uv.append(fixed[b, f])
                     else:
                         clipped = raster.clip_near(quads[b, f])
                         if len(clipped) < 3:
                             continue
-                        face_uv.append(cam.camera_to_pixel(clipped))
+                        clipped_uv = np.clip(cam.camera_to_pixel(clipped), -lim, lim)
+                        face_uv.append(raster.to_fixed(clipped_uv))
                     face_colours.append(tuple(colours[b, f].tolist()))
             per_actor.append((face_uv, face_colours))
         rects = np.array(

@@ -26,7 +26,7 @@ def test_example_specs_parse(path: Path) -> None:
 def test_overrides_are_validated() -> None:
     spec = SceneSpec().with_overrides(videos=3, frames=7, seed=5)
     assert (spec.run.videos, spec.run.frames, spec.run.seed) == (3, 7, 5)
-    with pytest.raises(SpecError, match="run.frames"):
+    with pytest.raises(SpecError, match=r"run\.frames"):
         SceneSpec().with_overrides(frames=0)
 
 
