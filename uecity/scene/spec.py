@@ -209,8 +209,8 @@ class CaptureSpec(_Frozen):
 class RunSpec(_Frozen):
     """How much to record and how."""
 
-    videos: int = Field(2, ge=1, le=10000, description="Number of videos.")
-    frames: int = Field(200, ge=1, le=100000, description="Frames per video.")
+    videos: int = Field(3, ge=1, le=10000, description="Number of videos.")
+    frames: int = Field(300, ge=1, le=100000, description="Frames per video.")
     warmup_s: float = Field(
         60.0, ge=0, le=3600, description="Simulated time before recording starts, s."
     )
