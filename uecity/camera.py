@@ -5,7 +5,8 @@ yaw/pitch/roll in degrees) define world→pixel projection. Conventions:
 
 - World: SUMO's network frame, metres, x east, y north, z up.
 - yaw: heading of the optical axis, degrees counter-clockwise from east (x) seen from above;
-  pitch: degrees above the horizon (negative looks down); roll: degrees about the optical axis.
+  pitch: degrees above the horizon (negative looks down); roll: degrees about the optical axis,
+  positive turning the camera's right side up (as `uecity.unreal.coordinates` expects).
 - Camera frame (OpenCV): x right, y down, z forward. Pixel (u, v) has its origin at the
   top-left corner of the top-left pixel, so pixel column i covers u in [i, i+1).
 

@@ -160,6 +160,12 @@ def plan_run(
 ) -> RunPlan:
     """Check the request completely; nothing is written."""
     shard = shard or Shard()
+    if spec.run.backend != "sim":
+        raise SpecError(
+            f"backend {spec.run.backend!r} is not available in this version of uecity; "
+            "use backend: sim",
+            field="run.backend",
+        )
     if workers < 1:
         raise UsageError("--workers must be at least 1")
     if shard.count > spec.run.videos:
