@@ -10,6 +10,7 @@ from __future__ import annotations
 from uecity.cli import (
     annotate_commands,
     dataset_commands,
+    generate_commands,
     language_commands,
     mlstrack_commands,
     model_commands,
@@ -21,6 +22,9 @@ __all__ = ["app", "main"]
 app.command("validate")(dataset_commands.validate)
 app.command("info")(dataset_commands.info)
 app.command("schemas")(dataset_commands.schemas)
+app.command("generate")(generate_commands.generate)
+app.command("preview")(generate_commands.preview)
+app.command("merge")(generate_commands.merge)
 app.command("annotate")(annotate_commands.annotate)
 app.command("compose")(language_commands.compose)
 app.command("export")(language_commands.export)

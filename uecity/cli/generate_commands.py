@@ -1,0 +1,106 @@
+"""`uecity generate`, `uecity preview` and `uecity merge`: make a dataset and look at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from uecity.cli.options import OutDir, Seed, Workers
+from uecity.errors import SpecError
+
+console = Console(highlight=False, stderr=True)
+
+SpecFile = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Scene spec (YAML). Without it, the built-in default scene.", show_default=False
+    ),
+]
+
+
+def generate(
+    spec_file: SpecFile = None,
+    out: OutDir = Path("data/uecity"),
+    workers: Workers = 1,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run in --out.")
+    ] = False,
+    seed: Seed = None,
+    videos: Annotated[
+        int | None, typer.Option("--videos", min=1, help="Override the spec's number of videos.")
+    ] = None,
+    frames: Annotated[
+        int | None, typer.Option("--frames", min=1, help="Override the spec's frames per video.")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="Generate only shard i/n of the videos (e.g. 0/4)."),
+    ] = None,
+) -> None:
+    """Generate a dataset: SUMO traffic at a junction, rendered, with boxes and auto labels."""
+    from uecity.generate.run import Shard, execute_run, plan_run
+    from uecity.scene.spec import load_spec
+
+    spec = load_spec(spec_file).with_overrides(videos=videos, frames=frames, seed=seed)
+    try:
+        plan = plan_run(spec, out, workers=workers, resume=resume, shard=Shard.parse(shard))
+    except SpecError as error:
+        if error.path is None and spec_file is not None:
+            error.path = spec_file  # name the file the impossible setting came from
+        raise
+    if plan.resume and len(plan.pending) < len(plan.jobs):
+        console.print(f"resuming: {len(plan.jobs) - len(plan.pending)} video(s) already done")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        tasks = {
+            job.video_id: progress.add_task(job.video_id, total=spec.run.frames)
+            for job in plan.pending
+        }
+
+        def report(video_id: str, done: int, total: int) -> None:
+            progress.update(tasks[video_id], completed=done, total=total)
+
+        summary = execute_run(plan, report)
+    console.print(
+        f"[green]done[/]: {summary.videos} videos ({summary.skipped} already done), "
+        f"{summary.frames} frames, {summary.objects} objects, {summary.boxes} boxes in "
+        f"{summary.wall_s:.1f} s ({summary.frames_per_s:.1f} frames/s) → {out}"
+    )
+
+
+def preview(
+    dataset: Annotated[Path, typer.Argument(help="A UE-City dataset folder.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path(
+        "preview.png"
+    ),
+    tiles: Annotated[int, typer.Option("--tiles", min=1, max=64, help="Frames to show.")] = 6,
+) -> None:
+    """Draw a contact sheet: sampled frames with boxes, track ids and labels."""
+    from uecity.preview import contact_sheet
+
+    contact_sheet(dataset, out, tiles=tiles)
+    console.print(f"wrote {out}")
+
+
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="Shard output folders.", show_default=False)],
+    out: OutDir = Path("data/merged"),
+    move: Annotated[
+        bool, typer.Option("--move", help="Move the videos instead of copying them.")
+    ] = False,
+) -> None:
+    """Join the outputs of `generate --shard i/n` into one dataset."""
+    from uecity.generate.merge import merge_shards
+
+    dataset = merge_shards(shards, out, move=move)
+    console.print(f"merged {len(shards)} shard(s): {len(dataset.videos)} videos → {out}")

@@ -1,0 +1,407 @@
+"""One video, start to finish: setup → populate → simulate → render → post-process → metadata.
+
+A worker call owns one video. It writes into a staging folder (`<out>/.partial/<vid>/`) and
+moves the finished video folder into `<out>/videos/<vid>` with one rename after its last file
+(`video.json`) is written, so a video folder under `videos/` is always complete: a resumed run
+skips it, and anything in `.partial/` is thrown away and redone.
+
+Randomness: the video's `SeedSequence` is spawned into four generators (camera, demand, SUMO,
+renderer), so each part draws the same numbers whatever else changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from uecity.camera import Camera, auto_camera
+from uecity.dataset import Dataset, Video
+from uecity.errors import MissingDependencyError, SpecError
+from uecity.image_files import encode_image
+from uecity.motion.auto import LabelConfig, Trajectory, auto_intervals
+from uecity.records import (
+    CameraExtrinsics,
+    CameraIntrinsics,
+    CameraModel,
+    DatasetManifest,
+    GeneratorInfo,
+    MotionInterval,
+    ObjectRecord,
+    VideoInfo,
+)
+from uecity.render.actors import actors_box_corners
+from uecity.render.mask_boxes import (
+    Annotation,
+    amodal_boxes,
+    annotate,
+    boxes_from_mask,
+    silhouette_pixels,
+)
+from uecity.render.protocol import RenderedFrame, Renderer
+from uecity.scene.spec import SceneSpec
+from uecity.traffic.demand import ActorSpec, build_demand
+from uecity.traffic.network import Network, build_network
+from uecity.traffic.simulation import TrafficSimulation, WorldState, sumo_seed
+
+log = logging.getLogger(__name__)
+
+PARTIAL = ".partial"
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """Everything one worker needs for one video (picklable)."""
+
+    spec: SceneSpec
+    index: int
+    video_id: str
+    seed_sequence: np.random.SeedSequence
+    out: Path
+
+    def generators(self) -> dict[str, np.random.Generator]:
+        names = ("camera", "demand", "sumo", "render")
+        children = self.seed_sequence.spawn(len(names))
+        return {n: np.random.default_rng(s) for n, s in zip(names, children, strict=True)}
+
+    @property
+    def video_seed(self) -> int:
+        return int(self.seed_sequence.generate_state(1)[0])
+
+
+@dataclass
+class VideoSummary:
+    """What one video produced, and where its time went (seconds)."""
+
+    video_id: str
+    frames: int = 0
+    objects: int = 0
+    boxes: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def video_camera(spec: SceneSpec, network: Network, index: int, rng: np.random.Generator) -> Camera:
+    """The camera of video `index`: the spec's cameras in turn, or an automatic placement."""
+    cap = spec.capture
+    auto = spec.auto_cameras
+    if auto is not None:
+        return auto_camera(
+            rng,
+            cap.width,
+            cap.height,
+            cap.fps,
+            [a.angle_deg for a in network.template.arms],
+            auto.height_m,
+            auto.distance_m,
+            auto.fov_deg,
+        )
+    cams = spec.cameras
+    assert isinstance(cams, list)
+    c = cams[index % len(cams)]
+    return Camera.from_fov(
+        cap.width,
+        cap.height,
+        c.fov_deg,
+        (c.x, c.y, c.height_m),
+        c.yaw_deg,
+        c.pitch_deg,
+        c.roll_deg,
+        cap.fps,
+    )
+
+
+def build_renderer(
+    backend: str, camera: Camera, network: Network, rng: np.random.Generator
+) -> Renderer:
+    """The render backend of the spec (`sim` here; `unrealcv` arrives in its own issue)."""
+    if backend == "sim":
+        from uecity.render.sim import SimRenderer
+
+        return SimRenderer(camera, network, rng)
+    if backend == "unrealcv":
+        raise MissingDependencyError(
+            "the unrealcv backend is not available in this version; use backend: sim"
+        )
+    raise SpecError(f"unknown backend {backend!r}", field="run.backend")
+
+
+def camera_record(camera: Camera) -> CameraModel:
+    return CameraModel(
+        intrinsics=CameraIntrinsics(fx=camera.fx, fy=camera.fy, cx=camera.cx, cy=camera.cy),
+        extrinsics=CameraExtrinsics(
+            position_m=(camera.x, camera.y, camera.z),
+            yaw_deg=camera.yaw_deg,
+            pitch_deg=camera.pitch_deg,
+            roll_deg=camera.roll_deg,
+        ),
+    )
+
+
+class _Tracks:
+    """Per-actor trajectories and instance ids, gathered frame by frame."""
+
+    def __init__(self) -> None:
+        self.instance_ids: dict[str, int] = {}
+        self.specs: dict[int, ActorSpec] = {}
+        self.rows: dict[int, list[tuple]] = {}
+
+    def observe(self, world: WorldState) -> None:
+        for a in world.actors:
+            iid = self.instance_ids.setdefault(a.sumo_id, len(self.instance_ids))
+            self.specs[iid] = a.spec
+            self.rows.setdefault(iid, []).append(
+                (world.frame, a.x, a.y, a.heading, a.speed, a.parked, a.on_junction, a.on_crossing)
+            )
+
+
+def _frame_boxes(
+    camera: Camera, rendered: RenderedFrame, world: WorldState, ids: dict[str, int], spec: SceneSpec
+) -> list[Annotation]:
+    """The annotated boxes of one rendered frame."""
+    if rendered.unoccluded_pixels is None:
+        present = set(np.unique(rendered.instance_mask).tolist())
+    else:
+        present = set(rendered.unoccluded_pixels)
+    actors = [a for a in world.actors if ids[a.sumo_id] in present]
+    corners = actors_box_corners(actors)
+    boxes = amodal_boxes(camera, corners)
+    amodal: dict[int, np.ndarray] = {}
+    search: dict[int, tuple[int, int, int, int]] = {}
+    for actor, box in zip(actors, boxes, strict=True):
+        if np.isnan(box[0]):
+            continue
+        iid = ids[actor.sumo_id]
+        amodal[iid] = box
+        search[iid] = (
+            math.floor(box[0]) - 1,
+            math.floor(box[1]) - 1,
+            math.ceil(box[2]) + 1,
+            math.ceil(box[3]) + 1,
+        )
+    visible = boxes_from_mask(rendered.instance_mask, search)
+    unoccluded = rendered.unoccluded_pixels
+    if unoccluded is None:
+        unoccluded = {
+            ids[a.sumo_id]: silhouette_pixels(camera, c)
+            for a, c in zip(actors, corners, strict=True)
+        }
+    run = spec.run
+    return annotate(
+        visible,
+        amodal,
+        unoccluded,
+        camera.width,
+        camera.height,
+        run.min_visibility,
+        run.min_box_pixels,
+    )
+
+
+def _trajectories(
+    tracks: _Tracks, box_rows: list[tuple], final_ids: dict[int, int]
+) -> list[Trajectory]:
+    by_track: dict[int, list[tuple]] = {}
+    for row in box_rows:
+        by_track.setdefault(row[1], []).append(row)
+    out = []
+    for iid, tid in final_ids.items():
+        rows = np.array(tracks.rows[iid], dtype=np.float64)
+        boxes = by_track.get(iid, [])
+        out.append(
+            Trajectory(
+                track_id=tid,
+                category=tracks.specs[iid].category,
+                frames=rows[:, 0].astype(np.int64),
+                x=rows[:, 1],
+                y=rows[:, 2],
+                heading=rows[:, 3],
+                speed=rows[:, 4],
+                parked=rows[:, 5].astype(bool),
+                on_junction=rows[:, 6].astype(bool),
+                on_crossing=rows[:, 7].astype(bool),
+                box_frames=np.array([b[0] for b in boxes], np.int64),
+                box_cx=np.array([(b[2] + b[4]) / 2 for b in boxes]),
+                box_bottom=np.array([b[5] for b in boxes], np.float64),
+            )
+        )
+    return out
+
+
+BOX_COLUMNS = [
+    "frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation",
+    "amodal_x1", "amodal_y1", "amodal_x2", "amodal_y2",
+]  # fmt: skip
+
+
+def _record(
+    sim: TrafficSimulation,
+    renderer: Renderer,
+    staging: Video,
+    job: VideoJob,
+    tracks: _Tracks,
+    t: dict[str, float],
+    progress: ProgressFn | None,
+) -> list[tuple]:
+    """Simulate, render, box and write every frame; returns the box rows (instance ids)."""
+    spec, run = job.spec, job.spec.run
+    camera = renderer.camera
+    box_rows: list[tuple] = []
+    frames = sim.frames(run.frames)
+    for index in range(run.frames):
+        clock = time.perf_counter()
+        world = next(frames)
+        tracks.observe(world)
+        now = time.perf_counter()
+        t["sumo"] += now - clock
+        rendered = renderer.render(world, tracks.instance_ids)
+        clock, now = now, time.perf_counter()
+        t["render"] += now - clock
+        boxes = _frame_boxes(camera, rendered, world, tracks.instance_ids, spec)
+        clock, now = now, time.perf_counter()
+        t["boxes"] += now - clock
+        data = encode_image(rendered.image_bgr, run.image_format, jpeg_quality=run.jpeg_quality)
+        clock, now = now, time.perf_counter()
+        t["encode"] += now - clock
+        # Plain writes: the staging folder becomes visible only as a whole.
+        (staging.frames_folder / f"{index:06d}.{run.image_format}").write_bytes(data)
+        t["write"] += time.perf_counter() - now
+        for b in boxes:
+            box_rows.append(
+                (index, b.instance_id, *b.xyxy, b.visibility, b.truncation, *b.amodal_xyxy)
+            )
+        if progress is not None and (index % 10 == 9 or index == run.frames - 1):
+            progress(job.video_id, index + 1, run.frames)
+    return box_rows
+
+
+def _post_process(
+    staging: Video, tracks: _Tracks, box_rows: list[tuple], camera: Camera, fps: float
+) -> tuple[int, int]:
+    """Final track ids (0.. in order of first annotated frame), objects, boxes and auto motion.
+
+    Returns (objects, boxes) written.
+    """
+    first_seen: dict[int, int] = {}
+    for row in box_rows:
+        first_seen.setdefault(row[1], row[0])
+    order = sorted(first_seen, key=lambda iid: (first_seen[iid], iid))
+    final_ids = {iid: k for k, iid in enumerate(order)}
+    staging.write_objects([_object_record(final_ids[iid], tracks.specs[iid]) for iid in order])
+    table = pd.DataFrame(box_rows, columns=BOX_COLUMNS)
+    table = table.astype({c: "float64" for c in BOX_COLUMNS[2:]})
+    table["frame"] = table["frame"].astype("int64")
+    table["track_id"] = table["track_id"].map(final_ids).astype("int64")
+    staging.write_boxes(table)
+    trajectories = _trajectories(tracks, box_rows, final_ids)
+    staging.write_motion(
+        [
+            MotionInterval(
+                track_id=i.track_id,
+                label=i.label,
+                start=i.start,
+                end=i.end,
+                source="auto",
+                author="uecity-generate",
+            )
+            for i in auto_intervals(trajectories, camera, LabelConfig(fps=fps))
+        ]
+    )
+    return len(order), len(table)
+
+
+def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSummary:
+    """Generate one video into `job.out/videos/<vid>` (atomically, as a whole folder)."""
+    spec, run, cap = job.spec, job.spec.run, job.spec.capture
+    t = dict.fromkeys(("setup", "sumo", "render", "boxes", "encode", "write", "post"), 0.0)
+    clock = time.perf_counter()
+    # --- setup: staging folder, network, camera, demand, renderer
+    rng = job.generators()
+    staging_root = job.out / PARTIAL / job.video_id
+    shutil.rmtree(staging_root, ignore_errors=True)
+    staging = Dataset(staging_root, _placeholder_manifest(job.video_id)).video(job.video_id)
+    staging.frames_folder.mkdir(parents=True)
+    tracks = _Tracks()
+    with tempfile.TemporaryDirectory(prefix="uecity-video-") as scratch:
+        network = build_network(spec.intersection, Path(scratch))
+        camera = video_camera(spec, network, job.index, rng["camera"])
+        duration = run.warmup_s + run.frames / cap.fps + 5.0
+        demand = build_demand(spec.demand, network, duration, Path(scratch), rng["demand"])
+        renderer = build_renderer(run.backend, camera, network, rng["render"])
+        t["setup"] = time.perf_counter() - clock
+        try:
+            seed = sumo_seed(rng["sumo"])
+            with TrafficSimulation(network, demand, cap.fps, seed, Path(scratch)) as sim:
+                # --- populate: the scene is busy when recording starts
+                clock = time.perf_counter()
+                sim.warm_up(run.warmup_s)
+                t["sumo"] += time.perf_counter() - clock
+                # --- simulate, render, boxes, frames
+                box_rows = _record(sim, renderer, staging, job, tracks, t, progress)
+        finally:
+            renderer.close()
+    # --- post-process: track ids, objects, boxes, motion
+    clock = time.perf_counter()
+    objects, boxes = _post_process(staging, tracks, box_rows, camera, cap.fps)
+    # --- metadata, last; then the whole folder moves into place in one rename
+    staging.write_info(_video_info(job, camera, renderer))
+    final = job.out / "videos" / job.video_id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(staging.folder, final)
+    shutil.rmtree(staging_root, ignore_errors=True)
+    t["post"] = time.perf_counter() - clock
+    return VideoSummary(job.video_id, run.frames, objects, boxes, t)
+
+
+def _video_info(job: VideoJob, camera: Camera, renderer: Renderer) -> VideoInfo:
+    spec, run, cap = job.spec, job.spec.run, job.spec.capture
+    scene: dict[str, str | int | float | bool] = {
+        "template": spec.intersection.template,
+        "warmup_s": run.warmup_s,
+        "min_visibility": run.min_visibility,
+    }
+    lighting = getattr(renderer, "lighting", None)
+    if lighting is not None:
+        scene["sun_elevation_deg"] = round(math.degrees(math.asin(float(lighting.sun[2]))), 3)
+    return VideoInfo(
+        video_id=job.video_id,
+        width=cap.width,
+        height=cap.height,
+        fps=cap.fps,
+        num_frames=run.frames,
+        image_format=run.image_format,
+        backend=run.backend,
+        seed=job.video_seed,
+        camera=camera_record(camera),
+        scene=scene,
+    )
+
+
+def _object_record(track_id: int, spec: ActorSpec) -> ObjectRecord:
+    return ObjectRecord(
+        track_id=track_id,
+        category=spec.category,  # type: ignore[arg-type]
+        type=spec.type,
+        colour_name=spec.colour_name,
+        colour_rgb=spec.colour_rgb,
+        size_m=spec.size_m,
+        asset=f"sim/{spec.category}/{spec.type}",
+    )
+
+
+def _placeholder_manifest(video_id: str) -> DatasetManifest:
+    """A manifest object for the staging folder's `Video` access (never written)."""
+    return DatasetManifest(
+        name="staging", videos=[video_id], generator=GeneratorInfo(name="uecity", version="0")
+    )

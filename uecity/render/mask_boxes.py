@@ -1,0 +1,250 @@
+"""Instance masks → 2D boxes, visibility and truncation; the one box code of both backends.
+
+- `boxes_from_mask`: tight visible boxes (absolute pixels, xyxy, exclusive right/bottom edges:
+  pixel columns 10..19 give x1=10, x2=20) and visible pixel counts, from an int32 id mask.
+- `decode_colour_mask`: an RGB colour-coded object mask as UnrealCV delivers it (colours off by
+  a few levels from the set value) → the same int32 id mask; `instance_colour` picks colours
+  far apart to set on UnrealCV objects.
+- `amodal_box`: the projected 3D box of an actor (the full extent, even where hidden or
+  outside the image), near-plane clipped.
+- `annotate`: combines them into visibility (visible / unoccluded pixels) and truncation
+  (share of the amodal box outside the image), and drops boxes under the minimum visibility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from uecity.camera import Camera
+from uecity.render.raster import NEAR
+
+BACKGROUND = -1
+
+# Edges of a box given by its 8 corners indexed ix * 4 + iy * 2 + iz.
+_BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
+
+
+@dataclass
+class VisibleBoxes:
+    """Parallel arrays: one tight visible box per instance id present in a mask."""
+
+    ids: np.ndarray  # (K,) int64
+    xyxy: np.ndarray  # (K, 4) float64, exclusive right/bottom edges
+    pixels: np.ndarray  # (K,) int64 visible pixel count
+
+    def __post_init__(self) -> None:
+        k = len(self.ids)
+        if self.xyxy.shape != (k, 4) or self.pixels.shape != (k,):
+            raise ValueError("ids, xyxy and pixels must have matching lengths")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> VisibleBoxes:
+        return cls(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64))
+
+
+def boxes_from_mask(
+    mask: np.ndarray, search_xyxy: Mapping[int, tuple[int, int, int, int]] | None = None
+) -> VisibleBoxes:
+    """Tight boxes of every id >= 0 in `mask` (H, W).
+
+    With `search_xyxy` (id → integer rectangle known to contain all of that id's pixels, e.g.
+    its amodal box), only those ids are looked for and only inside their rectangles, which is
+    much cheaper than a full pass; without it, one vectorised pass over the whole mask.
+    """
+    h, w = mask.shape
+    if search_xyxy is not None:
+        ids, boxes, counts = [], [], []
+        for iid in sorted(search_xyxy):
+            x0, y0, x1, y1 = search_xyxy[iid]
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            sub = mask[y0:y1, x0:x1] == iid
+            count = int(np.count_nonzero(sub))
+            if not count:
+                continue
+            cols = np.flatnonzero(sub.any(axis=0))
+            rows = np.flatnonzero(sub.any(axis=1))
+            ids.append(iid)
+            boxes.append((x0 + cols[0], y0 + rows[0], x0 + cols[-1] + 1, y0 + rows[-1] + 1))
+            counts.append(count)
+        if not ids:
+            return VisibleBoxes.empty()
+        return VisibleBoxes(
+            np.array(ids, np.int64), np.array(boxes, np.float64), np.array(counts, np.int64)
+        )
+    flat = mask.ravel()
+    fg = np.flatnonzero(flat >= 0)
+    if fg.size == 0:
+        return VisibleBoxes.empty()
+    values = flat[fg].astype(np.int64)
+    counts = np.bincount(values)
+    present = np.flatnonzero(counts)
+    xs, ys = fg % w, fg // w
+    k = len(counts)
+    x1 = np.full(k, w, np.int64)
+    y1 = np.full(k, h, np.int64)
+    x2 = np.zeros(k, np.int64)
+    y2 = np.zeros(k, np.int64)
+    np.minimum.at(x1, values, xs)
+    np.minimum.at(y1, values, ys)
+    np.maximum.at(x2, values, xs + 1)
+    np.maximum.at(y2, values, ys + 1)
+    xyxy = np.stack([x1, y1, x2, y2], axis=1)[present].astype(np.float64)
+    return VisibleBoxes(present.astype(np.int64), xyxy, counts[present].astype(np.int64))
+
+
+def instance_colour(instance_id: int) -> tuple[int, int, int]:
+    """An RGB mask colour for an instance id, at least 16 levels from any other id's colour."""
+    n = instance_id + 1  # (0, 0, 0) stays the background
+    if not 0 < n < 16**3:
+        raise ValueError(f"instance id {instance_id} out of range for colour coding")
+    r, g, b = (n >> 8) & 15, (n >> 4) & 15, n & 15
+    # Interleave the levels so that consecutive ids get clearly different colours.
+    return (8 + 16 * ((b * 7) % 16), 8 + 16 * ((g * 5 + b) % 16), 8 + 16 * ((r * 3 + g) % 16))
+
+
+def decode_colour_mask(
+    image_rgb: np.ndarray, colours: Mapping[int, tuple[int, int, int]], tolerance: int = 3
+) -> np.ndarray:
+    """An (H, W, 3) RGB colour-coded mask → (H, W) int32 ids; within ±tolerance per channel.
+
+    Pixels matching no colour are BACKGROUND. (UnrealCV images decoded by OpenCV are BGR:
+    reverse the channels first.)
+    """
+    h, w = image_rgb.shape[:2]
+    out = np.full((h, w), BACKGROUND, np.int32)
+    for iid, rgb in sorted(colours.items()):
+        lo = np.array([max(c - tolerance, 0) for c in rgb], np.uint8)
+        hi = np.array([min(c + tolerance, 255) for c in rgb], np.uint8)
+        hit = cv2.inRange(image_rgb, lo, hi)
+        out[hit > 0] = iid
+    return out
+
+
+def amodal_box(camera: Camera, corners_world: np.ndarray) -> np.ndarray | None:
+    """xyxy of the projected 3D box (unclipped to the image), or None if wholly behind."""
+    cam = camera.world_to_camera(corners_world)
+    z = cam[:, 2]
+    if (z < NEAR).all():
+        return None
+    if (z >= NEAR).all():
+        pts = cam
+    else:
+        kept = [cam[z >= NEAR]]
+        for a, b in _BOX_EDGES:
+            if (z[a] >= NEAR) != (z[b] >= NEAR):
+                t = (NEAR - z[a]) / (z[b] - z[a])
+                kept.append((cam[a] + t * (cam[b] - cam[a]))[None])
+        pts = np.vstack(kept)
+    uv = camera.camera_to_pixel(pts)
+    return np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
+
+
+def amodal_boxes(camera: Camera, corners_world: np.ndarray) -> np.ndarray:
+    """(N, 4) amodal xyxy of N 3D boxes (N, 8, 3) at once; NaN rows for boxes wholly behind."""
+    out = np.full((len(corners_world), 4), np.nan)
+    if len(corners_world) == 0:
+        return out
+    cam = camera.world_to_camera(corners_world)  # (N, 8, 3)
+    in_front = (cam[..., 2] >= NEAR).all(axis=1)
+    c = cam[in_front]
+    u = camera.fx * c[..., 0] / c[..., 2] + camera.cx
+    v = camera.fy * c[..., 1] / c[..., 2] + camera.cy
+    out[in_front] = np.stack([u.min(1), v.min(1), u.max(1), v.max(1)], axis=1)
+    for k in np.flatnonzero(~in_front):  # straddling the near plane: clip edge by edge
+        box = amodal_box(camera, corners_world[k])
+        if box is not None:
+            out[k] = box
+    return out
+
+
+def truncation(xyxy_amodal: np.ndarray, width: int, height: int) -> float:
+    """Share of the amodal box's area outside the image (0: fully inside, 1: fully outside)."""
+    x1, y1, x2, y2 = xyxy_amodal
+    area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+    if area <= 0:
+        return 1.0
+    ix = max(min(x2, width) - max(x1, 0.0), 0.0)
+    iy = max(min(y2, height) - max(y1, 0.0), 0.0)
+    return float(np.clip(1.0 - ix * iy / area, 0.0, 1.0))
+
+
+def silhouette_pixels(camera: Camera, corners_world: np.ndarray) -> int:
+    """Pixels inside the image covered by the convex hull of a projected 3D box.
+
+    The visibility denominator for backends that cannot render an actor alone (UnrealCV): an
+    upper bound of the true silhouette, so visibility is slightly underestimated there.
+    """
+    cam = camera.world_to_camera(corners_world)
+    if (cam[:, 2] < NEAR).any():
+        box = amodal_box(camera, corners_world)
+        if box is None:
+            return 0
+        x1, y1, x2, y2 = box
+        ix = max(min(x2, camera.width) - max(x1, 0), 0)
+        iy = max(min(y2, camera.height) - max(y1, 0), 0)
+        return int(ix * iy)
+    uv = camera.camera_to_pixel(cam)
+    hull = cv2.convexHull(uv.astype(np.float32))[:, 0]
+    x0, y0 = np.floor(hull.min(0)).astype(int)
+    x1, y1 = np.ceil(hull.max(0)).astype(int) + 1
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, camera.width), min(y1, camera.height)
+    if x1 <= x0 or y1 <= y0:
+        return 0
+    canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    pts = np.round((hull - (x0 + 0.5, y0 + 0.5)) * 16).astype(np.int32)
+    cv2.fillConvexPoly(canvas, pts, 1, cv2.LINE_8, 4)
+    return int(np.count_nonzero(canvas))
+
+
+@dataclass
+class Annotation:
+    """One annotated box of one frame."""
+
+    instance_id: int
+    xyxy: tuple[float, float, float, float]
+    amodal_xyxy: tuple[float, float, float, float]
+    visibility: float
+    truncation: float
+
+
+def annotate(
+    visible: VisibleBoxes,
+    amodal: Mapping[int, np.ndarray],
+    unoccluded_pixels: Mapping[int, int],
+    width: int,
+    height: int,
+    min_visibility: float,
+    min_pixels: int,
+) -> list[Annotation]:
+    """Boxes worth annotating, with visibility and truncation, sorted by instance id."""
+    out = []
+    for iid, xyxy, pixels in zip(
+        visible.ids.tolist(), visible.xyxy.tolist(), visible.pixels.tolist(), strict=True
+    ):
+        full = unoccluded_pixels.get(iid, 0)
+        box = amodal.get(iid)
+        if box is None or full <= 0:
+            continue
+        visibility = min(pixels / full, 1.0)
+        if visibility < min_visibility or pixels < min_pixels:
+            continue
+        out.append(
+            Annotation(
+                iid,
+                tuple(xyxy),
+                tuple(float(v) for v in box),
+                round(visibility, 4),
+                round(truncation(box, width, height), 4),
+            )
+        )
+    return out
