@@ -4,7 +4,8 @@ Recipe: build the fixed, seeded benchmark dataset of `ablation_spec.yaml` → `u
 `uecity export --format refer-kitti` → for each row: train (`mlstrack.training.Trainer`), track
 the test videos (`mlstrack.inference`), evaluate with TrackEval (`mlstrack.evaluation`) → print
 the table side by side (combined and per-expression mean) and whether the paper's ordering
-TransRMOT* < + SGM < + SGM + SCB holds.
+TransRMOT* < + SGM < + SGM + SCB holds. `--source traffic` builds the dataset from the scripted
+traffic of tests/traffic_factory.py instead of `uecity generate`.
 
     python benchmarks/bench_ablation.py --out /tmp/ablation            # tiny on CPU, ~25 min
     python benchmarks/bench_ablation.py --out /tmp/ablation --preset paper-random --device cuda
@@ -72,19 +73,23 @@ def uecity(*args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def build_export(spec: dict, out: Path) -> Path:
+def build_export(spec: dict, source: str, spec_path: Path, out: Path) -> Path:
     dataset, export = out / "dataset", out / "export"
     if (export / "seqmap").is_file():
         return export
     d, c = spec["dataset"], spec["compose"]
     if not (dataset / "dataset.json").is_file():
-        build_traffic_dataset(dataset, TrafficSpec(
-            videos=d["videos"], num_frames=d["num_frames"], width=d["width"],
-            height=d["height"], concurrent=d["concurrent"], image_format="png", seed=d["seed"]))
-        paint_frames(dataset)
+        if source == "generate":
+            uecity("generate", str(spec_path.with_name(spec["scene"])), "--out", str(dataset))
+        else:
+            build_traffic_dataset(dataset, TrafficSpec(
+                videos=d["videos"], num_frames=d["num_frames"], width=d["width"],
+                height=d["height"], concurrent=d["concurrent"], image_format="png",
+                seed=d["seed"]))
+            paint_frames(dataset)
     uecity("compose", str(dataset), "--expressions-per-video", str(c["expressions_per_video"]),
            "--min-objects", str(c["min_objects"]), "--min-frames", str(c["min_frames"]),
-           "--test-videos", c["test_videos"], "--seed", str(c["seed"]), "--show", "0")
+           "--test-videos", c["test_videos"][source], "--seed", str(c["seed"]), "--show", "0")
     uecity("export", str(dataset), "--format", "refer-kitti", "--out", str(export))
     return export
 
@@ -144,6 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spec", type=Path, default=Path(__file__).with_name("ablation_spec.yaml"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/uecity-ablation"))
+    parser.add_argument("--source", choices=("generate", "traffic"), default=None,
+                        help="Override the spec's dataset source.")
     parser.add_argument("--preset", default=None, help="Override the spec's preset.")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto.")
     parser.add_argument("--max-steps", type=int, default=None)
@@ -158,10 +165,12 @@ def main() -> None:
     torch.set_num_threads(spec["train"].get("num_threads", 1))
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
-    export = build_export(spec, args.out)
+    source = args.source or spec.get("source", "generate")
+    export = build_export(spec, source, args.spec, args.out)
     index = ReferKittiIndex.open(export)
-    print(f"dataset: {len(index.train_videos)} train videos, {len(index.test_sequences)} test "
-          f"sequences, built in {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"dataset ({source}): {len(index.train_videos)} train videos, "
+          f"{len(index.test_sequences)} test sequences, built in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
     rows = []
     for row in spec["rows"]:
         values = run_row(spec, row, export, args.out, overrides)
