@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from mlstrack.data import ReferKittiIndex  # noqa: E402
 from mlstrack.evaluation import evaluate_results, write_report  # noqa: E402
-from mlstrack.inference import load_run, track_dataset  # noqa: E402
+from mlstrack.inference import load_run, track_dataset, with_tracker_settings  # noqa: E402
 from mlstrack.training import Trainer, load_train_config  # noqa: E402
 from tests.traffic_factory import TrafficSpec, build_traffic_dataset  # noqa: E402
 
@@ -94,19 +94,22 @@ def build_export(spec: dict, source: str, spec_path: Path, out: Path) -> Path:
     return export
 
 
-def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict) -> dict:
+def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict,
+            retrack: bool) -> dict:
     folder = out / "runs" / row["variant"]
     result_file = folder / "row.json"
-    if result_file.is_file():
+    if result_file.is_file() and not retrack:
         return json.loads(result_file.read_text())
+    previous = json.loads(result_file.read_text()) if result_file.is_file() else {}
     config = load_train_config(None, {**spec["train"], **overrides, "variant": row["variant"]})
     index = ReferKittiIndex.open(export)
     started = time.perf_counter()
     trainer = Trainer(config, export, folder / "run", index=index)
     result = trainer.train()
-    train_seconds = time.perf_counter() - started
+    train_seconds = previous.get("train_seconds") or time.perf_counter() - started
     device = trainer.device
     model, settings, _ = load_run(folder / "run", device)
+    with_tracker_settings(model, **spec.get("track", {}))
     started = time.perf_counter()
     track_dataset(model, index, folder / "results", settings)
     track_seconds = time.perf_counter() - started
@@ -114,7 +117,8 @@ def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict) -> 
     write_report(report, folder / "results")
     values = {
         "variant": row["variant"], "label": row["label"], "steps": result.steps,
-        "final_loss": result.last.loss if result.last else None,
+        "final_loss": result.last.loss if result.last else previous.get("final_loss"),
+        "refer_threshold": model.config.refer_threshold,
         "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "combined": report.combined, "mean": report.per_expression_mean,
         "train_seconds": round(train_seconds, 1), "track_seconds": round(track_seconds, 1),
@@ -154,6 +158,8 @@ def main() -> None:
     parser.add_argument("--preset", default=None, help="Override the spec's preset.")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto.")
     parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--retrack", action="store_true",
+                        help="Track and evaluate trained rows again (after changing `track:`).")
     args = parser.parse_args()
     spec = yaml.safe_load(args.spec.read_text())
     overrides = {k: v for k, v in {"preset": args.preset, "device": args.device,
@@ -173,7 +179,7 @@ def main() -> None:
           f"{time.perf_counter() - started:.0f} s", flush=True)
     rows = []
     for row in spec["rows"]:
-        values = run_row(spec, row, export, args.out, overrides)
+        values = run_row(spec, row, export, args.out, overrides, args.retrack)
         print(f"{row['label']}: HOTA {values['combined']['HOTA']:.2f} (train "
               f"{values['train_seconds']:.0f} s, track {values['track_seconds']:.0f} s)",
               flush=True)
@@ -182,7 +188,8 @@ def main() -> None:
     verdict = (f"Paper ordering TransRMOT* < + SGM < + SGM + SCB: combined "
                f"{'holds' if ordering(rows, 'combined') else 'does not hold'}, per-expression "
                f"mean {'holds' if ordering(rows, 'mean') else 'does not hold'}.")
-    wall = f"Wall time {time.perf_counter() - started:.0f} s (steps per row: {rows[0]['steps']})."
+    wall = (f"Wall time {time.perf_counter() - started:.0f} s (steps per row: {rows[0]['steps']}, "
+            f"beta_ref {rows[0]['refer_threshold']}).")
     print("\n" + text + "\n\n" + verdict + "\n" + wall)
     (args.out / "ablation.md").write_text(text + "\n\n" + verdict + "\n" + wall + "\n")
     (args.out / "ablation.json").write_text(json.dumps(rows, indent=2))
