@@ -15,7 +15,7 @@ from uecity.errors import ValidationFailed
 from uecity.schemas import stale_schemas, write_schemas
 from uecity.validate import validate_dataset
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 def validate(

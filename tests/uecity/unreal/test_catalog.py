@@ -1,0 +1,65 @@
+"""The asset catalog: the shipped one loads and covers our types; bad ones are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from uecity.errors import SpecError
+from uecity.unreal.catalog import DEFAULT_CATALOG, check_catalog_covers, load_catalog
+
+OUR_TYPES = {("vehicle", t) for t in ("car", "suv", "van", "bus", "truck")} | {
+    ("pedestrian", "pedestrian")
+}
+
+
+def test_shipped_catalog_covers_every_type_we_generate() -> None:
+    catalog = load_catalog(DEFAULT_CATALOG)
+    check_catalog_covers(catalog, OUR_TYPES)
+    bus = catalog.lookup("vehicle", "bus")
+    assert bus is not None and bus.size_m[0] > 10 and bus.blueprint.endswith("_C")
+
+
+def test_missing_types_are_listed(tmp_path: Path) -> None:
+    catalog = load_catalog(DEFAULT_CATALOG)
+    with pytest.raises(SpecError, match="no asset for cyclist/bike, vehicle/tram"):
+        check_catalog_covers(catalog, {("vehicle", "tram"), ("cyclist", "bike"), *OUR_TYPES})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("assets: [", "invalid YAML"),
+        (
+            "assets: [{category: vehicle, type: car, blueprint: BP_Car, size_m: [1, 1, 1]}]",
+            r"assets\[0\]\.blueprint: String should match pattern",
+        ),
+        (
+            "assets: [{category: boat, type: x, blueprint: /G/B_C, size_m: [1, 1, 1]}]",
+            r"assets\[0\]\.category",
+        ),
+        (
+            "assets: [{category: vehicle, type: car, blueprint: /G/B_C, size_m: [1, 0, 1]}]",
+            "size_m must be positive",
+        ),
+        (
+            "assets:\n - {category: vehicle, type: car, blueprint: /G/B_C, size_m: [1, 1, 1]}\n"
+            " - {category: vehicle, type: car, blueprint: /G/C_C, size_m: [1, 1, 1]}",
+            "listed twice",
+        ),
+    ],
+)
+def test_bad_catalogs_are_refused_with_file_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=message) as caught:
+        load_catalog(path)
+    assert str(path) in str(caught.value)
+
+
+def test_missing_catalog(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="asset catalog not found"):
+        load_catalog(tmp_path / "nope.yaml")
