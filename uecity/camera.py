@@ -5,7 +5,8 @@ yaw/pitch/roll in degrees) define world→pixel projection. Conventions:
 
 - World: SUMO's network frame, metres, x east, y north, z up.
 - yaw: heading of the optical axis, degrees counter-clockwise from east (x) seen from above;
-  pitch: degrees above the horizon (negative looks down); roll: degrees about the optical axis.
+  pitch: degrees above the horizon (negative looks down); roll: degrees about the optical axis,
+  positive turning the camera's right side up (as `uecity.unreal.coordinates` expects).
 - Camera frame (OpenCV): x right, y down, z forward. Pixel (u, v) has its origin at the
   top-left corner of the top-left pixel, so pixel column i covers u in [i, i+1).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -54,9 +56,18 @@ class Camera:
         """A camera from its horizontal field of view (as Unreal and UnrealCV specify it)."""
         f = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
         return cls(
-            width, height, f, f, width / 2.0, height / 2.0, *position,
-            yaw_deg, pitch_deg, roll_deg, fps,
-        )  # fmt: skip
+            width,
+            height,
+            f,
+            f,
+            width / 2.0,
+            height / 2.0,
+            *position,
+            yaw_deg,
+            pitch_deg,
+            roll_deg,
+            fps,
+        )
 
     @property
     def fov_deg(self) -> float:
@@ -66,8 +77,15 @@ class Camera:
     def position(self) -> np.ndarray:
         return np.array([self.x, self.y, self.z], dtype=np.float64)
 
+    @cached_property
+    def _rotation(self) -> np.ndarray:
+        return self._compute_rotation()
+
     def rotation(self) -> np.ndarray:
         """World→camera rotation matrix R (rows: camera x right, y down, z forward)."""
+        return self._rotation.copy()
+
+    def _compute_rotation(self) -> np.ndarray:
         yaw, pitch, roll = (math.radians(a) for a in (self.yaw_deg, self.pitch_deg, self.roll_deg))
         forward = np.array(
             [math.cos(pitch) * math.cos(yaw), math.cos(pitch) * math.sin(yaw), math.sin(pitch)]
@@ -82,8 +100,8 @@ class Camera:
         return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], np.float64)
 
     def world_to_camera(self, points: np.ndarray) -> np.ndarray:
-        """(N, 3) world points → (N, 3) camera-frame points (z = depth along the axis)."""
-        return (np.asarray(points, np.float64) - self.position) @ self.rotation().T
+        """(..., 3) world points → (..., 3) camera-frame points (z = depth along the axis)."""
+        return (np.asarray(points, np.float64) - self.position) @ self._rotation.T
 
     def camera_to_pixel(self, points_cam: np.ndarray) -> np.ndarray:
         """(N, 3) camera-frame points with z > 0 → (N, 2) pixel coordinates."""
@@ -104,13 +122,14 @@ class Camera:
     def pixel_ray(self, uv: np.ndarray) -> np.ndarray:
         """(N, 2) pixels → (N, 3) unit view rays in the world frame."""
         uv = np.asarray(uv, np.float64)
-        d = np.stack([(uv[:, 0] - self.cx) / self.fx, (uv[:, 1] - self.cy) / self.fy,
-                      np.ones(len(uv))], 1)  # fmt: skip
+        d = np.stack(
+            [(uv[:, 0] - self.cx) / self.fx, (uv[:, 1] - self.cy) / self.fy, np.ones(len(uv))], 1
+        )
         d = d @ self.rotation()
         return d / np.linalg.norm(d, axis=1, keepdims=True)
 
     def unproject_to_ground(self, uv: np.ndarray, ground_z: float = 0.0) -> np.ndarray:
-        """(N, 2) pixels → (N, 3) points where their rays meet the plane z = ground_z (NaN if never)."""
+        """(N, 2) pixels → (N, 3) points where their rays meet z = ground_z (NaN if never)."""
         rays = self.pixel_ray(uv)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (ground_z - self.z) / rays[:, 2]
@@ -123,8 +142,11 @@ class Camera:
             self,
             width=max(1, round(self.width * factor)),
             height=max(1, round(self.height * factor)),
-            fx=self.fx * factor, fy=self.fy * factor, cx=self.cx * factor, cy=self.cy * factor,
-        )  # fmt: skip
+            fx=self.fx * factor,
+            fy=self.fy * factor,
+            cx=self.cx * factor,
+            cy=self.cy * factor,
+        )
 
     def ground_forward(self) -> np.ndarray:
         """Unit 2D direction of the optical axis on the ground."""

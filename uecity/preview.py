@@ -39,16 +39,28 @@ def render_tile(
         tid = int(boxes.track_id[i])
         x1, y1, x2, y2 = (boxes.xyxy[i] * scale).tolist()
         colour = _track_colour(tid)
-        cv2.rectangle(tile, (int(x1), int(y1)), (max(int(x2) - 1, int(x1)), max(int(y2) - 1, int(y1))), colour, 1)
+        cv2.rectangle(
+            tile,
+            (int(x1), int(y1)),
+            (max(int(x2) - 1, int(x1)), max(int(y2) - 1, int(y1))),
+            colour,
+            1,
+        )
         if k < max_labels:
             text = labels.get(tid, str(tid))
             y = max(int(y1) - 3, 9)
-            cv2.putText(tile, text, (int(x1), y), cv2.FONT_HERSHEY_SIMPLEX, 0.32, (0, 0, 0), 2, cv2.LINE_AA)
-            cv2.putText(tile, text, (int(x1), y), cv2.FONT_HERSHEY_SIMPLEX, 0.32, colour, 1, cv2.LINE_AA)
+            cv2.putText(
+                tile, text, (int(x1), y), cv2.FONT_HERSHEY_SIMPLEX, 0.32, (0, 0, 0), 2, cv2.LINE_AA
+            )
+            cv2.putText(
+                tile, text, (int(x1), y), cv2.FONT_HERSHEY_SIMPLEX, 0.32, colour, 1, cv2.LINE_AA
+            )
     return tile
 
 
-def contact_sheet(root: Path, out: Path, *, tiles: int = 6, columns: int = 2, tile_width: int = 960) -> Path:
+def contact_sheet(
+    root: Path, out: Path, *, tiles: int = 6, columns: int = 2, tile_width: int = 960
+) -> Path:
     """Write a PNG contact sheet of `tiles` frames spread over the dataset's videos."""
     dataset = Dataset.open(root)
     if not dataset.videos:
@@ -75,13 +87,35 @@ def contact_sheet(root: Path, out: Path, *, tiles: int = 6, columns: int = 2, ti
             words = [str(tid)]
             if o is not None:
                 words += [o.colour_name or "", o.type]
-            words += [m.label for m in motion if m.track_id == tid and m.start <= index <= m.end
-                      and m.label in ("moving", "stopped", "parked", "turning left", "turning right",
-                                      "going straight", "crossing the road")]
+            words += [
+                m.label
+                for m in motion
+                if m.track_id == tid
+                and m.start <= index <= m.end
+                and m.label
+                in (
+                    "moving",
+                    "stopped",
+                    "parked",
+                    "turning left",
+                    "turning right",
+                    "going straight",
+                    "crossing the road",
+                )
+            ]
             labels[tid] = " ".join(w for w in words if w)
         scale = tile_width / image.shape[1]
         tile = render_tile(image, frame.boxes, labels, scale)
-        cv2.putText(tile, f"{vid} frame {index}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(
+            tile,
+            f"{vid} frame {index}",
+            (6, 18),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.55,
+            (255, 255, 255),
+            2,
+            cv2.LINE_AA,
+        )
         images.append(tile)
     h, w = images[0].shape[:2]
     rows = math.ceil(len(images) / columns)

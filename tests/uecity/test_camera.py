@@ -67,7 +67,14 @@ def test_look_at_and_auto_camera_frame_the_junction() -> None:
     assert yaw == pytest.approx(-135.0) and pitch < 0
     for seed in range(5):
         cam = auto_camera(
-            np.random.default_rng(seed), 640, 360, 10.0, [0, 90, 180, 270], (10, 15), (30, 40), (60, 70)
+            np.random.default_rng(seed),
+            640,
+            360,
+            10.0,
+            [0, 90, 180, 270],
+            (10, 15),
+            (30, 40),
+            (60, 70),
         )
         uv, depth = cam.project(np.zeros((1, 3)))
         assert depth[0] > 0

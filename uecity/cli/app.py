@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from uecity import __version__
@@ -22,7 +23,8 @@ class _ErrorMappingGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except UECityError as error:
-            _stderr.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
+            # The message is plain text: its "[field]" must not be read as rich markup.
+            _stderr.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
 
 

@@ -49,9 +49,13 @@ def generate(
     if plan.resume and len(plan.pending) < len(plan.jobs):
         console.print(f"resuming: {len(plan.jobs) - len(plan.pending)} video(s) already done")
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
-    ) as progress:  # fmt: skip
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         tasks = {
             job.video_id: progress.add_task(job.video_id, total=spec.run.frames)
             for job in plan.pending
@@ -83,9 +87,7 @@ def preview(
 
 
 def merge(
-    shards: Annotated[
-        list[Path], typer.Argument(help="Shard output folders.", show_default=False)
-    ],
+    shards: Annotated[list[Path], typer.Argument(help="Shard output folders.", show_default=False)],
     out: OutDir = Path("data/merged"),
     move: Annotated[
         bool, typer.Option("--move", help="Move the videos instead of copying them.")

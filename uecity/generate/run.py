@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from uecity import __version__
+from uecity.atomic_write import remove_temporaries
 from uecity.dataset import Dataset
 from uecity.errors import DatasetError, SpecError, UsageError
 from uecity.generate.worker import PARTIAL, VideoJob, VideoSummary, generate_video, video_camera
 from uecity.motion.auto import VOCABULARY
-from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
 from uecity.record_io import load_json
+from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
 from uecity.scene.spec import COLOURS, SceneSpec, spec_to_plain
 from uecity.traffic.network import build_network
 
@@ -98,7 +99,7 @@ def build_manifest(spec: SceneSpec, videos: list[str]) -> DatasetManifest:
     n_test = math.ceil(len(everything) * spec.run.test_fraction) if len(everything) > 1 else 0
     test = set(everything[len(everything) - n_test :])
     chosen = set(videos)
-    types = sorted(set(spec.demand.mix)) + ["adult", "child"]
+    types = [*sorted(set(spec.demand.mix)), "adult", "child"]
     return DatasetManifest(
         name=spec.name,
         videos=[v for v in everything if v in chosen],
@@ -134,7 +135,9 @@ def check_cameras(spec: SceneSpec, jobs: list[VideoJob]) -> None:
             camera = video_camera(spec, network, job.index, job.generators()["camera"])
             coverage = road_coverage(camera, network)
             if coverage < MIN_ROAD_COVERAGE:
-                where = "cameras" if spec.auto_cameras else f"cameras[{job.index % len(spec.cameras)}]"
+                where = (
+                    "cameras" if spec.auto_cameras else f"cameras[{job.index % len(spec.cameras)}]"
+                )
                 raise SpecError(
                     f"the camera of {job.video_id} sees no road ({coverage:.1%} of the image "
                     f"shows road; at least {MIN_ROAD_COVERAGE:.0%} is needed): aim it at the "
@@ -148,10 +151,21 @@ def is_finished(out: Path, video_id: str) -> bool:
 
 
 def plan_run(
-    spec: SceneSpec, out: Path, *, workers: int = 1, resume: bool = False, shard: Shard | None = None
+    spec: SceneSpec,
+    out: Path,
+    *,
+    workers: int = 1,
+    resume: bool = False,
+    shard: Shard | None = None,
 ) -> RunPlan:
     """Check the request completely; nothing is written."""
     shard = shard or Shard()
+    if spec.run.backend != "sim":
+        raise SpecError(
+            f"backend {spec.run.backend!r} is not available in this version of uecity; "
+            "use backend: sim",
+            field="run.backend",
+        )
     if workers < 1:
         raise UsageError("--workers must be at least 1")
     if shard.count > spec.run.videos:
@@ -161,10 +175,13 @@ def plan_run(
     manifest_path = Dataset.manifest_path(out)
     if out.is_dir() and any(out.iterdir()):
         if not manifest_path.is_file():
-            raise UsageError(f"{out} is not empty and is not a UE-City dataset; choose another --out")
+            raise UsageError(
+                f"{out} is not empty and is not a UE-City dataset; choose another --out"
+            )
         if not resume:
             raise UsageError(
-                f"{out} already holds a dataset; add --resume to continue it, or choose another --out"
+                f"{out} already holds a dataset; add --resume to continue it, "
+                "or choose another --out"
             )
         existing = load_json(manifest_path)
         wanted = build_manifest(spec, []).model_dump(mode="json")
@@ -189,7 +206,10 @@ def execute_run(plan: RunPlan, progress: ProgressFn | None = None) -> RunSummary
         Dataset.create(plan.out, manifest, exist_ok=plan.resume)
     except DatasetError as error:
         raise UsageError(str(error)) from None
+    # Leftovers of an interrupted run: unfinished videos and temporaries of atomic writes.
     shutil.rmtree(plan.out / PARTIAL, ignore_errors=True)
+    for path in remove_temporaries(plan.out):
+        log.info("removed leftover %s", path)
     summary = RunSummary(skipped=len(plan.jobs) - len(plan.pending))
     if plan.workers == 1 or len(plan.pending) <= 1:
         for job in plan.pending:

@@ -39,14 +39,15 @@ from uecity.records import (
     ObjectRecord,
     VideoInfo,
 )
-from uecity.render.actors import bounding_box_corners
+from uecity.render.actors import actors_box_corners
 from uecity.render.mask_boxes import (
-    amodal_box,
+    Annotation,
+    amodal_boxes,
     annotate,
     boxes_from_mask,
     silhouette_pixels,
 )
-from uecity.render.protocol import Renderer
+from uecity.render.protocol import RenderedFrame, Renderer
 from uecity.scene.spec import SceneSpec
 from uecity.traffic.demand import ActorSpec, build_demand
 from uecity.traffic.network import Network, build_network
@@ -95,17 +96,28 @@ def video_camera(spec: SceneSpec, network: Network, index: int, rng: np.random.G
     auto = spec.auto_cameras
     if auto is not None:
         return auto_camera(
-            rng, cap.width, cap.height, cap.fps,
+            rng,
+            cap.width,
+            cap.height,
+            cap.fps,
             [a.angle_deg for a in network.template.arms],
-            auto.height_m, auto.distance_m, auto.fov_deg,
-        )  # fmt: skip
+            auto.height_m,
+            auto.distance_m,
+            auto.fov_deg,
+        )
     cams = spec.cameras
     assert isinstance(cams, list)
     c = cams[index % len(cams)]
     return Camera.from_fov(
-        cap.width, cap.height, c.fov_deg, (c.x, c.y, c.height_m),
-        c.yaw_deg, c.pitch_deg, c.roll_deg, cap.fps,
-    )  # fmt: skip
+        cap.width,
+        cap.height,
+        c.fov_deg,
+        (c.x, c.y, c.height_m),
+        c.yaw_deg,
+        c.pitch_deg,
+        c.roll_deg,
+        cap.fps,
+    )
 
 
 def build_renderer(
@@ -148,46 +160,51 @@ class _Tracks:
             iid = self.instance_ids.setdefault(a.sumo_id, len(self.instance_ids))
             self.specs[iid] = a.spec
             self.rows.setdefault(iid, []).append(
-                (world.frame, a.x, a.y, a.heading, a.speed, a.parked, a.on_junction,
-                 a.on_crossing)
-            )  # fmt: skip
+                (world.frame, a.x, a.y, a.heading, a.speed, a.parked, a.on_junction, a.on_crossing)
+            )
 
 
-def _annotate_frame(
-    renderer: Renderer, world: WorldState, ids: dict[str, int], spec: SceneSpec
-) -> tuple[np.ndarray, list]:
-    """Render one frame and compute its annotated boxes."""
-    camera = renderer.camera
-    rendered = renderer.render(world, ids)
+def _frame_boxes(
+    camera: Camera, rendered: RenderedFrame, world: WorldState, ids: dict[str, int], spec: SceneSpec
+) -> list[Annotation]:
+    """The annotated boxes of one rendered frame."""
+    if rendered.unoccluded_pixels is None:
+        present = set(np.unique(rendered.instance_mask).tolist())
+    else:
+        present = set(rendered.unoccluded_pixels)
+    actors = [a for a in world.actors if ids[a.sumo_id] in present]
+    corners = actors_box_corners(actors)
+    boxes = amodal_boxes(camera, corners)
     amodal: dict[int, np.ndarray] = {}
     search: dict[int, tuple[int, int, int, int]] = {}
-    corners: dict[int, np.ndarray] = {}
-    present = set(np.unique(rendered.instance_mask).tolist()) if rendered.unoccluded_pixels is None \
-        else set(rendered.unoccluded_pixels)
-    for actor in world.actors:
+    for actor, box in zip(actors, boxes, strict=True):
+        if np.isnan(box[0]):
+            continue
         iid = ids[actor.sumo_id]
-        if iid not in present:
-            continue
-        c = bounding_box_corners(actor)
-        box = amodal_box(camera, c)
-        if box is None:
-            continue
-        corners[iid] = c
         amodal[iid] = box
         search[iid] = (
-            math.floor(box[0]) - 1, math.floor(box[1]) - 1,
-            math.ceil(box[2]) + 1, math.ceil(box[3]) + 1,
-        )  # fmt: skip
+            math.floor(box[0]) - 1,
+            math.floor(box[1]) - 1,
+            math.ceil(box[2]) + 1,
+            math.ceil(box[3]) + 1,
+        )
     visible = boxes_from_mask(rendered.instance_mask, search)
     unoccluded = rendered.unoccluded_pixels
     if unoccluded is None:
-        unoccluded = {i: silhouette_pixels(camera, c) for i, c in corners.items()}
+        unoccluded = {
+            ids[a.sumo_id]: silhouette_pixels(camera, c)
+            for a, c in zip(actors, corners, strict=True)
+        }
     run = spec.run
-    boxes = annotate(
-        visible, amodal, unoccluded, camera.width, camera.height,
-        run.min_visibility, run.min_box_pixels,
-    )  # fmt: skip
-    return rendered.image_bgr, boxes
+    return annotate(
+        visible,
+        amodal,
+        unoccluded,
+        camera.width,
+        camera.height,
+        run.min_visibility,
+        run.min_box_pixels,
+    )
 
 
 def _trajectories(
@@ -205,13 +222,17 @@ def _trajectories(
                 track_id=tid,
                 category=tracks.specs[iid].category,
                 frames=rows[:, 0].astype(np.int64),
-                x=rows[:, 1], y=rows[:, 2], heading=rows[:, 3], speed=rows[:, 4],
-                parked=rows[:, 5].astype(bool), on_junction=rows[:, 6].astype(bool),
+                x=rows[:, 1],
+                y=rows[:, 2],
+                heading=rows[:, 3],
+                speed=rows[:, 4],
+                parked=rows[:, 5].astype(bool),
+                on_junction=rows[:, 6].astype(bool),
                 on_crossing=rows[:, 7].astype(bool),
                 box_frames=np.array([b[0] for b in boxes], np.int64),
                 box_cx=np.array([(b[2] + b[4]) / 2 for b in boxes]),
                 box_bottom=np.array([b[5] for b in boxes], np.float64),
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -220,7 +241,8 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     """Generate one video into `job.out/videos/<vid>` (atomically, as a whole folder)."""
     spec, run, cap = job.spec, job.spec.run, job.spec.capture
     summary = VideoSummary(job.video_id)
-    t = {"setup": 0.0, "sumo": 0.0, "render": 0.0, "encode": 0.0, "write": 0.0, "post": 0.0}
+    t = {"setup": 0.0, "sumo": 0.0, "render": 0.0, "boxes": 0.0, "encode": 0.0, "write": 0.0}
+    t["post"] = 0.0
     clock = time.perf_counter()
     # --- setup
     rng = job.generators()
@@ -254,18 +276,31 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
                     now = time.perf_counter()
                     t["sumo"] += now - clock
                     # --- render, boxes
-                    image, boxes = _annotate_frame(renderer, world, tracks.instance_ids, spec)
+                    rendered = renderer.render(world, tracks.instance_ids)
                     clock, now = now, time.perf_counter()
                     t["render"] += now - clock
-                    data = encode_image(image, run.image_format, jpeg_quality=run.jpeg_quality)
+                    boxes = _frame_boxes(camera, rendered, world, tracks.instance_ids, spec)
+                    clock, now = now, time.perf_counter()
+                    t["boxes"] += now - clock
+                    data = encode_image(
+                        rendered.image_bgr, run.image_format, jpeg_quality=run.jpeg_quality
+                    )
                     clock, now = now, time.perf_counter()
                     t["encode"] += now - clock
                     # Plain writes: the staging folder becomes visible only as a whole.
                     (staging.frames_folder / f"{index:06d}.{run.image_format}").write_bytes(data)
                     t["write"] += time.perf_counter() - now
                     for b in boxes:
-                        box_rows.append((index, b.instance_id, *b.xyxy, b.visibility,
-                                         b.truncation, *b.amodal_xyxy))  # fmt: skip
+                        box_rows.append(
+                            (
+                                index,
+                                b.instance_id,
+                                *b.xyxy,
+                                b.visibility,
+                                b.truncation,
+                                *b.amodal_xyxy,
+                            )
+                        )
                     if progress is not None and (index % 10 == 9 or index == run.frames - 1):
                         progress(job.video_id, index + 1, run.frames)
         finally:
@@ -278,8 +313,20 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     order = sorted(first_seen, key=lambda iid: (first_seen[iid], iid))
     final_ids = {iid: k for k, iid in enumerate(order)}
     objects = [_object_record(final_ids[iid], tracks.specs[iid]) for iid in order]
-    columns = ["frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation",
-               "amodal_x1", "amodal_y1", "amodal_x2", "amodal_y2"]  # fmt: skip
+    columns = [
+        "frame",
+        "track_id",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "visibility",
+        "truncation",
+        "amodal_x1",
+        "amodal_y1",
+        "amodal_x2",
+        "amodal_y2",
+    ]
     table = pd.DataFrame(box_rows, columns=columns)
     table["track_id"] = table["track_id"].map(final_ids).astype("int64")
     staging.write_objects(objects)
@@ -288,8 +335,14 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     trajectories = _trajectories(tracks, box_rows, final_ids)
     staging.write_motion(
         [
-            MotionInterval(track_id=i.track_id, label=i.label, start=i.start, end=i.end,
-                           source="auto", author="uecity-generate")  # fmt: skip
+            MotionInterval(
+                track_id=i.track_id,
+                label=i.label,
+                start=i.start,
+                end=i.end,
+                source="auto",
+                author="uecity-generate",
+            )
             for i in auto_intervals(trajectories, camera, cfg)
         ]
     )
@@ -304,10 +357,17 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
         scene["sun_elevation_deg"] = round(math.degrees(math.asin(float(lighting.sun[2]))), 3)
     staging.write_info(
         VideoInfo(
-            video_id=job.video_id, width=cap.width, height=cap.height, fps=cap.fps,
-            num_frames=run.frames, image_format=run.image_format, backend=run.backend,
-            seed=job.video_seed, camera=camera_record(camera), scene=scene,
-        )  # fmt: skip
+            video_id=job.video_id,
+            width=cap.width,
+            height=cap.height,
+            fps=cap.fps,
+            num_frames=run.frames,
+            image_format=run.image_format,
+            backend=run.backend,
+            seed=job.video_seed,
+            camera=camera_record(camera),
+            scene=scene,
+        )
     )
     final = job.out / "videos" / job.video_id
     final.parent.mkdir(parents=True, exist_ok=True)

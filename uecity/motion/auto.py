@@ -96,7 +96,10 @@ class LabelConfig:
 
 def _motion_labels(t: Trajectory, cfg: LabelConfig) -> list[str]:
     moving = hysteresis_states(t.speed, cfg.moving_enter, cfg.moving_leave)
-    raw = ["parked" if p else ("moving" if m else "stopped") for p, m in zip(t.parked, moving, strict=True)]
+    raw = [
+        "parked" if p else ("moving" if m else "stopped")
+        for p, m in zip(t.parked, moving, strict=True)
+    ]
     return absorb_short_runs(raw, cfg.min_run)
 
 
@@ -151,7 +154,9 @@ def _direction_labels(t: Trajectory, camera: Camera, cfg: LabelConfig) -> list[s
     # Pedestrians face where they walk; a standing one keeps its last direction.
     d = np.stack([np.cos(t.heading), np.sin(t.heading)], 1)
     angle = np.arctan2(d @ right, d @ forward)  # 0: away, +90°: left to right
-    sectors = sticky_sectors(angle, [0.0, np.pi / 2, np.pi, -np.pi / 2], np.radians(cfg.direction_margin))
+    sectors = sticky_sectors(
+        angle, [0.0, np.pi / 2, np.pi, -np.pi / 2], np.radians(cfg.direction_margin)
+    )
     labels = [DIRECTIONS[s] for s in sectors]
     return absorb_short_runs(labels, cfg.min_run)
 
@@ -167,7 +172,9 @@ def _pedestrian_labels(t: Trajectory, cfg: LabelConfig) -> list[str]:
     return absorb_short_runs(raw, cfg.min_run)
 
 
-def _position_labels(t: Trajectory, camera: Camera, cfg: LabelConfig) -> tuple[list[str], list[str]]:
+def _position_labels(
+    t: Trajectory, camera: Camera, cfg: LabelConfig
+) -> tuple[list[str], list[str]]:
     if len(t.box_frames) == 0:
         return [], []
     w, h = camera.width, camera.height

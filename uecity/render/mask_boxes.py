@@ -148,6 +148,24 @@ def amodal_box(camera: Camera, corners_world: np.ndarray) -> np.ndarray | None:
     return np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
 
 
+def amodal_boxes(camera: Camera, corners_world: np.ndarray) -> np.ndarray:
+    """(N, 4) amodal xyxy of N 3D boxes (N, 8, 3) at once; NaN rows for boxes wholly behind."""
+    out = np.full((len(corners_world), 4), np.nan)
+    if len(corners_world) == 0:
+        return out
+    cam = camera.world_to_camera(corners_world)  # (N, 8, 3)
+    in_front = (cam[..., 2] >= NEAR).all(axis=1)
+    c = cam[in_front]
+    u = camera.fx * c[..., 0] / c[..., 2] + camera.cx
+    v = camera.fy * c[..., 1] / c[..., 2] + camera.cy
+    out[in_front] = np.stack([u.min(1), v.min(1), u.max(1), v.max(1)], axis=1)
+    for k in np.flatnonzero(~in_front):  # straddling the near plane: clip edge by edge
+        box = amodal_box(camera, corners_world[k])
+        if box is not None:
+            out[k] = box
+    return out
+
+
 def truncation(xyxy_amodal: np.ndarray, width: int, height: int) -> float:
     """Share of the amodal box's area outside the image (0: fully inside, 1: fully outside)."""
     x1, y1, x2, y2 = xyxy_amodal

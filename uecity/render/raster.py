@@ -1,9 +1,8 @@
-"""Rasterising world polygons through a camera: near-plane clipping, fills and a z-buffer.
+"""Rasterising world polygons through a camera: near-plane clipping and OpenCV fills.
 
 Planar polygons are clipped in the camera frame against the near plane, projected and filled
-with OpenCV at 1/16-pixel precision. Faces drawn into a z-buffer carry exact per-pixel depth:
-for a plane, 1/z is affine in the pixel coordinates, so one broadcast expression per face gives
-the depth test (the store holds 1/z, 0 for nothing drawn).
+with OpenCV at 1/16-pixel precision, into the image and the instance mask at once. Occlusion
+between actors comes from drawing them in visibility order (`uecity.render.ordering`).
 """
 
 from __future__ import annotations
@@ -57,92 +56,62 @@ def fill_world_polygon(
     cv2.fillPoly(image, [to_fixed(uv)], colour, lineType=cv2.LINE_8, shift=_SHIFT)
 
 
-class ZBuffer:
-    """Image, instance mask and inverse depth of one frame, drawn into face by face."""
+class FrameCanvas:
+    """Image and instance mask of one frame, started from the static background."""
 
     def __init__(self, camera: Camera, background: np.ndarray) -> None:
         self.camera = camera
         self.image = background.copy()
         self.ids = np.full((camera.height, camera.width), -1, dtype=np.int32)
-        self.inv_depth = np.zeros((camera.height, camera.width), dtype=np.float32)
-
-    def inverse_depth_plane(self, face_cam: np.ndarray) -> tuple[float, float, float] | None:
-        """(A, B, C) with 1/z = A·u + B·v + C on the face's plane, or None if edge-on."""
-        c = self.camera
-        (x0, y0, z0), (x1, y1, z1), (x2, y2, z2) = face_cam[:3].tolist()
-        ux, uy, uz = x1 - x0, y1 - y0, z1 - z0
-        vx, vy, vz = x2 - x0, y2 - y0, z2 - z0
-        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-        d = nx * x0 + ny * y0 + nz * z0
-        if abs(d) < 1e-9:
-            return None
-        return (
-            nx / (c.fx * d),
-            ny / (c.fy * d),
-            (nz - nx * c.cx / c.fx - ny * c.cy / c.fy) / d,
-        )
 
 
-def draw_actor(
-    zbuf: ZBuffer,
-    faces_cam: list[np.ndarray],
+def screen_rect(faces_fixed: list[np.ndarray], camera: Camera) -> tuple[int, int, int, int]:
+    """Integer (x0, y0, x1, y1) of the pixels faces (in `to_fixed` vertices) may cover."""
+    all_pts = np.vstack(faces_fixed)
+    lo = all_pts.min(axis=0) // _SCALE
+    hi = all_pts.max(axis=0) // _SCALE + 2
+    return (
+        max(int(lo[0]), 0),
+        max(int(lo[1]), 0),
+        min(int(hi[0]), camera.width),
+        min(int(hi[1]), camera.height),
+    )
+
+
+def overlapping_pairs(rects: np.ndarray) -> list[tuple[int, int]]:
+    """(i, j), i < j, of the non-empty rectangles (N, 4) that meet."""
+    if len(rects) == 0:
+        return []
+    x0, y0, x1, y1 = (rects[:, i] for i in range(4))
+    empty = (x1 <= x0) | (y1 <= y0)
+    meet = (
+        (x0[:, None] < x1[None, :])
+        & (x0[None, :] < x1[:, None])
+        & (y0[:, None] < y1[None, :])
+        & (y0[None, :] < y1[:, None])
+    )
+    meet &= ~empty[:, None] & ~empty[None, :]
+    i, j = np.nonzero(np.triu(meet, k=1))
+    return list(zip(i.tolist(), j.tolist(), strict=True))
+
+
+def paint_actor(
+    canvas: FrameCanvas,
+    faces_fixed: list[np.ndarray],
     colours: list[tuple[int, int, int]],
     instance_id: int,
+    rect: tuple[int, int, int, int],
 ) -> int:
-    """Draw one actor's visible faces with a depth test; returns its unoccluded pixel count.
+    """Draw an actor's faces (`to_fixed` vertices) in the given far-to-near order, over what is
+    drawn already.
 
-    Faces are first composed in a local buffer over the actor's screen rectangle (so the
-    actor's own silhouette is known), then merged into the frame where they are nearer.
+    Actors must come in visibility order (`uecity.render.ordering`). Returns the actor's pixel
+    count at this moment, i.e. unoccluded by the nearer actors that come after it.
     """
-    cam = zbuf.camera
-    fx, fy, cx, cy = cam.fx, cam.fy, cam.cx, cam.cy
-    lim = 8.0 * max(cam.width, cam.height)
-    projected = []
-    for f in faces_cam:
-        f = clip_near(f)
-        if len(f) >= 3:
-            uv = np.empty((len(f), 2))
-            uv[:, 0] = fx * f[:, 0] / f[:, 2] + cx
-            uv[:, 1] = fy * f[:, 1] / f[:, 2] + cy
-            projected.append((np.clip(uv, -lim, lim), f))
-    if not projected:
-        return 0
-    all_uv = np.vstack([uv for uv, _ in projected])
-    lo = np.floor(all_uv.min(axis=0)).astype(int)
-    hi = np.ceil(all_uv.max(axis=0)).astype(int) + 1
-    x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
-    x1, y1 = min(int(hi[0]), cam.width), min(int(hi[1]), cam.height)
+    x0, y0, x1, y1 = (int(v) for v in rect)
     if x1 <= x0 or y1 <= y0:
         return 0
-    h, w = y1 - y0, x1 - x0
-    local_inv = np.zeros((h, w), np.float32)
-    local_img = np.zeros((h, w, 3), np.uint8)
-    face_mask = np.zeros((h, w), np.uint8)
-    us = np.arange(x0, x1, dtype=np.float32) + 0.5
-    vs = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5
-    for (uv, f), colour in zip(projected, colours, strict=False):
-        plane = zbuf.inverse_depth_plane(f)
-        if plane is None:
-            continue
-        # Work on the face's own rectangle inside the actor's.
-        fx0 = max(int(uv[:, 0].min()) - x0, 0)
-        fy0 = max(int(uv[:, 1].min()) - y0, 0)
-        fx1 = min(int(uv[:, 0].max()) + 2 - x0, w)
-        fy1 = min(int(uv[:, 1].max()) + 2 - y0, h)
-        if fx1 <= fx0 or fy1 <= fy0:
-            continue
-        sub_mask = face_mask[fy0:fy1, fx0:fx1]
-        sub_mask[:] = 0
-        cv2.fillConvexPoly(sub_mask, to_fixed(uv - (x0 + fx0, y0 + fy0)), 1, cv2.LINE_8, _SHIFT)
-        a, b, c = plane
-        inv = (a * us[fx0:fx1] + c) + b * vs[fy0:fy1]  # (fh, fw) inverse depth on the plane
-        sub_inv = local_inv[fy0:fy1, fx0:fx1]
-        sel = sub_mask.view(bool) & (inv > sub_inv)
-        np.copyto(sub_inv, inv, where=sel)
-        np.copyto(local_img[fy0:fy1, fx0:fx1], np.array(colour, np.uint8), where=sel[..., None])
-    region_inv = zbuf.inv_depth[y0:y1, x0:x1]
-    win = local_inv > region_inv  # nothing drawn locally is 0, never nearer
-    np.copyto(region_inv, local_inv, where=win)
-    np.copyto(zbuf.image[y0:y1, x0:x1], local_img, where=win[..., None])
-    np.copyto(zbuf.ids[y0:y1, x0:x1], np.int32(instance_id), where=win)
-    return int(np.count_nonzero(local_inv))
+    for pts, colour in zip(faces_fixed, colours, strict=True):
+        cv2.fillConvexPoly(canvas.image, pts, colour, cv2.LINE_8, _SHIFT)
+        cv2.fillConvexPoly(canvas.ids, pts, instance_id, cv2.LINE_8, _SHIFT)
+    return int(np.count_nonzero(canvas.ids[y0:y1, x0:x1] == instance_id))

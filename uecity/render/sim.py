@@ -4,8 +4,8 @@ Per video: the lighting (sun direction, ambient level, white balance, exposure) 
 video's rng, and the static background (sky, ground, road surfaces, sidewalks, parking lanes,
 crossings and lane markings from SUMO's geometry, with a little texture) is drawn once, since
 the camera does not move. Per frame: the background is copied, ground shadows are darkened in,
-and the actors in view are drawn face by face into a z-buffer that also writes the instance
-mask, so one pass gives both the image and the mask.
+and the actors in view are drawn face by face in exact visibility order (see
+`uecity.render.ordering`) into the image and the instance mask at once, so one pass gives both.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ import numpy as np
 
 from uecity.camera import Camera
 from uecity.render import raster
-from uecity.render.actors import actor_parts, bounding_box_corners, visible_faces
+from uecity.render.actors import bounding_box_corners, frame_faces
+from uecity.render.ordering import draw_order
 from uecity.render.protocol import RenderedFrame
 from uecity.traffic.network import Network
 from uecity.traffic.simulation import ActorState, WorldState
 
+FAR_PIXELS = 14.0  # actors shorter than this on screen are drawn as one box
 #: Ground surface colours (RGB) before lighting.
 SURFACE_RGB = {
     "ground": (104, 112, 92),
-    "far_ground": (120, 124, 110),
+    "far_ground": (104, 112, 92),
     "road": (72, 72, 76),
     "sidewalk": (160, 156, 148),
     "parking": (88, 88, 92),
@@ -113,73 +115,126 @@ class SimRenderer:
         self.network = network
         self.lighting = Lighting.draw(rng)
         self.background = render_background(camera, network, self.lighting, rng)
+        self._shadowed = (self.background >> 1) + (self.background >> 3)  # the ground in shade
         self._cam_pos = camera.position
         self._rot = camera.rotation()
         # The view frustum's corner rays, for culling actors outside the image.
-        corners = np.array([[0, 0], [camera.width, 0], [camera.width, camera.height],
-                            [0, camera.height]], np.float64)  # fmt: skip
+        corners = np.array(
+            [[0, 0], [camera.width, 0], [camera.width, camera.height], [0, camera.height]],
+            np.float64,
+        )
         self._frustum_rays = camera.pixel_ray(corners)
 
-    def _in_view(self, actor: ActorState) -> bool:
-        """Cheap conservative test on the actor's bounding sphere against the camera frustum."""
+    def _visible_actors(self, actors: list[ActorState]) -> tuple[list[ActorState], np.ndarray]:
+        """Actors whose bounding sphere meets the view frustum, and whether each is far."""
         c = self.camera
-        length, width, height = actor.spec.size_m
-        radius = 0.5 * math.sqrt(length * length + width * width + height * height)
-        centre = np.array([actor.x, actor.y, actor.z + height / 2])
-        p = self._rot @ (centre - self._cam_pos)
-        if p[2] < -radius:
-            return False
-        # Half-angles of the frustum with the sphere's angular radius as margin.
-        z = max(p[2], 1e-3)
-        margin = radius / z
-        return (
-            abs(p[0] / z) <= c.width / 2 / c.fx + margin * 1.5
-            and abs(p[1] / z) <= c.height / 2 / c.fy + margin * 1.5
-        ) or p[2] < radius
+        sizes = np.array([a.spec.size_m for a in actors], float)
+        centres = np.array([(a.x, a.y, a.z) for a in actors], float)
+        centres[:, 2] += sizes[:, 2] / 2
+        radius = 0.5 * np.linalg.norm(sizes, axis=1)
+        p = c.world_to_camera(centres)
+        z = np.maximum(p[:, 2], 1e-3)
+        margin = 1.5 * radius / z
+        inside = (
+            (p[:, 2] > -radius)
+            & (np.abs(p[:, 0] / z) <= c.width / 2 / c.fx + margin)
+            & (np.abs(p[:, 1] / z) <= c.height / 2 / c.fy + margin)
+        ) | ((p[:, 2] < radius) & (p[:, 2] > -radius))
+        # Level of detail: actors under FAR_PIXELS tall are drawn as one box.
+        far = c.fy * sizes[:, 2] / z < FAR_PIXELS
+        keep = np.flatnonzero(inside)
+        return [actors[k] for k in keep], far[keep]
 
-    def _draw_shadow(self, image: np.ndarray, actor: ActorState) -> None:
-        """Darken the ground under and beside the actor, away from the sun."""
+    def _draw_shadows(self, image: np.ndarray, actors: list[ActorState]) -> None:
+        """Darken the ground under and beside each actor, away from the sun."""
         sun = self.lighting.sun
-        length, width, height = actor.spec.size_m
-        c, s = math.cos(actor.heading), math.sin(actor.heading)
-        fx, fy = np.array([c, s]) * length / 2, np.array([-s, c]) * width / 2
-        centre = np.array([actor.x, actor.y])
-        foot = np.array([centre + fx + fy, centre - fx + fy, centre - fx - fy, centre + fx - fy])
-        offset = -sun[:2] / max(sun[2], 0.3) * height * 0.5
-        hull = cv2.convexHull(np.vstack([foot, foot + offset]).astype(np.float32))[:, 0]
-        poly = np.column_stack([hull, np.full(len(hull), actor.z + 0.01)])
-        cam = raster.clip_near(self.camera.world_to_camera(poly))
-        if len(cam) < 3:
+        offset = -sun[:2] / max(sun[2], 0.3) * 0.5
+        polys = []
+        for a in actors:
+            length, width, height = a.spec.size_m
+            c, s = math.cos(a.heading), math.sin(a.heading)
+            fx, fy = np.array([c, s]) * length / 2, np.array([-s, c]) * width / 2
+            centre = np.array([a.x, a.y])
+            foot = np.array(
+                [centre + fx + fy, centre - fx + fy, centre - fx - fy, centre + fx - fy]
+            )
+            ground = np.vstack([foot, foot + offset * height])
+            polys.append(np.column_stack([ground, np.full(8, a.z + 0.01)]))
+        if not polys:
             return
-        uv = self.camera.camera_to_pixel(cam)
-        x0, y0 = np.floor(uv.min(0)).astype(int)
-        x1, y1 = np.ceil(uv.max(0)).astype(int) + 1
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = min(x1, self.camera.width), min(y1, self.camera.height)
-        if x1 <= x0 or y1 <= y0:
+        cam = self.camera.world_to_camera(np.stack(polys))  # (N, 8, 3)
+        usable = (cam[:, :, 2] > raster.NEAR).all(axis=1)
+        if not usable.any():
             return
-        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillConvexPoly(mask, raster.to_fixed(uv - (x0, y0)), 1, cv2.LINE_8, raster._SHIFT)
-        region = image[y0:y1, x0:x1]
-        np.copyto(region, (region >> 1) + (region >> 3), where=mask.view(bool)[..., None])
+        cam = cam[usable]
+        uv = np.stack(
+            [
+                self.camera.fx * cam[..., 0] / cam[..., 2] + self.camera.cx,
+                self.camera.fy * cam[..., 1] / cam[..., 2] + self.camera.cy,
+            ],
+            -1,
+        )
+        hulls = [raster.to_fixed(cv2.convexHull(q.astype(np.float32))[:, 0]) for q in uv]
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, hulls, 1, cv2.LINE_8, raster._SHIFT)
+        cv2.copyTo(self._shadowed, mask, image)  # in place: same size and type
 
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
-        zbuf = raster.ZBuffer(self.camera, self.background)
-        actors = [a for a in world.actors if a.sumo_id in instance_ids and self._in_view(a)]
-        for actor in actors:
-            self._draw_shadow(zbuf.image, actor)
+        canvas = raster.FrameCanvas(self.camera, self.background)
+        candidates = [a for a in world.actors if a.sumo_id in instance_ids]
         unoccluded: dict[int, int] = {}
+        if not candidates:
+            return RenderedFrame(canvas.image, canvas.ids, unoccluded)
+        actors, far = self._visible_actors(candidates)
+        if not actors:
+            return RenderedFrame(canvas.image, canvas.ids, unoccluded)
+        self._draw_shadows(canvas.image, actors)
         light = self.lighting
-        for actor in actors:
-            faces, colours = visible_faces(
-                actor, actor_parts(actor), self._cam_pos, light.sun, light.ambient, light.tint
-            )
-            faces_cam = list((np.array(faces) - self._cam_pos) @ self._rot.T) if faces else []
-            iid = instance_ids[actor.sumo_id]
-            count = raster.draw_actor(zbuf, faces_cam, colours, iid)
+        faces = frame_faces(actors, far.tolist(), light.sun, light.ambient, light.tint)
+        cam = self.camera
+        quads = cam.world_to_camera(faces.quads)  # (B, 5, 4, 3) camera frame
+        normals = faces.normals @ self._rot.T  # (B, 5, 3)
+        # With the camera at the origin, a face is seen when its normal points back at it.
+        facing = np.einsum("bfk,bfk->bf", normals, quads[:, :, 0, :]) < -1e-9
+        z = quads[..., 2]
+        in_front = (z >= raster.NEAR).all(axis=-1)
+        safe_z = np.where(z >= raster.NEAR, z, 1.0)
+        uv = np.stack(
+            [cam.fx * quads[..., 0] / safe_z + cam.cx, cam.fy * quads[..., 1] / safe_z + cam.cy], -1
+        )
+        lim = 8.0 * max(cam.width, cam.height)
+        fixed = raster.to_fixed(np.clip(uv, -lim, lim))  # (B, 5, 4, 2) OpenCV vertices
+        colours = faces.colours_rgb[..., ::-1].astype(np.uint8)  # BGR
+        part_distance = np.linalg.norm(quads.mean(axis=(1, 2)), axis=1)  # (B,)
+        owners = faces.owner
+        boxes_of = np.split(np.arange(len(owners)), np.flatnonzero(np.diff(owners)) + 1)
+        per_actor = []
+        for boxes in boxes_of:
+            # Parts far to near: the painter's order inside one actor.
+            face_uv, face_colours = [], []
+            for b in boxes[np.argsort(-part_distance[boxes], kind="stable")]:
+                for f in np.flatnonzero(facing[b]):
+                    if in_front[b, f]:
+                        face_uv.append(fixed[b, f])
+                    else:
+                        clipped = raster.clip_near(quads[b, f])
+                        if len(clipped) < 3:
+                            continue
+                        clipped_uv = np.clip(cam.camera_to_pixel(clipped), -lim, lim)
+                        face_uv.append(raster.to_fixed(clipped_uv))
+                    face_colours.append(tuple(colours[b, f].tolist()))
+            per_actor.append((face_uv, face_colours))
+        rects = np.array(
+            [raster.screen_rect(fu, cam) if fu else (0, 0, 0, 0) for fu, _ in per_actor]
+        )
+        order = draw_order(actors, raster.overlapping_pairs(rects), cam.position)
+        for k in order:
+            face_uv, face_colours = per_actor[k]
+            iid = instance_ids[actors[k].sumo_id]
+            count = raster.paint_actor(canvas, face_uv, face_colours, iid, tuple(rects[k]))
             if count:
                 unoccluded[iid] = count
-        return RenderedFrame(zbuf.image, zbuf.ids, unoccluded)
+        return RenderedFrame(canvas.image, canvas.ids, unoccluded)
 
     def amodal_corners(self, actor: ActorState) -> np.ndarray:
         return bounding_box_corners(actor)

@@ -40,9 +40,17 @@ class _Frozen(BaseModel):
 
 def _default_colours() -> dict[str, float]:
     return {
-        "black": 3.0, "white": 3.0, "grey": 2.0, "silver": 2.0, "red": 1.5,
-        "blue": 1.5, "green": 0.7, "yellow": 0.5, "orange": 0.4, "brown": 0.5,
-    }  # fmt: skip
+        "black": 3.0,
+        "white": 3.0,
+        "grey": 2.0,
+        "silver": 2.0,
+        "red": 1.5,
+        "blue": 1.5,
+        "green": 0.7,
+        "yellow": 0.5,
+        "orange": 0.4,
+        "brown": 0.5,
+    }
 
 
 class TrafficLights(_Frozen):
@@ -201,8 +209,8 @@ class CaptureSpec(_Frozen):
 class RunSpec(_Frozen):
     """How much to record and how."""
 
-    videos: int = Field(2, ge=1, le=10000, description="Number of videos.")
-    frames: int = Field(200, ge=1, le=100000, description="Frames per video.")
+    videos: int = Field(3, ge=1, le=10000, description="Number of videos.")
+    frames: int = Field(300, ge=1, le=100000, description="Frames per video.")
     warmup_s: float = Field(
         60.0, ge=0, le=3600, description="Simulated time before recording starts, s."
     )

@@ -116,9 +116,14 @@ def build_demand(
         vid = f"v{i:05d}"
         size, _ = VEHICLE_BODIES[vtype]
         actors[vid] = ActorSpec(
-            vid, "vehicle", vtype, colour, COLOURS[colour], size,
+            vid,
+            "vehicle",
+            vtype,
+            colour,
+            COLOURS[colour],
+            size,
             intent=template.turn(origin.arm, dest.arm),
-        )  # fmt: skip
+        )
         route = " ".join((*origin.incoming, dest.outgoing))
         entries.append(
             (
@@ -142,9 +147,15 @@ def build_demand(
         edge, lane_index = bay.lane.rsplit("_", 1)
         end = bay.start + 6.5 * (k + 1) - (6.5 - size[0]) / 2
         actors[vid] = ActorSpec(
-            vid, "vehicle", vtype, colour, COLOURS[colour], size, parked=True,
+            vid,
+            "vehicle",
+            vtype,
+            colour,
+            COLOURS[colour],
+            size,
+            parked=True,
             parked_pose=bay.pose_at(end - size[0] / 2),
-        )  # fmt: skip
+        )
         entries.append(
             (
                 0.0,
@@ -176,10 +187,15 @@ def build_demand(
         skin = SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]
         pid = f"h{i:05d}"
         actors[pid] = ActorSpec(
-            pid, "pedestrian", "child" if child else "adult", top, COLOURS[top],
+            pid,
+            "pedestrian",
+            "child" if child else "adult",
+            top,
+            COLOURS[top],
             (0.35, 0.5 if not child else 0.4, round(height, 2)),
-            secondary_rgb=COLOURS[bottom], skin_rgb=skin,
-        )  # fmt: skip
+            secondary_rgb=COLOURS[bottom],
+            skin_rgb=skin,
+        )
         start = float(rng.uniform(0.0, 40.0))
         entries.append(
             (

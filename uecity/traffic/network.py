@@ -143,18 +143,29 @@ def _run_netconvert(spec: IntersectionSpec, folder: Path) -> Path:
     out = folder / "junction.net.xml"
     args = [
         sumo_binary("netconvert"),
-        "--node-files", str(folder / "junction.nod.xml"),
-        "--edge-files", str(folder / "junction.edg.xml"),
-        "--output-file", str(out),
-        "--offset.disable-normalization", "true",
-        "--no-turnarounds", "true",
-        "--junctions.corner-detail", "6",
-        "--tls.green.time", str(spec.traffic_lights.green_s),
-        "--tls.yellow.time", str(spec.traffic_lights.yellow_s),
-        "--default.lanewidth", f"{spec.lane_width_m:.2f}",
-        "--seed", "1",
-        "--no-warnings", "true",
-    ]  # fmt: skip
+        "--node-files",
+        str(folder / "junction.nod.xml"),
+        "--edge-files",
+        str(folder / "junction.edg.xml"),
+        "--output-file",
+        str(out),
+        "--offset.disable-normalization",
+        "true",
+        "--no-turnarounds",
+        "true",
+        "--junctions.corner-detail",
+        "6",
+        "--tls.green.time",
+        str(spec.traffic_lights.green_s),
+        "--tls.yellow.time",
+        str(spec.traffic_lights.yellow_s),
+        "--default.lanewidth",
+        f"{spec.lane_width_m:.2f}",
+        "--seed",
+        "1",
+        "--no-warnings",
+        "true",
+    ]
     if spec.sidewalk_width_m > 0:
         args += ["--walkingareas", "true"]
         if spec.crossings:
@@ -262,8 +273,9 @@ def _surfaces(net, spec: IntersectionSpec) -> list[tuple[str, np.ndarray]]:
             c = a + u * s
             markings.append(polyline_to_polygon(np.array([c - n, c + n]), 0.12))
             s += 6.5
-        markings.append(polyline_to_polygon(_offset_polyline(shape, -lane.getWidth() / 2 + 0.1),
-                                            0.12))
+        markings.append(
+            polyline_to_polygon(_offset_polyline(shape, -lane.getWidth() / 2 + 0.1), 0.12)
+        )
     zebra = []
     for shape in crossings:
         for a, b in itertools.pairwise(shape):
@@ -296,9 +308,13 @@ def _parking_bays(net, spec: IntersectionSpec, arms: dict[str, ArmEdges]) -> lis
             continue
         bays.append(
             ParkingBay(
-                f"park_{name}", lane.getID(), start, end, int((end - start) // 6.5),
+                f"park_{name}",
+                lane.getID(),
+                start,
+                end,
+                int((end - start) // 6.5),
                 tuple(tuple(p) for p in lane.getShape()),
-            )  # fmt: skip
+            )
         )
     return bays
 

@@ -71,10 +71,14 @@ class WorldState:
 
 def _vehicle_vars(libsumo) -> list[int]:
     return [
-        libsumo.VAR_POSITION3D, libsumo.VAR_ANGLE, libsumo.VAR_SPEED,
-        libsumo.VAR_ACCELERATION, libsumo.VAR_SIGNALS, libsumo.VAR_LANE_ID,
+        libsumo.VAR_POSITION3D,
+        libsumo.VAR_ANGLE,
+        libsumo.VAR_SPEED,
+        libsumo.VAR_ACCELERATION,
+        libsumo.VAR_SIGNALS,
+        libsumo.VAR_LANE_ID,
         libsumo.VAR_STOPSTATE,
-    ]  # fmt: skip
+    ]
 
 
 def _person_vars(libsumo) -> list[int]:
@@ -101,25 +105,33 @@ class TrafficSimulation:
         self._libsumo = libsumo
         args = [
             "sumo",
-            "--net-file", str(self.network.net_file),
-            "--route-files", str(self.demand.routes_file),
-            "--step-length", f"{self.step_s:.6f}",
-            "--seed", str(self.sumo_seed),
-            "--no-step-log", "true",
-            "--no-warnings", "true",
-            "--time-to-teleport", "120",
-            "--collision.action", "none",
-            "--default.action-step-length", f"{self.step_s:.6f}",
-            "--error-log", str(self._error_log),
-        ]  # fmt: skip
+            "--net-file",
+            str(self.network.net_file),
+            "--route-files",
+            str(self.demand.routes_file),
+            "--step-length",
+            f"{self.step_s:.6f}",
+            "--seed",
+            str(self.sumo_seed),
+            "--no-step-log",
+            "true",
+            "--no-warnings",
+            "true",
+            "--time-to-teleport",
+            "120",
+            "--collision.action",
+            "none",
+            "--default.action-step-length",
+            f"{self.step_s:.6f}",
+            "--error-log",
+            str(self._error_log),
+        ]
         if self.network.additional_file is not None:
             args += ["--additional-files", str(self.network.additional_file)]
         try:
             libsumo.start(args)
         except Exception as error:
-            raise ExternalToolError(
-                f"SUMO failed to start: {self._sumo_message(error)}"
-            ) from error
+            raise ExternalToolError(f"SUMO failed to start: {self._sumo_message(error)}") from error
         return self
 
     def __exit__(self, *exc) -> None:
@@ -180,8 +192,15 @@ class TrafficSimulation:
                     cx, cy, heading = spec.parked_pose
                 states.append(
                     ActorState(
-                        vid, spec, cx, cy, fz,
-                        heading, speed, float(v[ls.VAR_ACCELERATION]), v[ls.VAR_LANE_ID],
+                        vid,
+                        spec,
+                        cx,
+                        cy,
+                        fz,
+                        heading,
+                        speed,
+                        float(v[ls.VAR_ACCELERATION]),
+                        v[ls.VAR_LANE_ID],
                         blinker_left=bool(signals & BLINKER_LEFT),
                         blinker_right=bool(signals & BLINKER_RIGHT),
                         braking=bool(signals & BRAKE_LIGHT),
@@ -197,8 +216,16 @@ class TrafficSimulation:
                 speed = float(p[ls.VAR_SPEED])
                 states.append(
                     ActorState(
-                        pid, spec, x, y, z, math.radians(90.0 - p[ls.VAR_ANGLE]),
-                        speed, 0.0, p[ls.VAR_LANE_ID], stopped=speed < 0.1,
+                        pid,
+                        spec,
+                        x,
+                        y,
+                        z,
+                        math.radians(90.0 - p[ls.VAR_ANGLE]),
+                        speed,
+                        0.0,
+                        p[ls.VAR_LANE_ID],
+                        stopped=speed < 0.1,
                     )
                 )
             yield WorldState(frame, float(time_s), tuple(states))

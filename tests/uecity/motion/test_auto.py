@@ -108,7 +108,9 @@ def test_straight_through_the_junction_and_stop_go_hysteresis() -> None:
     speed[50:56] = [0.3, 0.5, 0.2, 0.6, 0.7, 0.5]
     junction = np.zeros(n, bool)
     junction[60:75] = True
-    traj = _trajectory(np.column_stack([np.zeros(n), y]), np.full(n, math.pi / 2), speed, on_junction=junction)
+    traj = _trajectory(
+        np.column_stack([np.zeros(n), y]), np.full(n, math.pi / 2), speed, on_junction=junction
+    )
     result = auto_intervals([traj], CAMERA, LabelConfig(fps=FPS))
     assert _labels(result, "going straight") == [(60, 74)]
     assert _labels(result, "stopped") == [(30, 55)]
@@ -117,32 +119,55 @@ def test_straight_through_the_junction_and_stop_go_hysteresis() -> None:
 
 def test_parked_and_pedestrian_crossing() -> None:
     n = 40
-    parked = _trajectory(np.zeros((n, 2)), np.zeros(n), np.zeros(n), parked=np.ones(n, bool), track_id=1)
+    parked = _trajectory(
+        np.zeros((n, 2)), np.zeros(n), np.zeros(n), parked=np.ones(n, bool), track_id=1
+    )
     crossing = np.zeros(n, bool)
     crossing[10:30] = True
     xs = np.linspace(-5, 5, n)
     walker = _trajectory(
-        np.column_stack([xs, np.zeros(n)]), np.zeros(n), np.full(n, 1.3),
-        category="pedestrian", on_crossing=crossing, track_id=2,
-    )  # fmt: skip
+        np.column_stack([xs, np.zeros(n)]),
+        np.zeros(n),
+        np.full(n, 1.3),
+        category="pedestrian",
+        on_crossing=crossing,
+        track_id=2,
+    )
     result = auto_intervals([parked, walker], CAMERA, LabelConfig(fps=FPS))
-    assert [(i.start, i.end) for i in result if i.track_id == 1 and i.label == "parked"] == [(0, 39)]
+    assert [(i.start, i.end) for i in result if i.track_id == 1 and i.label == "parked"] == [
+        (0, 39)
+    ]
     ped = [i for i in result if i.track_id == 2]
     assert [(i.start, i.end) for i in ped if i.label == "crossing the road"] == [(10, 29)]
-    assert [(i.start, i.end) for i in ped if i.label == "walking on the sidewalk"] == [(0, 9), (30, 39)]
+    assert [(i.start, i.end) for i in ped if i.label == "walking on the sidewalk"] == [
+        (0, 9),
+        (30, 39),
+    ]
     assert [(i.start, i.end) for i in ped if i.label == "left to right"] == [(0, 39)]
     assert {i.label for i in ped} >= {"on the left", "on the right"}
 
 
 def test_intervals_break_at_missing_frames() -> None:
-    assert intervals([0, 1, 2, 5, 6], ["a", "a", "a", "a", "b"]) == [("a", 0, 2), ("a", 5, 5), ("b", 6, 6)]
+    assert intervals([0, 1, 2, 5, 6], ["a", "a", "a", "a", "b"]) == [
+        ("a", 0, 2),
+        ("a", 5, 5),
+        ("b", 6, 6),
+    ]
     assert intervals([0, 1, 2], ["a", "", "a"]) == [("a", 0, 0), ("a", 2, 2)]
-    assert intervals([0, 1, 2], ["a", "a", "a"], keep=lambda f: f != 1) == [("a", 0, 0), ("a", 2, 2)]
+    assert intervals([0, 1, 2], ["a", "a", "a"], keep=lambda f: f != 1) == [
+        ("a", 0, 0),
+        ("a", 2, 2),
+    ]
 
 
 def test_hysteresis_helpers() -> None:
     assert hysteresis_states([0, 2, 1.5, 0.9, 0.4, 1.2], enter=1.0, leave=0.5).tolist() == [
-        False, True, True, True, False, True,
-    ]  # fmt: skip
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+    ]
     assert absorb_short_runs(["a"] * 5 + ["b"] * 2 + ["a"] * 5, 3) == ["a"] * 12
     assert absorb_short_runs(["b"] + ["a"] * 5, 3) == ["a"] * 6

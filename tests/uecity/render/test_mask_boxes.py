@@ -128,9 +128,7 @@ def test_instance_colours_are_far_apart() -> None:
 
 def test_amodal_box_and_silhouette_of_a_cube() -> None:
     cam = Camera.from_fov(200, 100, 90.0, (0.0, 0.0, 0.0), 0.0, 0.0)
-    corners = np.array(
-        [[x, y, z] for x in (9.0, 11.0) for y in (-1.0, 1.0) for z in (-1.0, 1.0)]
-    )
+    corners = np.array([[x, y, z] for x in (9.0, 11.0) for y in (-1.0, 1.0) for z in (-1.0, 1.0)])
     box = amodal_box(cam, corners)
     assert box is not None
     # f = 100 px; the near face (x=9) spans ±1 m → ±11.1 px around the centre.

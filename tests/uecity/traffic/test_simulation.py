@@ -63,6 +63,11 @@ def test_same_seed_same_traffic(tmp_path: Path) -> None:
 def test_sumo_errors_surface_with_sumos_message(tmp_path: Path) -> None:
     net = build_network(IntersectionSpec(), tmp_path)
     demand = build_demand(DemandSpec(), net, 30.0, tmp_path, np.random.default_rng(0))
-    demand.routes_file.write_text('<routes><vehicle id="x" depart="0"><route edges="nowhere"/></vehicle></routes>')
-    with pytest.raises(ExternalToolError, match="nowhere"), TrafficSimulation(net, demand, 10.0, 1, tmp_path):
+    demand.routes_file.write_text(
+        '<routes><vehicle id="x" depart="0"><route edges="nowhere"/></vehicle></routes>'
+    )
+    with (
+        pytest.raises(ExternalToolError, match="nowhere"),
+        TrafficSimulation(net, demand, 10.0, 1, tmp_path),
+    ):
         pass

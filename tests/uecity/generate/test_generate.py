@@ -1,0 +1,194 @@
+"""Generation end to end: determinism across workers and shards, resume, the result's content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from tests.uecity.generate.conftest import tree_digest
+from uecity.cli import app
+from uecity.dataset import Dataset
+from uecity.validate import validate_dataset
+
+runner = CliRunner()
+
+# sha256 over the sorted (path, sha256) list of the tiny run's files, images included. If a
+# deliberate change alters the output, update it (and say why in the commit).
+GOLDEN = Path(__file__).with_name("golden_tiny.sha256")
+
+
+def _generate(spec: Path, out: Path, *args: str) -> None:
+    result = runner.invoke(app, ["generate", str(spec), "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+
+
+def _run_digest(root: Path) -> str:
+    items = sorted(tree_digest(root).items())
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+
+
+def test_one_and_two_workers_and_shards_give_the_same_bytes(
+    tiny_spec_file: Path, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    _generate(tiny_spec_file, one, "--workers", "1")
+    _generate(tiny_spec_file, two, "--workers", "2")
+    digest = tree_digest(one)
+    assert digest == tree_digest(two)
+    assert not any(".partial" in k or ".uecity-tmp-" in k for k in digest)
+
+    shards = [tmp_path / "shard0", tmp_path / "shard1"]
+    _generate(tiny_spec_file, shards[0], "--shard", "0/2")
+    _generate(tiny_spec_file, shards[1], "--shard", "1/2", "--workers", "2")
+    assert Dataset.open(shards[0]).videos == ["video_0000", "video_0002"]
+    merged = tmp_path / "merged"
+    result = runner.invoke(app, ["merge", str(shards[0]), str(shards[1]), "--out", str(merged)])
+    assert result.exit_code == 0, result.output
+    assert tree_digest(merged) == digest
+
+    report = validate_dataset(one)
+    assert report.ok, [str(p) for p in report.problems]
+
+    golden = _run_digest(one)
+    if os.environ.get("UECITY_UPDATE_GOLDEN"):
+        GOLDEN.write_text(golden + "\n")
+    assert GOLDEN.read_text().strip() == golden, "the seeded golden dataset changed"
+
+
+def test_dataset_content(tiny_spec_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    _generate(tiny_spec_file, out, "--videos", "1", "--frames", "15", "--seed", "3")
+    dataset = Dataset.open(out)
+    assert dataset.manifest.seed == 3 and dataset.manifest.spec["run"]["frames"] == 15
+    video = dataset.video("video_0000")
+    info = video.info
+    assert (info.width, info.height, info.num_frames, info.backend) == (320, 180, 15, "sim")
+    boxes = video.boxes_dataframe()
+    objects = {o.track_id: o for o in video.objects()}
+    assert len(boxes) > 15
+    assert set(boxes.track_id) == set(objects)
+    assert sorted(objects) == list(range(len(objects)))  # compact, stable ids
+    assert (boxes.x2 > boxes.x1).all() and (boxes.y2 > boxes.y1).all()
+    assert ((boxes.x1 >= 0) & (boxes.x2 <= 320) & (boxes.y1 >= 0) & (boxes.y2 <= 180)).all()
+    assert (boxes.visibility >= 0.15).all() and (boxes.truncation.between(0, 1)).all()
+    # The visible box lies inside the amodal box (up to the rasteriser's boundary pixel).
+    assert (boxes.x1 >= boxes.amodal_x1 - 1.01).all() and (boxes.x2 <= boxes.amodal_x2 + 1.01).all()
+    assert {o.category for o in objects.values()} <= {"vehicle", "pedestrian"}
+    motion = video.motion().intervals
+    assert motion and all(m.source == "auto" for m in motion)
+    labels = {m.label for m in motion}
+    assert {"moving", "on the left", "on the right"} <= labels
+    assert all(m.track_id in objects for m in motion)
+
+
+def _spawn_generate(spec: Path, out: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "uecity", "generate", str(spec), "--out", str(out), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_resume_after_kill_leaves_no_partial_files(tiny_spec_file: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    _generate(tiny_spec_file, reference, "--frames", "40")
+    out = tmp_path / "killed"
+    process = _spawn_generate(tiny_spec_file, out, "--frames", "40")
+    # Kill -9 once the first video is done and the second one is under way.
+    deadline = time.monotonic() + 120
+    while (
+        time.monotonic() < deadline and not (out / "videos" / "video_0000" / "video.json").exists()
+    ):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = sorted(p.name for p in (out / "videos").iterdir())
+    assert "video_0000" in finished and len(finished) < 3
+    stamp = (out / "videos" / "video_0000" / "video.json").stat().st_mtime_ns
+    # A plain rerun refuses to overwrite; --resume continues.
+    result = runner.invoke(
+        app, ["generate", str(tiny_spec_file), "--out", str(out), "--frames", "40"]
+    )
+    assert result.exit_code != 0 and "--resume" in result.output
+    _generate(tiny_spec_file, out, "--frames", "40", "--resume")
+    assert (out / "videos" / "video_0000" / "video.json").stat().st_mtime_ns == stamp  # not redone
+    assert tree_digest(out) == tree_digest(reference)
+
+
+def test_resume_sweeps_leftovers_of_an_interrupted_video(
+    tiny_spec_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "d"
+    _generate(tiny_spec_file, out, "--videos", "2", "--frames", "10")
+    reference = tree_digest(out)
+    # Simulate an interruption: video 1 half-written in staging, and a stray temporary file.
+    import shutil
+
+    partial = out / ".partial" / "video_0001" / "videos" / "video_0001"
+    partial.parent.mkdir(parents=True)
+    shutil.move(out / "videos" / "video_0001", partial)
+    (partial / "frames" / "000009.jpg").unlink()
+    (out / "videos" / ".boxes.parquet.uecity-tmp-abc.parquet").write_bytes(b"junk")
+    _generate(tiny_spec_file, out, "--videos", "2", "--frames", "10", "--resume")
+    after = tree_digest(out)
+    assert after == reference
+
+
+def test_resume_refuses_another_spec(tiny_spec_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    _generate(tiny_spec_file, out, "--videos", "1", "--frames", "5")
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            str(tiny_spec_file),
+            "--out",
+            str(out),
+            "--videos",
+            "1",
+            "--frames",
+            "6",
+            "--resume",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "another spec" in result.output
+
+
+def test_preview_draws_a_contact_sheet(tiny_spec_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    _generate(tiny_spec_file, out, "--videos", "1", "--frames", "8")
+    sheet = tmp_path / "sheet.png"
+    result = runner.invoke(app, ["preview", str(out), "--out", str(sheet), "--tiles", "2"])
+    assert result.exit_code == 0, result.output
+    import cv2
+
+    image = cv2.imread(str(sheet))
+    assert image is not None and image.shape[1] == 1920
+
+
+def test_boxes_table_is_sorted_and_typed(tiny_spec_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    _generate(tiny_spec_file, out, "--videos", "1", "--frames", "5")
+    table = pd.read_parquet(out / "videos" / "video_0000" / "boxes.parquet")
+    assert list(table.columns[:8]) == [
+        "frame",
+        "track_id",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "visibility",
+        "truncation",
+    ]
+    assert table.equals(table.sort_values(["frame", "track_id"]).reset_index(drop=True))
