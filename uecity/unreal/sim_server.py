@@ -106,7 +106,9 @@ class SimServer:
         return self.port
 
     def serve_forever(self) -> None:
-        self.start()
+        """Serve until `stop()` (or Ctrl-C in the caller's thread)."""
+        if self._listener is None:
+            self.start()
         try:
             while not self._stop.wait(0.5):
                 pass
