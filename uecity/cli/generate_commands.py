@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from uecity.cli.options import OutDir, Seed, Workers
+from uecity.errors import SpecError
 
 console = Console(highlight=False, stderr=True)
 
@@ -45,7 +46,12 @@ def generate(
     from uecity.scene.spec import load_spec
 
     spec = load_spec(spec_file).with_overrides(videos=videos, frames=frames, seed=seed)
-    plan = plan_run(spec, out, workers=workers, resume=resume, shard=Shard.parse(shard))
+    try:
+        plan = plan_run(spec, out, workers=workers, resume=resume, shard=Shard.parse(shard))
+    except SpecError as error:
+        if error.path is None and spec_file is not None:
+            error.path = spec_file  # name the file the impossible setting came from
+        raise
     if plan.resume and len(plan.pending) < len(plan.jobs):
         console.print(f"resuming: {len(plan.jobs) - len(plan.pending)} video(s) already done")
     with Progress(
