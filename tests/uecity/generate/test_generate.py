@@ -100,16 +100,16 @@ def _spawn_generate(spec: Path, out: Path, *args: str) -> subprocess.Popen:
 
 def test_resume_after_kill_leaves_no_partial_files(tiny_spec_file: Path, tmp_path: Path) -> None:
     reference = tmp_path / "reference"
-    _generate(tiny_spec_file, reference, "--frames", "40")
+    _generate(tiny_spec_file, reference, "--frames", "60")
     out = tmp_path / "killed"
-    process = _spawn_generate(tiny_spec_file, out, "--frames", "40")
+    process = _spawn_generate(tiny_spec_file, out, "--frames", "60")
     # Kill -9 once the first video is done and the second one is under way.
     deadline = time.monotonic() + 120
     while (
         time.monotonic() < deadline and not (out / "videos" / "video_0000" / "video.json").exists()
     ):
         time.sleep(0.05)
-    time.sleep(0.3)
+    time.sleep(0.1)  # into video 1's setup (a video takes well over a second here)
     process.send_signal(signal.SIGKILL)
     process.wait()
     finished = sorted(p.name for p in (out / "videos").iterdir())
@@ -117,10 +117,10 @@ def test_resume_after_kill_leaves_no_partial_files(tiny_spec_file: Path, tmp_pat
     stamp = (out / "videos" / "video_0000" / "video.json").stat().st_mtime_ns
     # A plain rerun refuses to overwrite; --resume continues.
     result = runner.invoke(
-        app, ["generate", str(tiny_spec_file), "--out", str(out), "--frames", "40"]
+        app, ["generate", str(tiny_spec_file), "--out", str(out), "--frames", "60"]
     )
     assert result.exit_code != 0 and "--resume" in result.output
-    _generate(tiny_spec_file, out, "--frames", "40", "--resume")
+    _generate(tiny_spec_file, out, "--frames", "60", "--resume")
     assert (out / "videos" / "video_0000" / "video.json").stat().st_mtime_ns == stamp  # not redone
     assert tree_digest(out) == tree_digest(reference)
 
