@@ -101,6 +101,7 @@ class UnrealCvRenderer:
         self.options = options or UnrealCvOptions()
         self.reconnections = 0
         self._spawned: dict[str, int] = {}  # sumo id -> instance id, as spawned in the engine
+        self._in_flight: dict[str, int] = {}  # what the frame being sent would leave spawned
         self._camera_id: int | None = None
         connection.connect()
         self._set_up_camera()
@@ -171,24 +172,31 @@ class UnrealCvRenderer:
                     ) from None
                 log.warning("frame %d: %s; reconnecting", world.frame, error)
                 time.sleep(min(0.2 * 2**attempt, 5.0))
-                self._reconnect()
+                try:
+                    self._reconnect()
+                except ExternalToolError as lost:
+                    raise ExternalToolError(
+                        f"lost the Unreal Engine at frame {world.frame}: {lost}"
+                    ) from None
         raise AssertionError("unreachable")
 
     def _reconnect(self) -> None:
         self.reconnections += 1
         self.connection.connect()
-        # The engine may have restarted: whatever we spawned may be gone, and a surviving
-        # actor would collide with its re-spawn; destroy (errors ignored), then spawn again.
-        if self._spawned:
+        # The engine may have restarted (our actors are gone) or not (they survive, and so may
+        # some of the interrupted frame's spawns): destroy all we may have spawned, ignoring
+        # errors, then spawn afresh so no re-spawn collides with a survivor.
+        names = {actor_name(i) for i in {*self._spawned.values(), *self._in_flight.values()}}
+        if names:
             self.connection.request_batch(
-                [f"vset /object/{actor_name(i)}/destroy" for i in self._spawned.values()],
-                check=False,
+                [f"vset /object/{name}/destroy" for name in sorted(names)], check=False
             )
-        self._spawned = {}
+        self._spawned, self._in_flight = {}, {}
         self._set_up_camera()
 
     def _capture(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
         commands, spawned = self.frame_commands(world, instance_ids)
+        self._in_flight = spawned
         if self.options.batched:
             replies = self.connection.request_batch([f"vbatch {len(commands)}", *commands])[1:]
         else:

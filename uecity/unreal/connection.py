@@ -67,6 +67,24 @@ def parse_colour(reply: str) -> tuple[int, int, int]:
     return int(match[1]), int(match[2]), int(match[3])
 
 
+def _quiet_receive_loop(client):  # type: ignore[no-untyped-def]
+    """The client's receive thread, minus the traceback it prints when the socket drops.
+
+    The client's loop raises `ConnectionError` out of its thread on a drop (after queueing the
+    error for the waiting request); we pass the error on the same way and end quietly.
+    """
+    loop = client.receive_loop_queue
+
+    def run() -> None:
+        try:
+            loop()
+        except (ConnectionError, OSError, AssertionError) as error:
+            log.debug("unrealcv receive thread ended: %s", error)
+            client.recv_data_q.put(ConnectionError(str(error)))
+
+    return run
+
+
 def _import_client():  # type: ignore[no-untyped-def]
     try:
         import unrealcv
@@ -96,6 +114,7 @@ class UnrealCvConnection:
     def connect(self) -> None:
         """Connect, retrying with backoff until `connect_timeout_s` has passed."""
         unrealcv = _import_client()
+        logging.getLogger("unrealcv").setLevel(logging.WARNING)  # its INFO lines go to stderr
         self.close()
         deadline = time.monotonic() + self.connect_timeout_s
         delay = 0.1
@@ -104,6 +123,7 @@ class UnrealCvConnection:
             attempts += 1
             client = unrealcv.Client((self.endpoint.host, self.endpoint.port))
             client.RECONNECT_ATTEMPTS = 0  # a dead socket is reported at once, not after ~1 min
+            client.receive_loop_queue = _quiet_receive_loop(client)
             if self._try_connect(client, deadline):
                 self._client = client
                 log.info("connected to UnrealCV at %s (attempt %d)", self.endpoint, attempts)

@@ -208,6 +208,7 @@ class SimServer:
         if len(parts) != 2 or not parts[1].isdigit():
             self._reply(item, f"error vbatch takes a count, got '{request.command}'")
             return
+        self._log(item)
         self._reply(item, "ok")
         batch = []
         deadline = time.monotonic() + VBATCH_WAIT_S
@@ -226,11 +227,7 @@ class SimServer:
         if not current:
             return  # the connection went away; its queued requests die with it
         self.requests_handled += 1
-        entry = LoggedRequest(self.ticks, number, request.request_id, request.command)
-        self.request_log.append(entry)
-        if self._log_file is not None:
-            self._log_file.write(json.dumps(entry.__dict__) + "\n")
-            self._log_file.flush()
+        self._log(item)
         if self.faults.drops_at(self.requests_handled):
             log.info(
                 "fault injection: dropping client %d at request %d", number, self.requests_handled
@@ -244,6 +241,14 @@ class SimServer:
         else:
             body = self.engine.handle(request.command)
         self._reply(item, body)
+
+    def _log(self, item: tuple[int, socket.socket, wire.Request]) -> None:
+        number, _, request = item
+        entry = LoggedRequest(self.ticks, number, request.request_id, request.command)
+        self.request_log.append(entry)
+        if self._log_file is not None:
+            self._log_file.write(json.dumps(entry.__dict__) + "\n")
+            self._log_file.flush()
 
     def _reply(self, item: tuple[int, socket.socket, wire.Request], body: str | bytes) -> None:
         _, conn, request = item
