@@ -134,6 +134,36 @@ def _colour_lookup(
     return lut, palette, ids
 
 
+_LEVELS = 16
+_OFF_LEVEL = _LEVELS  # a channel value too far from every level
+# Channel value → its level k when within ±3 of 8 + 16k, else _OFF_LEVEL (one cv2.LUT pass).
+_LEVEL_OF = np.array(
+    [c >> 4 if 5 <= (c & 15) <= 11 else _OFF_LEVEL for c in range(256)], np.uint8
+)
+
+
+def _decode_lattice_colours(
+    image: np.ndarray, colours: Mapping[int, tuple[int, int, int]]
+) -> np.ndarray:
+    """Decoding for colours on `instance_colour`'s lattice (every channel 8 + 16k), ±3.
+
+    A channel value c is within ±3 of a level exactly when c & 15 lies in 8 ± 3, and the level is
+    then c >> 4; a table maps each pixel's three levels to an id. A few whole-image passes,
+    whatever the number of colours.
+    """
+    base = _LEVELS + 1
+    lut = np.full(base**3, BACKGROUND, np.int32)
+    for iid, (r, g, b) in colours.items():
+        lut[((r >> 4) * base + (g >> 4)) * base + (b >> 4)] = iid
+    levels = cv2.LUT(np.ascontiguousarray(image, np.uint8), _LEVEL_OF)  # (H, W, 3)
+    code = levels[:, :, 0].astype(np.uint16)  # base**3 < 2**16
+    code *= base
+    code += levels[:, :, 1]
+    code *= base
+    code += levels[:, :, 2]
+    return lut[code]
+
+
 def decode_colour_mask(
     image_rgb: np.ndarray, colours: Mapping[int, tuple[int, int, int]], tolerance: int = 3
 ) -> np.ndarray:
@@ -144,6 +174,8 @@ def decode_colour_mask(
     pixel's colour bin is looked up in a table of the colours whose tolerance reaches that bin,
     then checked exactly; colours too close to share no bin fall back to one pass per colour.
     """
+    if tolerance <= 3 and all(c % 16 == 8 for rgb in colours.values() for c in rgb):
+        return _decode_lattice_colours(image_rgb, colours)
     h, w = image_rgb.shape[:2]
     out = np.full((h, w), BACKGROUND, np.int32)
     if not colours:

@@ -49,8 +49,9 @@ class UnrealCvOptions:
     """Send each frame as one `vbatch`; off only to measure what batching saves."""
     max_reconnects: int = 5
     """Reconnections tried for one frame before the video fails."""
-    image_format: str = "png"
-    """How frames travel: `png` (as UnrealCV sends them) or `bmp` (bigger, no encoding cost)."""
+    image_format: str = "bmp"
+    """How frames travel: `bmp` (no compression: the engine's PNG encoder is slow at high
+    resolution, and decoding is a copy) or `png` (smaller, for a remote engine)."""
 
 
 def actor_name(instance_id: int) -> str:
@@ -116,18 +117,19 @@ class UnrealCvRenderer:
             cameras = str(self.connection.request("vget /cameras")).split()
             digits = str(len(cameras) - 1)
         self._camera_id = int(digits)
+        self.connection.request_batch(self.camera_commands(self._camera_id))
+
+    def camera_commands(self, camera_id: int) -> list[str]:
+        """`vset` commands that give UnrealCV camera `camera_id` our camera's optics and pose."""
         c = self.camera
         x, y, z = world_to_unreal_location(c.x, c.y, c.z)
         pitch, yaw, roll = camera_to_unreal_rotation(c.yaw_deg, c.pitch_deg, c.roll_deg)
-        cid = self._camera_id
-        self.connection.request_batch(
-            [
-                f"vset /camera/{cid}/size {c.width} {c.height}",
-                f"vset /camera/{cid}/fov {horizontal_fov_deg(c.fx, c.width):.4f}",
-                f"vset /camera/{cid}/location {x:.2f} {y:.2f} {z:.2f}",
-                f"vset /camera/{cid}/rotation {pitch:.4f} {yaw:.4f} {roll:.4f}",
-            ]
-        )
+        return [
+            f"vset /camera/{camera_id}/size {c.width} {c.height}",
+            f"vset /camera/{camera_id}/fov {horizontal_fov_deg(c.fx, c.width):.4f}",
+            f"vset /camera/{camera_id}/location {x:.2f} {y:.2f} {z:.2f}",
+            f"vset /camera/{camera_id}/rotation {pitch:.4f} {yaw:.4f} {roll:.4f}",
+        ]
 
     # --- a frame
     def frame_commands(
@@ -204,14 +206,15 @@ class UnrealCvRenderer:
         self._spawned = spawned
         lit, mask = replies[-3], replies[-2]
         image_bgr = _decode_image(lit, "lit")
-        mask_rgb = _decode_image(mask, "object_mask")[:, :, ::-1]
+        mask_bgr = _decode_image(mask, "object_mask")
         if image_bgr.shape[:2] != (self.camera.height, self.camera.width):
             raise ExternalToolError(
                 f"the engine captured {image_bgr.shape[1]}x{image_bgr.shape[0]} frames, the "
                 f"camera is {self.camera.width}x{self.camera.height}"
             )
-        colours = {iid: instance_colour(iid) for iid in spawned.values()}
-        ids = decode_colour_mask(np.ascontiguousarray(mask_rgb), colours, MASK_TOLERANCE)
+        # OpenCV decodes BGR: match against BGR colours rather than copying the image to RGB.
+        colours_bgr = {iid: instance_colour(iid)[::-1] for iid in spawned.values()}
+        ids = decode_colour_mask(mask_bgr, colours_bgr, MASK_TOLERANCE)
         return RenderedFrame(image_bgr, ids, None)
 
     def close(self) -> None:
@@ -228,9 +231,34 @@ class UnrealCvRenderer:
 
 
 def _decode_image(reply: str | bytes, what: str) -> np.ndarray:
+    """A BGR image from the engine's reply: BMP read in place, anything else through OpenCV."""
     if isinstance(reply, str):
         raise ExternalToolError(f"the engine sent text instead of the {what} image: {reply!r}")
-    image = cv2.imdecode(np.frombuffer(reply, np.uint8), cv2.IMREAD_COLOR)
+    image = _bmp_view(reply)
+    if image is None:
+        image = cv2.imdecode(np.frombuffer(reply, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ExternalToolError(f"the engine's {what} image could not be decoded")
     return image
+
+
+def _bmp_view(data: bytes) -> np.ndarray | None:
+    """The pixels of an uncompressed 24-bit BMP as a (H, W, 3) BGR array, by a copy not a decode.
+
+    BMP rows are stored bottom-up (positive height) and padded to 4 bytes; anything else
+    (another bit depth, compression, a truncated file) returns None for OpenCV to handle.
+    """
+    if len(data) < 54 or data[:2] != b"BM":
+        return None
+    offset, width, height = (int.from_bytes(data[a:b], "little", signed=True)
+                             for a, b in ((10, 14), (18, 22), (22, 26)))  # fmt: skip
+    bits, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
+    if bits != 24 or compression != 0 or width <= 0 or height == 0:
+        return None
+    stride = (width * 3 + 3) // 4 * 4
+    rows = abs(height)
+    if offset + stride * rows > len(data):
+        return None
+    pixels = np.frombuffer(data, np.uint8, count=stride * rows, offset=offset)
+    image = pixels.reshape(rows, stride)[:, : width * 3].reshape(rows, width, 3)
+    return np.ascontiguousarray(image[::-1] if height > 0 else image)  # writable, top-down

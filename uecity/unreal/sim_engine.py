@@ -259,7 +259,8 @@ class SimEngine:
             image_bgr = frame.image_bgr
         else:
             image_bgr = self._mask_image_bgr(frame.instance_mask, names)
-        ok, data = cv2.imencode(f".{fmt}", image_bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if fmt == "png" else []
+        ok, data = cv2.imencode(f".{fmt}", image_bgr, params)
         if not ok:
             raise _CommandError(f"failed to encode {fmt}")
         return data.tobytes()

@@ -142,8 +142,8 @@ def test_amodal_box_and_silhouette_of_a_cube() -> None:
     assert clipped is not None and clipped[2] - clipped[0] > 200  # reaches far beyond the image
 
 
-@pytest.mark.parametrize("close_colours", [False, True])
-def test_colour_decoding_equals_one_pass_per_colour(close_colours: bool) -> None:
+@pytest.mark.parametrize("palette", ["lattice", "spread", "close"])
+def test_colour_decoding_equals_one_pass_per_colour(palette: str) -> None:
     import cv2
 
     rng = np.random.default_rng(3)
@@ -151,8 +151,10 @@ def test_colour_decoding_equals_one_pass_per_colour(close_colours: bool) -> None
     for i in range(30):
         x, y = rng.integers(0, 140), rng.integers(0, 75)
         truth[y : y + rng.integers(3, 15), x : x + rng.integers(3, 20)] = i
-    colours = {i: instance_colour(i) for i in range(30)}
-    if close_colours:  # tolerance cubes sharing a colour bin: the one-pass-per-colour path
+    colours = {i: instance_colour(i) for i in range(30)}  # the lattice path
+    if palette == "spread":  # off the lattice, far apart: the colour-bin path
+        colours = {i: tuple(c + 1 for c in rgb) for i, rgb in colours.items()}
+    if palette == "close":  # tolerance cubes sharing a colour bin: one pass per colour
         colours[0], colours[1] = (200, 201, 202), (205, 201, 202)
     image = np.zeros((90, 160, 3), np.uint8)
     for i, rgb in colours.items():
@@ -165,5 +167,5 @@ def test_colour_decoding_equals_one_pass_per_colour(close_colours: bool) -> None
         hi = np.array([min(c + 3, 255) for c in rgb], np.uint8)
         expected[cv2.inRange(image, lo, hi) > 0] = i
     np.testing.assert_array_equal(decode_colour_mask(image, colours, tolerance=3), expected)
-    if not close_colours:
+    if palette != "close":
         np.testing.assert_array_equal(expected, truth)

@@ -172,3 +172,18 @@ def test_an_object_without_an_asset_is_refused(
     with pytest.raises(SpecError, match="no asset for vehicle/tram"):
         renderer.render(world, {"t": 0})
     renderer.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (321, 181), (17, 5)])
+def test_bmp_pixels_are_read_in_place_of_decoding(width: int, height: int) -> None:
+    import cv2
+
+    from uecity.unreal.backend import _bmp_view
+
+    image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    data = cv2.imencode(".bmp", image)[1].tobytes()
+    np.testing.assert_array_equal(_bmp_view(data), image)
+    assert _bmp_view(data[:-10]) is None  # truncated: left to OpenCV, which reports it
+    assert _bmp_view(cv2.imencode(".png", image)[1].tobytes()) is None
+    grey = cv2.imencode(".bmp", image[:, :, 0])[1].tobytes()  # 8-bit palette BMP
+    assert _bmp_view(grey) is None
