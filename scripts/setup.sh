@@ -31,4 +31,20 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   quiet_pip -e ".[$extras]"
   echo "$want" > "$stamp"
 fi
+# --- Browser for the annotator's end-to-end tests (--dev only) --------------------------------
+# tests/annotator drives a real headless Chromium through Playwright's Python package (in the
+# dev extra). The browser is Debian's `chromium`, never Playwright's own download (which needs
+# hosts this machine cannot reach).
+if [ "$extras" = "all,dev" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup.sh: installing Debian's chromium for the annotator's browser tests" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends chromium >/dev/null) \
+      || echo "setup.sh: could not install chromium; the annotator's browser tests will skip" >&2
+  else
+    echo "setup.sh: chromium is missing and this is not a root Debian machine: install it" \
+      "(e.g. 'sudo apt-get install chromium') or the annotator's browser tests will skip" >&2
+  fi
+fi
+# --- end of the annotator's browser block ----------------------------------------------------
 echo "UE-City is set up in .venv ($(.venv/bin/uecity --version))" >&2

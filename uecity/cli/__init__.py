@@ -7,7 +7,13 @@ contents.
 
 from __future__ import annotations
 
-from uecity.cli import dataset_commands, generate_commands
+from uecity.cli import (
+    annotate_commands,
+    dataset_commands,
+    generate_commands,
+    language_commands,
+    model_commands,
+)
 from uecity.cli.app import app
 
 __all__ = ["app", "main"]
@@ -18,6 +24,11 @@ app.command("schemas")(dataset_commands.schemas)
 app.command("generate")(generate_commands.generate)
 app.command("preview")(generate_commands.preview)
 app.command("merge")(generate_commands.merge)
+app.command("annotate")(annotate_commands.annotate)
+app.command("compose")(language_commands.compose)
+app.command("export")(language_commands.export)
+app.command("stats")(language_commands.stats)
+app.add_typer(model_commands.app, name="model")
 
 
 def main() -> None:

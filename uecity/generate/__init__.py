@@ -1,0 +1,1 @@
+"""`uecity generate`: one video per worker call, a run of videos, and merging shards."""

@@ -243,10 +243,20 @@ def _run_pool(plan: RunPlan, progress: ProgressFn | None) -> list[VideoSummary]:
                         results.append(future.result())
                 _drain(queue, progress)
             except BaseException:
-                for future in futures:
-                    future.cancel()
+                # Ctrl-C or a failed video: stop now rather than finish the queued videos. The
+                # unfinished ones stay in .partial/ and are redone by --resume.
+                _terminate(pool)
                 raise
     return results
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the worker processes without waiting for their videos."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public handle on them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
 
 
 def _drain(queue, progress: ProgressFn | None) -> None:

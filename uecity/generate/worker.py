@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from uecity.camera import Camera, auto_camera
-from uecity.dataset import Dataset
+from uecity.dataset import Dataset, Video
 from uecity.errors import MissingDependencyError, SpecError
 from uecity.image_files import encode_image
 from uecity.motion.auto import LabelConfig, Trajectory, auto_intervals
@@ -237,101 +237,71 @@ def _trajectories(
     return out
 
 
-def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSummary:
-    """Generate one video into `job.out/videos/<vid>` (atomically, as a whole folder)."""
-    spec, run, cap = job.spec, job.spec.run, job.spec.capture
-    summary = VideoSummary(job.video_id)
-    t = {"setup": 0.0, "sumo": 0.0, "render": 0.0, "boxes": 0.0, "encode": 0.0, "write": 0.0}
-    t["post"] = 0.0
-    clock = time.perf_counter()
-    # --- setup
-    rng = job.generators()
-    staging_root = job.out / PARTIAL / job.video_id
-    shutil.rmtree(staging_root, ignore_errors=True)
-    staging = Dataset(staging_root, _placeholder_manifest(job.video_id)).video(job.video_id)
-    staging.frames_folder.mkdir(parents=True)
-    tracks = _Tracks()
+BOX_COLUMNS = [
+    "frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation",
+    "amodal_x1", "amodal_y1", "amodal_x2", "amodal_y2",
+]  # fmt: skip
+
+
+def _record(
+    sim: TrafficSimulation,
+    renderer: Renderer,
+    staging: Video,
+    job: VideoJob,
+    tracks: _Tracks,
+    t: dict[str, float],
+    progress: ProgressFn | None,
+) -> list[tuple]:
+    """Simulate, render, box and write every frame; returns the box rows (instance ids)."""
+    spec, run = job.spec, job.spec.run
+    camera = renderer.camera
     box_rows: list[tuple] = []
-    with tempfile.TemporaryDirectory(prefix="uecity-video-") as scratch:
-        network = build_network(spec.intersection, Path(scratch))
-        camera = video_camera(spec, network, job.index, rng["camera"])
-        duration = run.warmup_s + run.frames / cap.fps + 5.0
-        demand = build_demand(spec.demand, network, duration, Path(scratch), rng["demand"])
-        renderer = build_renderer(run.backend, camera, network, rng["render"])
-        t["setup"] = time.perf_counter() - clock
-        try:
-            with TrafficSimulation(
-                network, demand, cap.fps, sumo_seed(rng["sumo"]), Path(scratch)
-            ) as sim:
-                # --- populate: the scene is busy when recording starts
-                clock = time.perf_counter()
-                sim.warm_up(run.warmup_s)
-                t["sumo"] += time.perf_counter() - clock
-                frames = sim.frames(run.frames)
-                for index in range(run.frames):
-                    # --- simulate
-                    clock = time.perf_counter()
-                    world = next(frames)
-                    tracks.observe(world)
-                    now = time.perf_counter()
-                    t["sumo"] += now - clock
-                    # --- render, boxes
-                    rendered = renderer.render(world, tracks.instance_ids)
-                    clock, now = now, time.perf_counter()
-                    t["render"] += now - clock
-                    boxes = _frame_boxes(camera, rendered, world, tracks.instance_ids, spec)
-                    clock, now = now, time.perf_counter()
-                    t["boxes"] += now - clock
-                    data = encode_image(
-                        rendered.image_bgr, run.image_format, jpeg_quality=run.jpeg_quality
-                    )
-                    clock, now = now, time.perf_counter()
-                    t["encode"] += now - clock
-                    # Plain writes: the staging folder becomes visible only as a whole.
-                    (staging.frames_folder / f"{index:06d}.{run.image_format}").write_bytes(data)
-                    t["write"] += time.perf_counter() - now
-                    for b in boxes:
-                        box_rows.append(
-                            (
-                                index,
-                                b.instance_id,
-                                *b.xyxy,
-                                b.visibility,
-                                b.truncation,
-                                *b.amodal_xyxy,
-                            )
-                        )
-                    if progress is not None and (index % 10 == 9 or index == run.frames - 1):
-                        progress(job.video_id, index + 1, run.frames)
-        finally:
-            renderer.close()
-    # --- post-process: final track ids, objects, boxes, motion
-    clock = time.perf_counter()
+    frames = sim.frames(run.frames)
+    for index in range(run.frames):
+        clock = time.perf_counter()
+        world = next(frames)
+        tracks.observe(world)
+        now = time.perf_counter()
+        t["sumo"] += now - clock
+        rendered = renderer.render(world, tracks.instance_ids)
+        clock, now = now, time.perf_counter()
+        t["render"] += now - clock
+        boxes = _frame_boxes(camera, rendered, world, tracks.instance_ids, spec)
+        clock, now = now, time.perf_counter()
+        t["boxes"] += now - clock
+        data = encode_image(rendered.image_bgr, run.image_format, jpeg_quality=run.jpeg_quality)
+        clock, now = now, time.perf_counter()
+        t["encode"] += now - clock
+        # Plain writes: the staging folder becomes visible only as a whole.
+        (staging.frames_folder / f"{index:06d}.{run.image_format}").write_bytes(data)
+        t["write"] += time.perf_counter() - now
+        for b in boxes:
+            box_rows.append(
+                (index, b.instance_id, *b.xyxy, b.visibility, b.truncation, *b.amodal_xyxy)
+            )
+        if progress is not None and (index % 10 == 9 or index == run.frames - 1):
+            progress(job.video_id, index + 1, run.frames)
+    return box_rows
+
+
+def _post_process(
+    staging: Video, tracks: _Tracks, box_rows: list[tuple], camera: Camera, fps: float
+) -> tuple[int, int]:
+    """Final track ids (0.. in order of first annotated frame), objects, boxes and auto motion.
+
+    Returns (objects, boxes) written.
+    """
     first_seen: dict[int, int] = {}
     for row in box_rows:
         first_seen.setdefault(row[1], row[0])
     order = sorted(first_seen, key=lambda iid: (first_seen[iid], iid))
     final_ids = {iid: k for k, iid in enumerate(order)}
-    objects = [_object_record(final_ids[iid], tracks.specs[iid]) for iid in order]
-    columns = [
-        "frame",
-        "track_id",
-        "x1",
-        "y1",
-        "x2",
-        "y2",
-        "visibility",
-        "truncation",
-        "amodal_x1",
-        "amodal_y1",
-        "amodal_x2",
-        "amodal_y2",
-    ]
-    table = pd.DataFrame(box_rows, columns=columns)
+    staging.write_objects([_object_record(final_ids[iid], tracks.specs[iid]) for iid in order])
+    table = pd.DataFrame(box_rows, columns=BOX_COLUMNS)
+    table = table.astype({c: "float64" for c in BOX_COLUMNS[2:]})
+    table["frame"] = table["frame"].astype("int64")
     table["track_id"] = table["track_id"].map(final_ids).astype("int64")
-    staging.write_objects(objects)
     staging.write_boxes(table)
-    cfg = LabelConfig(fps=cap.fps)
     trajectories = _trajectories(tracks, box_rows, final_ids)
     staging.write_motion(
         [
@@ -343,32 +313,47 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
                 source="auto",
                 author="uecity-generate",
             )
-            for i in auto_intervals(trajectories, camera, cfg)
+            for i in auto_intervals(trajectories, camera, LabelConfig(fps=fps))
         ]
     )
-    # --- metadata, last: its presence marks the video complete
-    lighting = getattr(renderer, "lighting", None)
-    scene: dict[str, str | int | float | bool] = {
-        "template": spec.intersection.template,
-        "warmup_s": run.warmup_s,
-        "min_visibility": run.min_visibility,
-    }
-    if lighting is not None:
-        scene["sun_elevation_deg"] = round(math.degrees(math.asin(float(lighting.sun[2]))), 3)
-    staging.write_info(
-        VideoInfo(
-            video_id=job.video_id,
-            width=cap.width,
-            height=cap.height,
-            fps=cap.fps,
-            num_frames=run.frames,
-            image_format=run.image_format,
-            backend=run.backend,
-            seed=job.video_seed,
-            camera=camera_record(camera),
-            scene=scene,
-        )
-    )
+    return len(order), len(table)
+
+
+def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSummary:
+    """Generate one video into `job.out/videos/<vid>` (atomically, as a whole folder)."""
+    spec, run, cap = job.spec, job.spec.run, job.spec.capture
+    t = dict.fromkeys(("setup", "sumo", "render", "boxes", "encode", "write", "post"), 0.0)
+    clock = time.perf_counter()
+    # --- setup: staging folder, network, camera, demand, renderer
+    rng = job.generators()
+    staging_root = job.out / PARTIAL / job.video_id
+    shutil.rmtree(staging_root, ignore_errors=True)
+    staging = Dataset(staging_root, _placeholder_manifest(job.video_id)).video(job.video_id)
+    staging.frames_folder.mkdir(parents=True)
+    tracks = _Tracks()
+    with tempfile.TemporaryDirectory(prefix="uecity-video-") as scratch:
+        network = build_network(spec.intersection, Path(scratch))
+        camera = video_camera(spec, network, job.index, rng["camera"])
+        duration = run.warmup_s + run.frames / cap.fps + 5.0
+        demand = build_demand(spec.demand, network, duration, Path(scratch), rng["demand"])
+        renderer = build_renderer(run.backend, camera, network, rng["render"])
+        t["setup"] = time.perf_counter() - clock
+        try:
+            seed = sumo_seed(rng["sumo"])
+            with TrafficSimulation(network, demand, cap.fps, seed, Path(scratch)) as sim:
+                # --- populate: the scene is busy when recording starts
+                clock = time.perf_counter()
+                sim.warm_up(run.warmup_s)
+                t["sumo"] += time.perf_counter() - clock
+                # --- simulate, render, boxes, frames
+                box_rows = _record(sim, renderer, staging, job, tracks, t, progress)
+        finally:
+            renderer.close()
+    # --- post-process: track ids, objects, boxes, motion
+    clock = time.perf_counter()
+    objects, boxes = _post_process(staging, tracks, box_rows, camera, cap.fps)
+    # --- metadata, last; then the whole folder moves into place in one rename
+    staging.write_info(_video_info(job, camera, renderer))
     final = job.out / "videos" / job.video_id
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
@@ -376,11 +361,31 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     os.replace(staging.folder, final)
     shutil.rmtree(staging_root, ignore_errors=True)
     t["post"] = time.perf_counter() - clock
-    summary.frames = run.frames
-    summary.objects = len(objects)
-    summary.boxes = len(table)
-    summary.timings = t
-    return summary
+    return VideoSummary(job.video_id, run.frames, objects, boxes, t)
+
+
+def _video_info(job: VideoJob, camera: Camera, renderer: Renderer) -> VideoInfo:
+    spec, run, cap = job.spec, job.spec.run, job.spec.capture
+    scene: dict[str, str | int | float | bool] = {
+        "template": spec.intersection.template,
+        "warmup_s": run.warmup_s,
+        "min_visibility": run.min_visibility,
+    }
+    lighting = getattr(renderer, "lighting", None)
+    if lighting is not None:
+        scene["sun_elevation_deg"] = round(math.degrees(math.asin(float(lighting.sun[2]))), 3)
+    return VideoInfo(
+        video_id=job.video_id,
+        width=cap.width,
+        height=cap.height,
+        fps=cap.fps,
+        num_frames=run.frames,
+        image_format=run.image_format,
+        backend=run.backend,
+        seed=job.video_seed,
+        camera=camera_record(camera),
+        scene=scene,
+    )
 
 
 def _object_record(track_id: int, spec: ActorSpec) -> ObjectRecord:

@@ -1,0 +1,1 @@
+"""Motion intervals derived automatically from trajectories, with hysteresis."""

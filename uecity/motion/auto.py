@@ -6,8 +6,8 @@ its annotated boxes, label per interval:
 - motion state: moving / stopped / parked;
 - manoeuvre (vehicles): turning left / turning right (a sustained heading change of at least
   40°), going straight (through the junction without turning);
-- direction relative to the camera: towards the camera / away from the camera / left to right /
-  right to left (the actor's heading against the camera's ground axis);
+- heading relative to the camera: towards / away / crossing left-to-right / crossing
+  right-to-left (the actor's heading against the camera's ground axis);
 - pedestrians: crossing the road / walking on the sidewalk;
 - image position: on the left / on the right, near / far (from the box).
 
@@ -32,7 +32,8 @@ from uecity.motion.hysteresis import (
 
 MOTION_STATES = ("moving", "stopped", "parked")
 MANOEUVRES = ("turning left", "turning right", "going straight")
-DIRECTIONS = ("away from the camera", "left to right", "towards the camera", "right to left")
+# The labels the composer's default vocabulary (uecity/language) tests for.
+DIRECTIONS = ("away", "crossing left-to-right", "towards", "crossing right-to-left")
 PEDESTRIAN_ACTIONS = ("crossing the road", "walking on the sidewalk")
 POSITIONS = ("on the left", "on the right", "near", "far")
 VOCABULARY = {

@@ -19,7 +19,7 @@ import numpy as np
 
 from uecity.camera import Camera
 from uecity.render import raster
-from uecity.render.actors import bounding_box_corners, frame_faces
+from uecity.render.actors import frame_faces
 from uecity.render.ordering import draw_order
 from uecity.render.protocol import RenderedFrame
 from uecity.traffic.network import Network
@@ -235,9 +235,6 @@ class SimRenderer:
             if count:
                 unoccluded[iid] = count
         return RenderedFrame(canvas.image, canvas.ids, unoccluded)
-
-    def amodal_corners(self, actor: ActorState) -> np.ndarray:
-        return bounding_box_corners(actor)
 
     def close(self) -> None:
         """Nothing to release."""

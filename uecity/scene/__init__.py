@@ -1,0 +1,1 @@
+"""The scene spec (what to generate) and the junction templates."""

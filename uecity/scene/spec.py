@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from uecity.errors import SpecError
+from uecity.scene.templates import TEMPLATES as TEMPLATE_TABLE
 
 #: Named colours every vehicle type may be painted in, with their sRGB values.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -31,7 +32,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 
 VEHICLE_TYPES = ("car", "suv", "van", "bus", "truck")
-TEMPLATES = ("cross4", "tee")  # keep in sync with uecity.scene.templates.TEMPLATES
+TEMPLATES = tuple(TEMPLATE_TABLE)
 
 
 class _Frozen(BaseModel):

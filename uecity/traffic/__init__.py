@@ -1,0 +1,1 @@
+"""SUMO traffic: the junction network, the demand, and the libsumo simulation."""

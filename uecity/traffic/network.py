@@ -2,9 +2,13 @@
 
 `build_network` writes plain node/edge XML, runs the `netconvert` shipped with the
 `eclipse-sumo` wheel and reads the result back with `sumolib` into a `Network`: the file path
-SUMO runs on, the arms' edge ids (for demand) and the ground polygons a renderer draws (road
-surfaces, sidewalks, crossings, lane markings, parking bays), all in the network frame with the
-junction centre at the origin.
+SUMO runs on, the arms' edge ids (for demand), the parking bays, and the ground polygons a
+renderer draws (road surfaces, sidewalks, parking lanes, crossings, lane and stop markings),
+all in the network frame with the junction centre at the origin.
+
+Each arm: an incoming edge (split before the junction when a left-turn lane is added), an
+outgoing edge, sidewalks as explicit pedestrian-only lanes and, with parking, a curbside lane
+only the parked-vehicle class may use (so moving traffic never drives through parked cars).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class ArmEdges:
 
 @dataclass(frozen=True)
 class ParkingBay:
-    """A curbside parking area (a SUMO parkingArea) on an outgoing lane."""
+    """A stretch of a curbside parking lane, cut into 6.5 m slots (parked vehicles stop there)."""
 
     id: str
     lane: str
@@ -212,7 +216,7 @@ def _dashes(points: np.ndarray, dash: float, gap: float, width: float) -> list[n
     return out
 
 
-def _surfaces(net, spec: IntersectionSpec) -> list[tuple[str, np.ndarray]]:
+def _surfaces(net) -> list[tuple[str, np.ndarray]]:
     """Ground polygons from the SUMO network, in drawing order."""
     road, sidewalks, crossings, markings, parking = [], [], [], [], []
     parking_lanes = []
@@ -330,7 +334,7 @@ def build_network(spec: IntersectionSpec, folder: Path) -> Network:
     net = sumolib.net.readNet(str(net_file), withInternal=True, withPedestrianConnections=True)
     bays = _parking_bays(net, spec, arms)
     additional = None  # parked vehicles stop on their lane: no additional file needed
-    surfaces = _surfaces(net, spec)
+    surfaces = _surfaces(net)
     log.debug("built %s: %d surfaces, %d parking bays", net_file, len(surfaces), len(bays))
     return Network(
         net_file=net_file,
@@ -342,8 +346,3 @@ def build_network(spec: IntersectionSpec, folder: Path) -> Network:
         extent=spec.approach_length_m,
         has_sidewalks=spec.sidewalk_width_m > 0,
     )
-
-
-def arm_angle(arm: Arm) -> float:
-    """Outward compass angle of an arm, radians."""
-    return math.radians(arm.angle_deg)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,8 +233,3 @@ class TrafficSimulation:
 def sumo_seed(rng: np.random.Generator) -> int:
     """SUMO's own seed, derived from the video's generator."""
     return int(rng.integers(0, 2**31 - 1))
-
-
-def scratch_dir(prefix: str = "uecity-sumo-") -> tempfile.TemporaryDirectory:
-    """A temporary folder for SUMO's input files of one video."""
-    return tempfile.TemporaryDirectory(prefix=prefix)

@@ -192,3 +192,16 @@ def test_boxes_table_is_sorted_and_typed(tiny_spec_file: Path, tmp_path: Path) -
         "truncation",
     ]
     assert table.equals(table.sort_values(["frame", "track_id"]).reset_index(drop=True))
+
+
+def test_a_video_without_annotated_boxes_is_still_valid(tmp_path: Path) -> None:
+    spec = tmp_path / "empty.yaml"
+    spec.write_text(
+        "run: {videos: 1, frames: 3, warmup_s: 0, min_box_pixels: 10000000}\n"
+        "capture: {width: 160, height: 90}\n"
+    )
+    out = tmp_path / "d"
+    _generate(spec, out)
+    video = Dataset.open(out).video("video_0000")
+    assert video.objects() == [] and len(video.boxes_dataframe()) == 0
+    assert validate_dataset(out).ok

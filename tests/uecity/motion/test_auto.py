@@ -79,8 +79,8 @@ def test_left_turn_is_labelled_on_the_turning_frames_without_flicker() -> None:
     assert _labels(result, "going straight") == []
     assert _labels(result, "moving") == [(0, len(traj.frames) - 1)]
     # Heads away from the camera (north), then right to left (west).
-    away = _labels(result, "away from the camera")
-    rtl = _labels(result, "right to left")
+    away = _labels(result, "away")
+    rtl = _labels(result, "crossing right-to-left")
     assert len(away) == 1 and len(rtl) == 1
     assert away[0][0] == 0 and rtl[0][1] == len(traj.frames) - 1
     assert away[0][1] + 1 == rtl[0][0]
@@ -143,7 +143,7 @@ def test_parked_and_pedestrian_crossing() -> None:
         (0, 9),
         (30, 39),
     ]
-    assert [(i.start, i.end) for i in ped if i.label == "left to right"] == [(0, 39)]
+    assert [(i.start, i.end) for i in ped if i.label == "crossing left-to-right"] == [(0, 39)]
     assert {i.label for i in ped} >= {"on the left", "on the right"}
 
 

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mlstrack.backbone import Backbone, FrozenBatchNorm2d, freeze_batch_norm
+from mlstrack.config import MLSTrackConfig
+
+
+def test_frozen_batch_norm_matches_eval_batch_norm() -> None:
+    bn = nn.BatchNorm2d(4)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(0.5, 2)
+        bn.bias.uniform_(-1, 1)
+    x = torch.randn(2, 4, 5, 5)
+    frozen = FrozenBatchNorm2d.from_batch_norm(bn)
+    assert torch.allclose(frozen(x), bn.eval()(x), atol=1e-6)
+    assert not list(frozen.parameters())
+
+
+def test_pyramid_strides_and_widths(tiny_config: MLSTrackConfig, image: torch.Tensor) -> None:
+    backbone = Backbone(tiny_config)
+    features = backbone(image)  # image 64×96
+    assert [tuple(f.shape) for f in features] == [
+        (1, 32, 8, 12), (1, 32, 4, 6), (1, 32, 2, 3), (1, 32, 1, 2)]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in backbone.modules())
+
+
+def test_stem_and_first_stage_are_frozen(tiny_config: MLSTrackConfig) -> None:
+    backbone = Backbone(tiny_config)
+    resnet = backbone.resnet
+    assert not any(p.requires_grad for p in resnet.embedder.parameters())
+    assert not any(p.requires_grad for p in resnet.encoder.stages[0].parameters())
+    assert all(p.requires_grad for p in resnet.encoder.stages[1].parameters())
+    none = Backbone(tiny_config.replace(backbone_trainable_stages=0))
+    assert not any(p.requires_grad for p in none.resnet.parameters())
+
+
+def test_freeze_batch_norm_recurses() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Sequential(nn.BatchNorm2d(4)))
+    freeze_batch_norm(model)
+    assert isinstance(model[1][0], FrozenBatchNorm2d)

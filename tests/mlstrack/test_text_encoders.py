@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mlstrack.config import MLSTrackConfig
+from mlstrack.text_encoders import (
+    ByteTokenizer,
+    ClipSentenceEncoder,
+    RobertaWordEncoder,
+    TextFeatures,
+    build_tokenizer,
+    import_open_clip,
+)
+from uecity.errors import ExternalToolError, MissingDependencyError
+
+
+def test_byte_tokenizer_pads_and_truncates() -> None:
+    ids, mask = ByteTokenizer()(["ab", "a much longer sentence"], max_length=6)
+    assert ids.shape == mask.shape == (2, 6)
+    assert ids[0].tolist() == [1, ord("a") + 4, ord("b") + 4, 3, 0, 0]
+    assert mask[0].tolist() == [1, 1, 1, 1, 0, 0]
+    assert ids[1, -1].item() == 3 and mask[1].all()
+
+
+def test_roberta_words_shape_and_frozen(tiny_config: MLSTrackConfig) -> None:
+    encoder = RobertaWordEncoder(tiny_config)
+    words, padding = encoder(["red car", "the pedestrian crossing the road"])
+    assert words.shape[:2] == padding.shape and words.shape[-1] == 24
+    assert padding.dtype == torch.bool and padding[0].any() and not padding[1].any()
+    assert not any(p.requires_grad for p in encoder.parameters())
+    encoder.train()
+    assert not encoder.training and not encoder.model.training
+
+
+def test_clip_sentence_embedding(tiny_config: MLSTrackConfig) -> None:
+    encoder = ClipSentenceEncoder(tiny_config)
+    embedding = encoder(["red car", "blue bus"])
+    assert embedding.shape == (2, 16) and embedding.dtype == torch.float32
+    assert not any(p.requires_grad for p in encoder.parameters())
+
+
+def test_text_features_validate_and_select() -> None:
+    features = TextFeatures(torch.zeros(2, 4, 8), torch.zeros(2, 4, dtype=torch.bool),
+                            torch.zeros(2, 5))
+    one = features.select(1)
+    assert one.word_features.shape == (1, 4, 8) and one.sentence_embedding.shape == (1, 5)
+    with pytest.raises(ValueError, match="bool"):
+        TextFeatures(torch.zeros(2, 4, 8), torch.zeros(2, 4))
+
+
+def test_hub_name_offline_gives_how_to_provide_message() -> None:
+    config = MLSTrackConfig.paper()
+    with pytest.raises(ExternalToolError) as info:
+        RobertaWordEncoder(config)
+    message = str(info.value)
+    assert "roberta-base" in message and "HF_HUB_OFFLINE" in message
+    assert "local-dir" in message and "tiny" in message
+
+
+def test_missing_local_path_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ExternalToolError, match="not a folder of pretrained weights"):
+        build_tokenizer(str(tmp_path / "nowhere"), "the RoBERTa tokenizer")
+
+
+def test_open_clip_backend_when_it_imports(tiny_config: MLSTrackConfig) -> None:
+    try:
+        import_open_clip()
+    except MissingDependencyError as error:
+        assert "open_clip_torch" in str(error)
+        pytest.skip(f"open_clip cannot be imported here: {error}")
+    from mlstrack.text_encoders import OpenClipSentenceEncoder
+
+    config = tiny_config.replace(clip_backend="open_clip", open_clip_model="ViT-B-32",
+                                 open_clip_pretrained="")
+    embedding = OpenClipSentenceEncoder(config)(["red car"])
+    assert embedding.shape[0] == 1

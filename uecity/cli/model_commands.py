@@ -1,0 +1,92 @@
+"""`uecity model`: look at the MLS-Track model: parameter counts, a fresh checkpoint folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from uecity.cli.options import OutDir, Seed
+from uecity.errors import MissingDependencyError, UsageError
+
+app = typer.Typer(
+    help="The MLS-Track model: parameter counts and checkpoint folders.",
+    no_args_is_help=True,
+)
+
+Preset = Annotated[
+    str,
+    typer.Option("--preset", help="tiny (CPU tests and demos) or paper (the paper's sizes)."),
+]
+Variant = Annotated[
+    str,
+    typer.Option("--variant", help="Table 3 row: transrmot, sgm or sgm_scb (MLS-Track)."),
+]
+
+
+def _config(preset: str, variant: str):
+    try:
+        from mlstrack.config import VARIANTS, MLSTrackConfig
+    except ImportError as error:  # torch missing
+        raise MissingDependencyError(
+            f"the model needs the `model` extra (pip install 'uecity[model]'): {error}"
+        ) from error
+    if variant not in VARIANTS:
+        raise UsageError(f"--variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    if preset == "tiny":
+        return MLSTrackConfig.tiny(variant=variant)
+    if preset == "paper":
+        # the real architectures, randomly initialised: nothing is downloaded
+        return MLSTrackConfig.paper(random_init=True, variant=variant)
+    raise UsageError(f"--preset must be tiny or paper, got {preset!r}")
+
+
+@app.command()
+def summary(preset: Preset = "tiny", variant: Variant = "sgm_scb") -> None:
+    """Trainable and frozen parameters per component, and the rows of the paper's Table 3."""
+    from mlstrack.summary import PAPER_TABLE3_MILLIONS, component_counts, table3_counts
+
+    config = _config(preset, variant)
+    console = Console(highlight=False)
+    table = Table(title=f"MLS-Track parameters ({preset}, {variant})")
+    table.add_column("component")
+    table.add_column("trainable", justify="right")
+    table.add_column("frozen", justify="right")
+    rows = component_counts(config)
+    for row in rows:
+        table.add_row(row.component, f"{row.trainable:,}", f"{row.frozen:,}")
+    table.add_row("total", f"{sum(r.trainable for r in rows):,}",
+                  f"{sum(r.frozen for r in rows):,}", style="bold")
+    console.print(table)
+    rows3 = Table(title="Table 3 rows: trainable parameters")
+    rows3.add_column("variant")
+    rows3.add_column("ours", justify="right")
+    rows3.add_column("paper", justify="right")
+    for name, count in table3_counts(config).items():
+        paper = f"{PAPER_TABLE3_MILLIONS[name]:.1f}M" if preset == "paper" else "–"
+        rows3.add_row(name, f"{count / 1e6:.3f}M", paper)
+    console.print(rows3)
+
+
+@app.command()
+def init(
+    out: OutDir,
+    preset: Preset = "tiny",
+    variant: Variant = "sgm_scb",
+    seed: Seed = 0,
+) -> None:
+    """Write a randomly initialised model as a checkpoint folder (config.json + safetensors)."""
+    import torch
+
+    from mlstrack.checkpoint import save_pretrained
+    from mlstrack.model import MLSTrack
+
+    config = _config(preset, variant)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    torch.manual_seed(seed or 0)
+    folder = save_pretrained(MLSTrack(config), Path(out))
+    typer.echo(f"wrote {folder} ({preset}, {variant})")

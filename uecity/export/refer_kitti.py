@@ -1,0 +1,215 @@
+"""`uecity export --format refer-kitti`: the exact Refer-KITTI tree, for TransRMOT-style loaders.
+
+```
+<out>/KITTI/training/image_02/<vid>/000000.png          frames (PNG: the loaders require it)
+<out>/KITTI/labels_with_ids/image_02/<vid>/000000.txt   `0 <id> <x1/W> <y1/H> <w/W> <h/H>`
+<out>/expression/<vid>/<expression_id>.json            label / ignore / video_name / sentence
+<out>/refer-kitti.train                                 train frames, one relative path a line
+<out>/seqmap                                            test `<video>+<expression>` lines
+```
+
+PNG frames are hard-linked (copied across file systems); JPEG frames are decoded and written as
+PNG. Frames are spread over a process pool in chunks; a file whose source is unchanged since the
+previous export is skipped. Label files list every box of the frame (class 0), 6 decimals.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from uecity.atomic_write import atomic_path, atomic_write_bytes, dumps_json
+from uecity.box_formats import xyxy_to_refer_kitti_x1y1wh_normalised
+from uecity.dataset import Dataset
+from uecity.errors import DatasetError
+from uecity.export.output import (
+    ExportFolder,
+    ExportSummary,
+    source_fingerprint,
+    up_to_date,
+    write_if_changed,
+)
+from uecity.records import Expression
+
+logger = logging.getLogger(__name__)
+
+IMAGE_ROOT = "KITTI/training/image_02"
+LABEL_ROOT = "KITTI/labels_with_ids/image_02"
+EXPRESSION_ROOT = "expression"
+TRAIN_LIST = "refer-kitti.train"
+SEQMAP = "seqmap"
+FRAMES_PER_JOB = 64
+
+
+def label_line(track_id: int, x1y1wh_normalised: np.ndarray) -> str:
+    """One Refer-KITTI label line: class 0, the track id, normalised top-left and size."""
+    x, y, w, h = (float(v) for v in x1y1wh_normalised)
+    return f"0 {int(track_id)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n"
+
+
+def refer_kitti_expression(expression: Expression) -> dict:
+    """The Refer-KITTI expression JSON: exactly its four keys, frame keys ascending."""
+    label = {
+        key: list(expression.label[key]) for key in sorted(expression.label, key=int)
+    }
+    return {
+        "label": label,
+        "ignore": list(expression.ignore),
+        "video_name": expression.video_name,
+        "sentence": expression.sentence,
+    }
+
+
+@dataclass(frozen=True)
+class _FrameJob:
+    """A chunk of one video's frames to export (everything a worker process needs)."""
+
+    root: Path
+    video_id: str
+    sources: tuple[Path, ...]
+    frames: tuple[int, ...]
+    lines: tuple[str, ...]  # the label file text of each frame
+    previous: dict[str, str]
+
+
+def _place_image(source: Path, target: Path) -> None:
+    if source.suffix.lower() == ".png":
+        with atomic_path(target, durable=False) as temporary:
+            temporary.unlink()
+            try:
+                os.link(source, temporary)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(source, temporary)
+        return
+    image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError("frame cannot be decoded", path=source)
+    ok, buffer = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise DatasetError("frame cannot be encoded as PNG", path=source)
+    atomic_write_bytes(target, buffer.tobytes(), durable=False)
+
+
+def _run_job(job: _FrameJob) -> tuple[dict[str, str], int, int]:
+    files: dict[str, str] = {}
+    written = skipped = 0
+    for source, frame, text in zip(job.sources, job.frames, job.lines, strict=True):
+        image_rel = f"{IMAGE_ROOT}/{job.video_id}/{frame:06d}.png"
+        fingerprint = source_fingerprint(source)
+        files[image_rel] = fingerprint
+        if up_to_date(job.root / image_rel, fingerprint, job.previous, image_rel):
+            skipped += 1
+        else:
+            _place_image(source, job.root / image_rel)
+            written += 1
+        label_rel = f"{LABEL_ROOT}/{job.video_id}/{frame:06d}.txt"
+        if write_if_changed(job.root, label_rel, text.encode(), job.previous, files):
+            written += 1
+        else:
+            skipped += 1
+    return files, written, skipped
+
+
+def _label_texts(dataset: Dataset, video_id: str) -> list[str]:
+    video = dataset.video(video_id)
+    info = video.info
+    texts = []
+    for frame in video.frames():
+        normalised = xyxy_to_refer_kitti_x1y1wh_normalised(
+            frame.boxes.xyxy, info.width, info.height
+        )
+        texts.append(
+            "".join(
+                label_line(t, box)
+                for t, box in zip(frame.boxes.track_id, normalised, strict=True)
+            )
+        )
+    return texts
+
+
+def _jobs(dataset: Dataset, root: Path, previous: dict[str, str]) -> list[_FrameJob]:
+    jobs = []
+    for video_id in dataset.videos:
+        video = dataset.video(video_id)
+        texts = _label_texts(dataset, video_id)
+        frames = list(range(video.info.num_frames))
+        missing = [f for f in frames if not video.frame_path(f).is_file()]
+        if missing:
+            raise DatasetError(
+                f"{len(missing)} frame files are missing (first: frame {missing[0]}); run "
+                "`uecity validate` for the full list",
+                path=video.frames_folder,
+            )
+        for start in range(0, len(frames), FRAMES_PER_JOB):
+            chunk = frames[start : start + FRAMES_PER_JOB]
+            jobs.append(
+                _FrameJob(
+                    root=root,
+                    video_id=video_id,
+                    sources=tuple(video.frame_path(f) for f in chunk),
+                    frames=tuple(chunk),
+                    lines=tuple(texts[f] for f in chunk),
+                    previous={
+                        k: v for k, v in previous.items() if k.split("/")[3:4] == [video_id]
+                    },
+                )
+            )
+    return jobs
+
+
+def export_refer_kitti(
+    dataset: Dataset, out: Path, *, workers: int | None = None, force: bool = False
+) -> ExportSummary:
+    """Write the Refer-KITTI tree of `dataset` into `out` (see the module docstring)."""
+    started = time.perf_counter()
+    folder = ExportFolder(out, "refer-kitti", force=force)
+    summary = ExportSummary(out=out, export_format="refer-kitti")
+    jobs = _jobs(dataset, out, folder.previous)
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            results = list(pool.map(_run_job, jobs))
+    else:
+        results = [_run_job(job) for job in jobs]
+    for files, written, skipped in results:
+        folder.files.update(files)
+        summary.add(written, skipped)
+
+    splits = dataset.manifest.splits
+    train = splits.get("train", dataset.videos) if splits else dataset.videos
+    test = splits.get("test", dataset.videos) if splits else dataset.videos
+    seqmap: list[str] = []
+    expressions = 0
+    for video_id in dataset.videos:
+        video = dataset.video(video_id)
+        for expression in video.expressions():
+            expressions += 1
+            data = dumps_json(refer_kitti_expression(expression)).encode()
+            relative = f"{EXPRESSION_ROOT}/{video_id}/{expression.expression_id}.json"
+            summary.add(*((1, 0) if folder.write(relative, data) else (0, 1)))
+            if video_id in test:
+                seqmap.append(f"{video_id}+{expression.expression_id}\n")
+    if expressions == 0:
+        summary.notes.append("the dataset has no expressions yet (run `uecity compose`)")
+    train_lines = [
+        f"{IMAGE_ROOT}/{video_id}/{frame:06d}.png\n"
+        for video_id in train
+        for frame in range(dataset.video(video_id).info.num_frames)
+    ]
+    for relative, lines in ((TRAIN_LIST, train_lines), (SEQMAP, seqmap)):
+        summary.add(*((1, 0) if folder.write(relative, "".join(lines).encode()) else (0, 1)))
+    folder.finish(summary)
+    summary.seconds = time.perf_counter() - started
+    logger.info(
+        "refer-kitti export: %d written, %d up to date, %d removed in %.1f s",
+        summary.written, summary.skipped, summary.removed, summary.seconds,
+    )
+    return summary

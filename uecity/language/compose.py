@@ -1,0 +1,234 @@
+"""The compose recipe over a dataset: read → evaluate atoms → sample → phrase → write.
+
+Every video is composed in memory first; only when the whole run succeeded are expressions
+written (through `Video.write_expression`, atomically), the expressions of an earlier compose
+run that are no longer produced removed, and the train/test split written to the manifest.
+What a run produced is recorded in `<root>/expressions/compose.json` (ids per video, seed,
+configuration, vocabulary digest), so a re-run knows which files it owns: expressions written
+by hand or by another tool are never removed or overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from uecity.atomic_write import atomic_write_json
+from uecity.dataset import Dataset
+from uecity.errors import DatasetError, SpecError
+from uecity.language.atoms import AtomTable, VideoFacts, referents_by_frame
+from uecity.language.composition import CompositionConfig, compose_video, enumerate_descriptions
+from uecity.language.sentences import sentence, unique_slug
+from uecity.language.vocabulary import Vocabulary
+from uecity.record_io import read_record
+from uecity.records import Expression
+
+logger = logging.getLogger(__name__)
+
+STATE_NAME = "compose.json"
+
+
+class SplitConfig(BaseModel):
+    """Train/test split by video: named test videos, or a seeded share of the videos."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    test_videos: list[str] | None = Field(default=None, description="Explicit test videos.")
+    test_fraction: float = Field(default=0.2, ge=0, lt=1, description="Else this share.")
+
+
+class ComposeState(BaseModel):
+    """`expressions/compose.json`: what the last compose run wrote."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int
+    vocabulary_digest: str
+    config: CompositionConfig
+    expressions: dict[str, list[str]] = Field(description="Video → expression ids written.")
+
+
+@dataclass
+class ComposeReport:
+    """What a compose run produced."""
+
+    expressions: dict[str, list[Expression]] = field(default_factory=dict)
+    removed: int = 0
+    splits: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.expressions.values())
+
+
+def _state_path(dataset: Dataset) -> Path:
+    return dataset.root / "expressions" / STATE_NAME
+
+
+def _read_state(dataset: Dataset) -> ComposeState | None:
+    path = _state_path(dataset)
+    return read_record(path, ComposeState) if path.is_file() else None
+
+
+def choose_split(
+    videos: list[str], split: SplitConfig, rng: np.random.Generator
+) -> dict[str, list[str]]:
+    """The train and test videos (manifest order kept within each)."""
+    if split.test_videos is not None:
+        unknown = sorted(set(split.test_videos) - set(videos))
+        if unknown:
+            raise SpecError(
+                f"test videos {unknown} are not in the dataset (it has: {', '.join(videos)})",
+                field="test_videos",
+            )
+        test = set(split.test_videos)
+    else:
+        count = math.ceil(len(videos) * split.test_fraction) if split.test_fraction > 0 else 0
+        count = min(count, max(len(videos) - 1, 0))
+        chosen = rng.choice(len(videos), count, replace=False) if count else []
+        test = {videos[i] for i in chosen}
+    return {
+        "train": [v for v in videos if v not in test],
+        "test": [v for v in videos if v in test],
+    }
+
+
+def _check_motion(dataset: Dataset, vocabulary: Vocabulary, facts: list[VideoFacts]) -> None:
+    if not any(atom.test.motion is not None for atom in vocabulary.atoms):
+        return
+    missing = [f.video_id for f in facts if not f.intervals]
+    if missing:
+        raise DatasetError(
+            f"videos without motion data: {', '.join(missing)}. Compose needs each video's "
+            "motion intervals (videos/<vid>/motion.json, written by `uecity generate` or the "
+            "annotator); annotate them or drop the videos with --video",
+            path=dataset.root,
+        )
+
+
+def compose_dataset(
+    dataset: Dataset,
+    vocabulary: Vocabulary,
+    config: CompositionConfig,
+    *,
+    seed: int,
+    split: SplitConfig | None = None,
+    videos: list[str] | None = None,
+    write: bool = True,
+    workers: int | None = None,
+) -> ComposeReport:
+    """Compose expressions for `videos` (default: all) of `dataset` and write them."""
+    selected = list(videos) if videos else dataset.videos
+    for video_id in selected:
+        dataset.video(video_id)  # unknown names raise a DatasetError listing the known ones
+    facts = [VideoFacts.from_video(dataset.video(v)) for v in selected]
+    _check_motion(dataset, vocabulary, facts)
+
+    descriptions = enumerate_descriptions(vocabulary, config.max_modifiers)
+    seeds = np.random.SeedSequence(seed).spawn(len(dataset.videos) + 1)
+    seed_of = dict(zip(dataset.videos, seeds, strict=False))
+    previous = _read_state(dataset)
+    owned = previous.expressions if previous is not None else {}
+
+    report = ComposeReport()
+    for video_facts in facts:
+        video = dataset.video(video_facts.video_id)
+        rng = np.random.default_rng(seed_of[video.video_id])
+        table = AtomTable(vocabulary, video_facts)
+        composed = compose_video(table, descriptions, config, rng)
+        # Hand-written expressions keep their ids; ours take the others.
+        taken = set(video.expression_ids()) - set(owned.get(video.video_id, []))
+        expressions = []
+        for item in composed:
+            text = sentence(vocabulary, item, rng)
+            expressions.append(
+                Expression(
+                    label=referents_by_frame(video_facts, item.mask),
+                    video_name=video.video_id,
+                    sentence=text,
+                    expression_id=unique_slug(text, taken),
+                    atoms=item.atom_ids,
+                    logic=item.logic(),
+                )
+            )
+        report.expressions[video.video_id] = expressions
+    if report.total == 0:
+        raise SpecError(
+            f"the thresholds leave no expression (min_objects={config.min_objects}, "
+            f"min_frames={config.min_frames}, max_objects={config.max_objects}) in "
+            f"{len(selected)} videos; lower --min-objects / --min-frames. Nothing was written",
+            path=dataset.root,
+        )
+    report.splits = choose_split(
+        dataset.videos, split or SplitConfig(), np.random.default_rng(seeds[-1])
+    )
+    if write:
+        _write(dataset, report, owned, vocabulary, config, seed, workers)
+    return report
+
+
+def _write_video(
+    root: Path, video_id: str, expressions: list[Expression], owned: list[str]
+) -> int:
+    """Write one video's expressions and remove its stale ones; returns how many were removed."""
+    video = Dataset.open(root).video(video_id)
+    new_ids = {e.expression_id for e in expressions}
+    removed = 0
+    for stale in sorted(set(owned) - new_ids):
+        path = video.expressions_folder / f"{stale}.json"
+        if path.is_file():
+            path.unlink()
+            removed += 1
+    for expression in expressions:
+        video.write_expression(expression)
+    return removed
+
+
+def _write(
+    dataset: Dataset,
+    report: ComposeReport,
+    owned: dict[str, list[str]],
+    vocabulary: Vocabulary,
+    config: CompositionConfig,
+    seed: int,
+    workers: int | None,
+) -> None:
+    written = {video: list(ids) for video, ids in owned.items()}
+    jobs = [
+        (dataset.root, video_id, expressions, sorted(owned.get(video_id, [])))
+        for video_id, expressions in report.expressions.items()
+    ]
+    # Encoding indented JSON and fsyncing each file dominate a run: spread videos over processes.
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            removed = list(pool.map(_write_video, *zip(*jobs, strict=True)))
+    else:
+        removed = [_write_video(*job) for job in jobs]
+    report.removed = sum(removed)
+    for video_id, expressions in report.expressions.items():
+        written[video_id] = sorted(e.expression_id for e in expressions)
+    atomic_write_json(
+        _state_path(dataset),
+        ComposeState(
+            seed=seed,
+            vocabulary_digest=vocabulary.digest(),
+            config=config,
+            expressions=dict(sorted(written.items())),
+        ).model_dump(mode="json"),
+    )
+    splits = {**dataset.manifest.splits, **report.splits}
+    dataset.write_manifest(dataset.manifest.model_copy(update={"splits": splits}))
+    logger.info(
+        "wrote %d expressions in %d videos, removed %d stale",
+        report.total,
+        len(report.expressions),
+        report.removed,
+    )
