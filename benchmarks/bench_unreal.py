@@ -117,7 +117,7 @@ def ours(port: int, camera: Camera, worlds: list[WorldState], ids: dict[str, int
     return times, renderer
 
 
-def raw(port: int, setup: list[str], frames: list[list[str]]) -> list[float]:
+def raw(port: int, setup: list[str], frames: list[list[list[str]]]) -> list[float]:
     """The minimal loop: the same commands through the bare client, images decoded."""
     client = unrealcv.Client(("127.0.0.1", port))
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -126,8 +126,10 @@ def raw(port: int, setup: list[str], frames: list[list[str]]) -> list[float]:
     client.request("vset /cameras/spawn")
     client.request_batch(setup)
     times = []
-    for commands in frames:
+    for changes, commands in frames:
         start = time.perf_counter()
+        if changes:
+            client.request_batch([f"vbatch {len(changes)}", *changes])
         replies = client.request_batch([f"vbatch {len(commands)}", *commands])
         for reply in replies[-3:-1]:
             image = cv2.imdecode(np.frombuffer(reply, np.uint8), cv2.IMREAD_COLOR)
@@ -151,7 +153,7 @@ def main() -> None:
     ids = {a.sumo_id: i for i, a in enumerate(worlds[0].actors)}
 
     # The raw loop replays exactly the commands our backend sends for these poses.
-    planner_frames: list[list[str]] = []
+    planner_frames: list[list[list[str]]] = []
     ours_times: list[float] = []
     raw_times: list[float] = []
     for _ in range(args.rounds):
@@ -162,8 +164,9 @@ def main() -> None:
                 spawned: dict[str, int] = {}
                 for world in worlds:
                     renderer._spawned = spawned  # replay the planning from an empty engine
-                    commands, spawned = renderer.frame_commands(world, ids)
-                    planner_frames.append(commands)
+                    plan = renderer.frame_commands(world, ids)
+                    spawned = plan.spawned
+                    planner_frames.append([plan.changes, plan.capture])
             renderer.close()
         with Server(0.016) as server:
             raw_times += raw(server.port, renderer.camera_commands(1), planner_frames)[1:]

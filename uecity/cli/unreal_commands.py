@@ -9,16 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-console = Console(highlight=False, stderr=True, soft_wrap=True)
+from uecity.cli.options import CatalogFile
 
-CatalogFile = Annotated[
-    Path | None,
-    typer.Option(
-        "--catalog",
-        help="Asset catalog YAML (default: ue_project/asset_catalog.yaml).",
-        show_default=False,
-    ),
-]
+console = Console(highlight=False, stderr=True, soft_wrap=True)
 
 
 def serve_sim(

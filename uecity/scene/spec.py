@@ -32,6 +32,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 
 VEHICLE_TYPES = ("car", "suv", "van", "bus", "truck")
+PEDESTRIAN_TYPES = ("adult", "child")
 TEMPLATES = tuple(TEMPLATE_TABLE)
 
 
@@ -255,11 +256,17 @@ class SceneSpec(_Frozen):
         return self.cameras if isinstance(self.cameras, AutoCameras) else None
 
     def with_overrides(
-        self, *, videos: int | None = None, frames: int | None = None, seed: int | None = None
+        self,
+        *,
+        videos: int | None = None,
+        frames: int | None = None,
+        seed: int | None = None,
+        backend: str | None = None,
     ) -> SceneSpec:
         """The spec with the command line's overrides applied (and validated)."""
         run = self.run.model_dump()
-        for key, value in (("videos", videos), ("frames", frames), ("seed", seed)):
+        overrides = (("videos", videos), ("frames", frames), ("seed", seed), ("backend", backend))
+        for key, value in overrides:
             if value is not None:
                 run[key] = value
         data = self.model_dump()

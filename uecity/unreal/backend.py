@@ -18,7 +18,8 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,9 +28,16 @@ from uecity.camera import Camera
 from uecity.errors import ExternalToolError
 from uecity.render.mask_boxes import decode_colour_mask, instance_colour
 from uecity.render.protocol import RenderedFrame
+from uecity.traffic.demand import ActorSpec
 from uecity.traffic.simulation import ActorState, WorldState
-from uecity.unreal.catalog import AssetCatalog, AssetEntry, check_catalog_covers
-from uecity.unreal.connection import ConnectionLost, UnrealCvConnection
+from uecity.unreal.catalog import (
+    DEFAULT_CATALOG,
+    AssetCatalog,
+    AssetEntry,
+    check_catalog_covers,
+    load_catalog,
+)
+from uecity.unreal.connection import ConnectionLost, Endpoint, UnrealCvConnection
 from uecity.unreal.coordinates import (
     camera_to_unreal_rotation,
     heading_to_unreal_yaw,
@@ -52,6 +60,49 @@ class UnrealCvOptions:
     image_format: str = "bmp"
     """How frames travel: `bmp` (no compression: the engine's PNG encoder is slow at high
     resolution, and decoding is a copy) or `png` (smaller, for a remote engine)."""
+
+
+@dataclass(frozen=True)
+class UnrealCvSettings:
+    """Where the engine is and how to talk to it: the environment of a run, not the dataset's.
+
+    Kept out of the scene spec on purpose: the same dataset can be resumed against an engine
+    restarted on another host or port.
+    """
+
+    endpoint: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 9000))
+    catalog_path: Path = DEFAULT_CATALOG
+    connect_timeout_s: float = 30.0
+    request_timeout_s: float = 60.0
+    options: UnrealCvOptions = field(default_factory=UnrealCvOptions)
+
+    def catalog(self) -> AssetCatalog:
+        return load_catalog(self.catalog_path)
+
+    def connection(self) -> UnrealCvConnection:
+        return UnrealCvConnection(
+            self.endpoint,
+            connect_timeout_s=self.connect_timeout_s,
+            request_timeout_s=self.request_timeout_s,
+        )
+
+    def check_reachable(self) -> None:
+        """Connect once and hang up: an engine that is not there is an error before any work."""
+        connection = self.connection()
+        connection.connect()
+        connection.close()
+
+    def build_renderer(self, camera: Camera) -> UnrealCvRenderer:
+        return UnrealCvRenderer(camera, self.connection(), self.catalog(), self.options)
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """The requests of one frame, and the actors spawned in the engine once they ran."""
+
+    changes: list[str]  # spawns (with scale, mask colour, paint) and destroys
+    capture: list[str]  # pause → every pose → lit, object_mask → resume
+    spawned: dict[str, int]  # sumo id → instance id
 
 
 def actor_name(instance_id: int) -> str:
@@ -132,35 +183,38 @@ class UnrealCvRenderer:
         ]
 
     # --- a frame
-    def frame_commands(
-        self, world: WorldState, instance_ids: Mapping[str, int]
-    ) -> tuple[list[str], dict[str, int]]:
-        """The commands of one capture, and the spawned set they leave behind."""
+    def frame_commands(self, world: WorldState, instance_ids: Mapping[str, int]) -> FramePlan:
+        """The commands of one frame: first the spawns and destroys, then the capture."""
         actors = {a.sumo_id: a for a in world.actors if a.sumo_id in instance_ids}
         spawned = dict(self._spawned)
-        commands = ["vset /action/game/pause"]
+        changes = []
         for sumo_id in sorted(set(spawned) - set(actors)):
-            commands.append(f"vset /object/{actor_name(spawned.pop(sumo_id))}/destroy")
+            changes.append(f"vset /object/{actor_name(spawned.pop(sumo_id))}/destroy")
+        capture = ["vset /action/game/pause"]
         for sumo_id, actor in actors.items():
             iid = instance_ids[sumo_id]
             asset = self._asset(actor)
             if sumo_id not in spawned:
-                commands += spawn_commands(actor, actor_name(iid), asset, iid)
+                changes += spawn_commands(actor, actor_name(iid), asset, iid)
                 spawned[sumo_id] = iid
-            commands += pose_commands(actor, actor_name(iid), asset)
+            capture += pose_commands(actor, actor_name(iid), asset)
         fmt, cid = self.options.image_format, self._camera_id
-        commands += [
+        capture += [
             f"vget /camera/{cid}/lit {fmt}",
             f"vget /camera/{cid}/object_mask {fmt}",
             "vset /action/game/resume",
         ]
-        return commands, spawned
+        return FramePlan(changes, capture, spawned)
 
     def _asset(self, actor: ActorState) -> AssetEntry:
         asset = self.catalog.lookup(actor.spec.category, actor.spec.type)
         if asset is None:  # checked before the run; kept as a guard for hand-made worlds
             check_catalog_covers(self.catalog, {(actor.spec.category, actor.spec.type)})
         return asset  # type: ignore[return-value]
+
+    def asset_name(self, spec: ActorSpec) -> str:
+        asset = self.catalog.lookup(spec.category, spec.type)
+        return asset.blueprint if asset is not None else f"unknown/{spec.category}/{spec.type}"
 
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
         for attempt in range(self.options.max_reconnects + 1):
@@ -197,13 +251,14 @@ class UnrealCvRenderer:
         self._set_up_camera()
 
     def _capture(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
-        commands, spawned = self.frame_commands(world, instance_ids)
-        self._in_flight = spawned
-        if self.options.batched:
-            replies = self.connection.request_batch([f"vbatch {len(commands)}", *commands])[1:]
-        else:
-            replies = [self.connection.request(c) for c in commands]
-        self._spawned = spawned
+        plan = self.frame_commands(world, instance_ids)
+        # Spawns go first, in a batch of their own: a frame's capture then stays small, and
+        # once they are answered the engine's actor set is known even if the capture is lost.
+        self._in_flight = plan.spawned
+        if plan.changes:
+            self._send(plan.changes)
+        self._spawned = plan.spawned
+        replies = self._send(plan.capture)
         lit, mask = replies[-3], replies[-2]
         image_bgr = _decode_image(lit, "lit")
         mask_bgr = _decode_image(mask, "object_mask")
@@ -213,9 +268,14 @@ class UnrealCvRenderer:
                 f"camera is {self.camera.width}x{self.camera.height}"
             )
         # OpenCV decodes BGR: match against BGR colours rather than copying the image to RGB.
-        colours_bgr = {iid: instance_colour(iid)[::-1] for iid in spawned.values()}
+        colours_bgr = {iid: instance_colour(iid)[::-1] for iid in plan.spawned.values()}
         ids = decode_colour_mask(mask_bgr, colours_bgr, MASK_TOLERANCE)
         return RenderedFrame(image_bgr, ids, None)
+
+    def _send(self, commands: list[str]) -> list[str | bytes]:
+        if self.options.batched:  # the engine runs a vbatch within one tick
+            return self.connection.request_batch([f"vbatch {len(commands)}", *commands])[1:]
+        return [self.connection.request(c) for c in commands]
 
     def close(self) -> None:
         """Destroy our actors and disconnect (errors ignored: the engine may be gone)."""

@@ -92,8 +92,11 @@ def test_each_frame_is_pause_poses_capture_resume(
         renderer.render(world, ids_of(states))
     renderer.close()
     commands = [e.command for e in server.request_log[setup:]]
-    frames = [i for i, c in enumerate(commands) if c.startswith("vbatch")]
+    batches = [i for i, c in enumerate(commands) if c.startswith("vbatch")]
+    frames = [i for i in batches if commands[i + 1] == "vset /action/game/pause"]
     assert len(frames) == 2
+    spawns = [i for i in batches if i not in frames]
+    assert len(spawns) == 1 and spawns[0] < frames[0]  # the first frame spawns first
     for start in frames:
         frame = commands[start + 1 : start + 1 + int(commands[start].split()[1])]
         kinds = [c.split()[1].split("/")[-1] if c.startswith("vset") else c.split()[1]
