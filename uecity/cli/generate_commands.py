@@ -21,6 +21,11 @@ class Backend(StrEnum):
     unrealcv = "unrealcv"
 
 
+class Mode(StrEnum):
+    puppeteer = "puppeteer"
+    observe = "observe"
+
+
 SpecFile = Annotated[
     Path | None,
     typer.Argument(
@@ -55,6 +60,14 @@ def generate(
             "(overrides the spec's run.backend).",
         ),
     ] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(
+            "--mode",
+            help="unrealcv only: `puppeteer` poses SUMO's traffic in the engine; `observe` "
+            "records the traffic the engine moves itself (overrides run.mode).",
+        ),
+    ] = None,
     endpoint: Annotated[
         str,
         typer.Option("--endpoint", help="HOST:PORT of the UnrealCV server (backend unrealcv)."),
@@ -74,7 +87,11 @@ def generate(
     from uecity.scene.spec import load_spec
 
     spec = load_spec(spec_file).with_overrides(
-        videos=videos, frames=frames, seed=seed, backend=backend.value if backend else None
+        videos=videos,
+        frames=frames,
+        seed=seed,
+        backend=backend.value if backend else None,
+        mode=mode.value if mode else None,
     )
     unrealcv = None
     if spec.run.backend == "unrealcv":

@@ -47,6 +47,13 @@ def serve_sim(
         typer.Option("--log", help="Append every request (tick, id, command) as JSON lines."),
     ] = None,
     catalog: CatalogFile = None,
+    traffic: Annotated[
+        bool,
+        typer.Option(
+            "--traffic",
+            help="Run the engine's own traffic (SUMO inside the server), for observe mode.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the UnrealCV protocol with the embedded renderer, so the Unreal path runs without UE.
 
@@ -63,8 +70,13 @@ def serve_sim(
     assets = load_catalog(catalog or DEFAULT_CATALOG)
     with tempfile.TemporaryDirectory(prefix="uecity-serve-sim-") as scratch:
         network = build_network(spec.intersection, Path(scratch))
+        own_traffic = None
+        if traffic:
+            from uecity.unreal.engine_traffic import EngineTraffic
+
+            own_traffic = EngineTraffic(spec, network, tick_ms / 1000.0, spec.run.seed)
         server = SimServer(
-            lambda: SimEngine(network, assets),
+            lambda: SimEngine(network, assets, traffic=own_traffic),
             host,
             port,
             tick_s=tick_ms / 1000.0,
@@ -88,3 +100,5 @@ def serve_sim(
             console.print("serve-sim: stopped")
         finally:
             server.stop()
+            if own_traffic is not None:
+                own_traffic.close()

@@ -17,10 +17,10 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -249,8 +249,14 @@ BOX_COLUMNS = [
 ]  # fmt: skip
 
 
+class FrameSource(Protocol):
+    """Where a video's world states come from: SUMO (puppeteer) or the engine (observe)."""
+
+    def frames(self, count: int) -> Iterator[WorldState]: ...
+
+
 def _record(
-    sim: TrafficSimulation,
+    sim: FrameSource,
     renderer: Renderer,
     staging: Video,
     job: VideoJob,
@@ -297,10 +303,12 @@ def _post_process(
     camera: Camera,
     fps: float,
     asset_name: Callable[[ActorSpec], str],
+    auto_motion: bool = True,
 ) -> tuple[int, int]:
     """Final track ids (0.. in order of first annotated frame), objects, boxes and auto motion.
 
-    Returns (objects, boxes) written.
+    Without `auto_motion` (observe mode: no route intents are known) the motion file is written
+    empty, for the annotator. Returns (objects, boxes) written.
     """
     first_seen: dict[int, int] = {}
     for row in box_rows:
@@ -315,6 +323,9 @@ def _post_process(
     table["frame"] = table["frame"].astype("int64")
     table["track_id"] = table["track_id"].map(final_ids).astype("int64")
     staging.write_boxes(table)
+    if not auto_motion:
+        staging.write_motion([])
+        return len(order), len(table)
     trajectories = _trajectories(tracks, box_rows, final_ids)
     staging.write_motion(
         [
@@ -352,20 +363,30 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
         renderer = build_renderer(job, camera, network, rng["render"])
         t["setup"] = time.perf_counter() - clock
         try:
-            seed = sumo_seed(rng["sumo"])
-            with TrafficSimulation(network, demand, cap.fps, seed, Path(scratch)) as sim:
-                # --- populate: the scene is busy when recording starts
-                clock = time.perf_counter()
-                sim.warm_up(run.warmup_s)
-                t["sumo"] += time.perf_counter() - clock
-                # --- simulate, render, boxes, frames
-                box_rows = _record(sim, renderer, staging, job, tracks, t, progress)
+            if run.mode == "observe":
+                # The engine moves its own traffic: it is the frame source and the renderer.
+                from uecity.unreal.observe import EngineObserver
+
+                observer = EngineObserver(renderer, cap.fps)  # type: ignore[arg-type]
+                observer.warm_up(run.warmup_s)
+                box_rows = _record(observer, observer, staging, job, tracks, t, progress)
+                asset_name = observer.asset_name
+            else:
+                seed = sumo_seed(rng["sumo"])
+                with TrafficSimulation(network, demand, cap.fps, seed, Path(scratch)) as sim:
+                    # --- populate: the scene is busy when recording starts
+                    clock = time.perf_counter()
+                    sim.warm_up(run.warmup_s)
+                    t["sumo"] += time.perf_counter() - clock
+                    # --- simulate, render, boxes, frames
+                    box_rows = _record(sim, renderer, staging, job, tracks, t, progress)
+                asset_name = renderer.asset_name
         finally:
             renderer.close()
     # --- post-process: track ids, objects, boxes, motion
     clock = time.perf_counter()
     objects, boxes = _post_process(
-        staging, tracks, box_rows, camera, cap.fps, renderer.asset_name
+        staging, tracks, box_rows, camera, cap.fps, asset_name, run.mode == "puppeteer"
     )
     # --- metadata, last; then the whole folder moves into place in one rename
     staging.write_info(_video_info(job, camera, renderer))

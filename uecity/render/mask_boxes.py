@@ -137,9 +137,7 @@ def _colour_lookup(
 _LEVELS = 16
 _OFF_LEVEL = _LEVELS  # a channel value too far from every level
 # Channel value → its level k when within ±3 of 8 + 16k, else _OFF_LEVEL (one cv2.LUT pass).
-_LEVEL_OF = np.array(
-    [c >> 4 if 5 <= (c & 15) <= 11 else _OFF_LEVEL for c in range(256)], np.uint8
-)
+_LEVEL_OF = np.array([c >> 4 if 5 <= (c & 15) <= 11 else _OFF_LEVEL for c in range(256)], np.uint8)
 
 
 def _decode_lattice_colours(

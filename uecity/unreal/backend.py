@@ -212,6 +212,11 @@ class UnrealCvRenderer:
             check_catalog_covers(self.catalog, {(actor.spec.category, actor.spec.type)})
         return asset  # type: ignore[return-value]
 
+    @property
+    def camera_id(self) -> int | None:
+        """The UnrealCV camera this renderer captures with."""
+        return self._camera_id
+
     def asset_name(self, spec: ActorSpec) -> str:
         asset = self.catalog.lookup(spec.category, spec.type)
         return asset.blueprint if asset is not None else f"unknown/{spec.category}/{spec.type}"
@@ -260,8 +265,8 @@ class UnrealCvRenderer:
         self._spawned = plan.spawned
         replies = self._send(plan.capture)
         lit, mask = replies[-3], replies[-2]
-        image_bgr = _decode_image(lit, "lit")
-        mask_bgr = _decode_image(mask, "object_mask")
+        image_bgr = decode_image(lit, "lit")
+        mask_bgr = decode_image(mask, "object_mask")
         if image_bgr.shape[:2] != (self.camera.height, self.camera.width):
             raise ExternalToolError(
                 f"the engine captured {image_bgr.shape[1]}x{image_bgr.shape[0]} frames, the "
@@ -290,7 +295,7 @@ class UnrealCvRenderer:
         self.connection.close()
 
 
-def _decode_image(reply: str | bytes, what: str) -> np.ndarray:
+def decode_image(reply: str | bytes, what: str) -> np.ndarray:
     """A BGR image from the engine's reply: BMP read in place, anything else through OpenCV."""
     if isinstance(reply, str):
         raise ExternalToolError(f"the engine sent text instead of the {what} image: {reply!r}")

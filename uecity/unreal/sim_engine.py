@@ -29,10 +29,13 @@ from uecity.traffic.simulation import ActorState, WorldState
 from uecity.unreal.catalog import AssetCatalog, AssetEntry
 from uecity.unreal.coordinates import (
     focal_from_horizontal_fov,
+    heading_to_unreal_yaw,
     unreal_to_camera_rotation,
     unreal_to_world_location,
     unreal_yaw_to_heading,
+    world_to_unreal_location,
 )
+from uecity.unreal.engine_traffic import EngineTraffic
 
 NO_HANDLER = "error No handler found for URI '{}'"
 PROJECT_NAME = "UECitySim"
@@ -69,6 +72,9 @@ class SimEngine:
     cameras: dict[int, CameraState] = field(default_factory=lambda: {0: CameraState()})
     objects: dict[str, ObjectState] = field(default_factory=dict)
     paused: bool = False
+    traffic: EngineTraffic | None = None
+    """Traffic the engine moves itself (observe mode); None: only what clients spawn moves."""
+    _traffic_names: dict[str, str] = field(default_factory=dict, repr=False)
     _renderers: dict[tuple, SimRenderer] = field(default_factory=dict, repr=False)
     _frame_cache: tuple[tuple, RenderedFrame, dict[int, str]] | None = field(
         default=None, repr=False
@@ -211,6 +217,37 @@ class SimEngine:
     def _pause(self, action: str) -> str:
         self.paused = action == "pause"
         return "ok"
+
+    # --- the engine's own traffic
+    def tick(self) -> None:
+        """One engine tick: the engine's own traffic moves on unless the game is paused."""
+        if self.traffic is None or self.paused:
+            return
+        world = self.traffic.step()
+        alive = set()
+        for actor in world.actors:
+            spec = actor.spec
+            asset = self.catalog.lookup(spec.category, spec.type)
+            if asset is None:
+                continue
+            name = self._traffic_names.setdefault(
+                actor.sumo_id, f"traffic_{spec.type}_{len(self._traffic_names)}"
+            )
+            alive.add(name)
+            obj = self.objects.get(name)
+            if obj is None:
+                scale = tuple(s / a for s, a in zip(spec.size_m, asset.size_m, strict=True))
+                obj = self.objects[name] = ObjectState(
+                    asset=asset,
+                    scale=scale,
+                    paint_rgb=spec.colour_rgb,  # type: ignore[arg-type]
+                )
+            z = actor.z + (spec.size_m[2] / 2 if asset.pivot == "centre" else 0.0)
+            obj.location = world_to_unreal_location(actor.x, actor.y, z)
+            yaw = heading_to_unreal_yaw(math.degrees(actor.heading)) + asset.yaw_offset_deg
+            obj.rotation = (0.0, yaw, 0.0)
+        for name in set(self._traffic_names.values()) - alive:
+            self.objects.pop(name, None)
 
     # --- rendering
     def world_state(self) -> tuple[WorldState, dict[str, int]]:

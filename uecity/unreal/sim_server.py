@@ -197,6 +197,7 @@ class SimServer:
                     self._run_batch(item)
                     break  # a batch fills its tick
                 self._run(item)
+            self.engine.tick()
             self.ticks += 1
             remaining = started + self.tick_s - time.monotonic()
             if remaining > 0:

@@ -10,6 +10,7 @@ import pytest
 from uecity.scene.spec import IntersectionSpec
 from uecity.traffic.network import Network, build_network
 from uecity.unreal.catalog import AssetCatalog, load_catalog
+from uecity.unreal.engine_traffic import EngineTraffic
 from uecity.unreal.sim_engine import SimEngine
 from uecity.unreal.sim_server import FaultPlan, SimServer
 
@@ -32,11 +33,15 @@ def start_server(network: Network, catalog: AssetCatalog) -> Iterator[ServerFact
     servers: list[SimServer] = []
 
     def start(
-        *, tick_s: float = 0.0, faults: FaultPlan | None = None, log_path: Path | None = None
+        *,
+        tick_s: float = 0.0,
+        faults: FaultPlan | None = None,
+        log_path: Path | None = None,
+        traffic: EngineTraffic | None = None,
     ) -> SimServer:
         server = SimServer(
-            lambda: SimEngine(network, catalog), "127.0.0.1", 0, tick_s=tick_s,
-            faults=faults, log_path=log_path,
+            lambda: SimEngine(network, catalog, traffic=traffic), "127.0.0.1", 0,
+            tick_s=tick_s, faults=faults, log_path=log_path,
         )  # fmt: skip
         server.start()
         servers.append(server)

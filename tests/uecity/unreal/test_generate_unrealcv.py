@@ -123,3 +123,43 @@ def test_a_catalog_without_an_asset_is_refused_before_the_run(
     assert "no asset for vehicle/bus" in result.output
     assert not (tmp_path / "out").exists()
     assert server.connections == 0
+
+
+def test_observe_mode_records_the_engines_own_traffic(
+    start_server: ServerFactory, network: object, tmp_path: Path
+) -> None:
+    from uecity.scene.spec import SceneSpec
+    from uecity.unreal.engine_traffic import EngineTraffic
+
+    traffic = EngineTraffic(SceneSpec(), network, tick_s=0.01, seed=1)  # type: ignore[arg-type]
+    try:
+        server = start_server(tick_s=0.01, traffic=traffic)
+        spec = tmp_path / "observe.yaml"
+        spec.write_text(yaml.safe_dump({
+            "capture": {"width": 320, "height": 180, "fps": 10},
+            "run": {"warmup_s": 0.2, "backend": "unrealcv", "mode": "observe"},
+        }))  # fmt: skip
+        result = runner.invoke(app, ["generate", str(spec), "--out", str(tmp_path / "obs"),
+                                     "--videos", "1", "--frames", "8", "--endpoint",
+                                     f"127.0.0.1:{server.port}"])  # fmt: skip
+    finally:
+        traffic.close()
+    assert result.exit_code == 0, result.output
+    assert validate_dataset(tmp_path / "obs").ok
+    video = Dataset.open(tmp_path / "obs").video("video_0000")
+    objects = video.objects()
+    assert len(objects) >= 5
+    assert {o.category for o in objects} <= {"vehicle", "pedestrian"}
+    assert all(o.asset and o.asset.startswith("engine/traffic_") for o in objects)
+    assert video.motion().intervals == []  # left to the annotator
+    table = video.boxes_dataframe()
+    assert table.frame.nunique() == 8 and len(table) > 20
+    # The engine's traffic moved between frames: some actor's box changed.
+    moved = table.groupby("track_id").x1.agg(lambda x: x.max() - x.min())
+    assert moved.max() > 1.0
+
+
+def test_observe_mode_needs_an_engine(spec_file: Path, tmp_path: Path) -> None:
+    result = generate(spec_file, tmp_path / "out", "--mode", "observe")
+    assert result.exit_code == 3
+    assert "use backend unrealcv" in result.output
