@@ -215,8 +215,10 @@ class _Sampler:
         if not sizes:
             return None
         weights = np.array(
-            [self.config.modifier_weights[min(s, len(self.config.modifier_weights) - 1)]
-             for s in sizes],
+            [
+                self.config.modifier_weights[min(s, len(self.config.modifier_weights) - 1)]
+                for s in sizes
+            ],
             dtype=float,
         )
         if weights.sum() <= 0:
