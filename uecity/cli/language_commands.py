@@ -60,8 +60,13 @@ def compose(
         ),
     ] = 2,
     max_objects: Annotated[
-        int | None, typer.Option("--max-objects", min=1, help="Drop those referring to more.")
-    ] = None,
+        int | None,
+        typer.Option(
+            "--max-objects",
+            min=1,
+            help="Drop those referring to more (near-'everything' sets refer to nothing).",
+        ),
+    ] = 40,
     min_frames: Annotated[
         int,
         typer.Option(
