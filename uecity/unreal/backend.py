@@ -14,6 +14,7 @@ has no missing or duplicated frame.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -283,15 +284,12 @@ class UnrealCvRenderer:
         return [self.connection.request(c) for c in commands]
 
     def close(self) -> None:
-        """Destroy our actors and disconnect (errors ignored: the engine may be gone)."""
-        try:
-            if self.connection.connected and self._spawned:
-                self.connection.request_batch(
-                    [f"vset /object/{actor_name(i)}/destroy" for i in self._spawned.values()],
-                    check=False,
-                )
-        except ConnectionLost:
-            pass
+        """Destroy our actors, let the game run on, disconnect (errors ignored: the engine may
+        be gone)."""
+        destroy = [f"vset /object/{actor_name(i)}/destroy" for i in self._spawned.values()]
+        with contextlib.suppress(ConnectionLost):
+            if self.connection.connected:
+                self.connection.request_batch([*destroy, "vset /action/game/resume"], check=False)
         self.connection.close()
 
 

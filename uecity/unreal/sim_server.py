@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uecity.errors import ExternalToolError
 from uecity.unreal import wire
 from uecity.unreal.sim_engine import PROJECT_NAME, SimEngine
 
@@ -143,6 +144,7 @@ class SimServer:
                 conn, address = self._listener.accept()
             except (TimeoutError, OSError):
                 continue
+            conn.settimeout(None)  # blocking, whatever default timeout another thread set
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 busy = self._client is not None
@@ -197,11 +199,18 @@ class SimServer:
                     self._run_batch(item)
                     break  # a batch fills its tick
                 self._run(item)
-            self.engine.tick()
+            self._tick_engine()
             self.ticks += 1
             remaining = started + self.tick_s - time.monotonic()
             if remaining > 0:
                 time.sleep(remaining)
+
+    def _tick_engine(self) -> None:
+        try:
+            self.engine.tick()
+        except ExternalToolError as error:  # the engine's own traffic broke: serve on without it
+            log.error("serve-sim: the engine's own traffic stopped: %s", error)
+            self.engine.traffic = None
 
     def _run_batch(self, item: tuple[int, socket.socket, wire.Request]) -> None:
         _number, _conn, request = item

@@ -143,6 +143,7 @@ def test_observe_mode_records_the_engines_own_traffic(
                                      "--videos", "1", "--frames", "8", "--endpoint",
                                      f"127.0.0.1:{server.port}"])  # fmt: skip
     finally:
+        server.stop()  # before the traffic it ticks
         traffic.close()
     assert result.exit_code == 0, result.output
     assert validate_dataset(tmp_path / "obs").ok
