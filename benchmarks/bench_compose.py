@@ -33,8 +33,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=443, help="Frames per video.")
     parser.add_argument("--width", type=int, default=160)
     parser.add_argument("--height", type=int, default=90)
-    parser.add_argument("--concurrent", type=float, default=36.0, help="Objects alive at "
-                        "once (some are off screen: ~22 boxes per frame).")
+    parser.add_argument(
+        "--concurrent",
+        type=float,
+        default=36.0,
+        help="Objects alive at once (some are off screen: ~22 boxes per frame).",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-export", action="store_true")
@@ -45,14 +49,22 @@ def main() -> None:
         started = time.perf_counter()
         dataset = build_traffic_dataset(
             root,
-            TrafficSpec(videos=args.videos, num_frames=args.frames, width=args.width,
-                        height=args.height, concurrent=args.concurrent, seed=args.seed),
+            TrafficSpec(
+                videos=args.videos,
+                num_frames=args.frames,
+                width=args.width,
+                height=args.height,
+                concurrent=args.concurrent,
+                seed=args.seed,
+            ),
         )
         boxes = sum(dataset.video(v).boxes_table().num_rows for v in dataset.videos)
         frames = args.videos * args.frames
-        print(f"dataset: {args.videos} videos, {frames} frames, {boxes} boxes "
-              f"({boxes / frames:.1f} per frame), {args.width}x{args.height}, built in "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"dataset: {args.videos} videos, {frames} frames, {boxes} boxes "
+            f"({boxes / frames:.1f} per frame), {args.width}x{args.height}, built in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
 
         started = time.perf_counter()
         report = compose_dataset(
@@ -65,9 +77,11 @@ def main() -> None:
             out = Path(folder) / "refer-kitti"
             first = export_dataset(dataset, out, "refer-kitti", workers=args.workers)
             again = export_dataset(dataset, out, "refer-kitti", workers=args.workers)
-            print(f"refer-kitti export ({args.workers} workers): {first.seconds:.1f} s "
-                  f"({first.written} files); re-run {again.seconds:.1f} s "
-                  f"({again.skipped} up to date, {again.written} written)")
+            print(
+                f"refer-kitti export ({args.workers} workers): {first.seconds:.1f} s "
+                f"({first.written} files); re-run {again.seconds:.1f} s "
+                f"({again.skipped} up to date, {again.written} written)"
+            )
 
         print()
         print(markdown(dataset_stats(dataset), "synthetic benchmark"))

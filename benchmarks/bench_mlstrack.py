@@ -35,8 +35,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2
-          ) -> float:
+def _time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
     """Median seconds of `fn` over `repeats` runs after `warmup` runs."""
     for _ in range(warmup):
         fn()
@@ -54,13 +53,16 @@ def _targets(device: torch.device, count: int = 8) -> FrameTargets:
     g = torch.Generator().manual_seed(0)
     centres = torch.rand(count, 2, generator=g) * 0.6 + 0.2
     sizes = torch.rand(count, 2, generator=g) * 0.1 + 0.05
-    return FrameTargets(torch.cat((centres, sizes), 1).to(device),
-                        torch.arange(count, device=device),
-                        (torch.arange(count) % 2).float().to(device))
+    return FrameTargets(
+        torch.cat((centres, sizes), 1).to(device),
+        torch.arange(count, device=device),
+        (torch.arange(count) % 2).float().to(device),
+    )
 
 
-def bench_model(config: MLSTrackConfig, device: torch.device, height: int, width: int,
-                repeats: int) -> None:
+def bench_model(
+    config: MLSTrackConfig, device: torch.device, height: int, width: int, repeats: int
+) -> None:
     torch.manual_seed(0)
     model = MLSTrack(config).to(device)
     criterion = SetCriterion(config)
@@ -69,9 +71,11 @@ def bench_model(config: MLSTrackConfig, device: torch.device, height: int, width
     targets = _targets(device)
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"model: d={config.d_model}, queries={config.num_queries}, "
-          f"{config.num_encoder_layers}+{config.num_decoder_layers} layers, "
-          f"{trainable / 1e6:.2f}M trainable; image {width}×{height}; device {device}")
+    print(
+        f"model: d={config.d_model}, queries={config.num_queries}, "
+        f"{config.num_encoder_layers}+{config.num_decoder_layers} layers, "
+        f"{trainable / 1e6:.2f}M trainable; image {width}×{height}; device {device}"
+    )
 
     # A training step over a two-frame clip (the second frame carries track queries and the
     # denoising groups), reported per frame.
@@ -83,8 +87,9 @@ def bench_model(config: MLSTrackConfig, device: torch.device, height: int, width
             outputs = model(image, text, track)
             assignment = criterion.assign(outputs, targets, track.ids)
             total = total + criterion.total(criterion(outputs, targets, track.ids, assignment))
-            track = next_training_tracks(model.query_interaction, outputs, targets,
-                                         assignment, track)
+            track = next_training_tracks(
+                model.query_interaction, outputs, targets, assignment, track
+            )
         optimiser.zero_grad()
         total.backward()
         optimiser.step()
@@ -102,8 +107,9 @@ def bench_model(config: MLSTrackConfig, device: torch.device, height: int, width
     print(f"inference (track_step): {seconds:.4f} s/frame = {1 / seconds:.3g} frames/s")
 
 
-def bench_attention(device: torch.device, height: int, width: int, queries: int,
-                    repeats: int) -> None:
+def bench_attention(
+    device: torch.device, height: int, width: int, queries: int, repeats: int
+) -> None:
     """Both implementations on the same inputs: the paper's heads/levels/points, the maps of an
     image of `width`×`height` at strides 8–64."""
     shapes = [(-(-height // s), -(-width // s)) for s in (8, 16, 32, 64)]
@@ -115,29 +121,54 @@ def bench_attention(device: torch.device, height: int, width: int, queries: int,
         locations = torch.rand(1, count, heads, 4, points, 2, generator=g).to(device)
         weights = torch.rand(1, count, heads, 4, points, generator=g).to(device)
         weights = weights / weights.sum((-1, -2), keepdim=True)
-        fast = _time(lambda v=value, lo=locations, w=weights:
-                     ms_deform_attn_sample(v, shapes, lo, w), device, repeats)
-        slow = _time(lambda v=value, lo=locations, w=weights:
-                     ms_deform_attn_sample_reference(v, shapes, lo, w), device, repeats)
-        error = (ms_deform_attn_sample(value, shapes, locations, weights)
-                 - ms_deform_attn_sample_reference(value, shapes, locations, weights)).abs().max()
-        print(f"deformable attention, {name} ({count} queries, {tokens} tokens): grid_sample "
-              f"{fast * 1e3:.2f} ms, explicit-bilinear reference {slow * 1e3:.2f} ms, "
-              f"speed-up ×{slow / fast:.1f}, max |difference| {error:.1e}")
+        fast = _time(
+            lambda v=value, lo=locations, w=weights: ms_deform_attn_sample(v, shapes, lo, w),
+            device,
+            repeats,
+        )
+        slow = _time(
+            lambda v=value, lo=locations, w=weights: ms_deform_attn_sample_reference(
+                v, shapes, lo, w
+            ),
+            device,
+            repeats,
+        )
+        error = (
+            (
+                ms_deform_attn_sample(value, shapes, locations, weights)
+                - ms_deform_attn_sample_reference(value, shapes, locations, weights)
+            )
+            .abs()
+            .max()
+        )
+        print(
+            f"deformable attention, {name} ({count} queries, {tokens} tokens): grid_sample "
+            f"{fast * 1e3:.2f} ms, explicit-bilinear reference {slow * 1e3:.2f} ms, "
+            f"speed-up ×{slow / fast:.1f}, max |difference| {error:.1e}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--preset", default="tiny", choices=("tiny", "paper"))
-    parser.add_argument("--short-side", type=int, default=None,
-                        help="image height (tiny: 256, paper: 800); width is 1.6× (KITTI-like "
-                             "frames capped as TransRMOT's 1536 long side allows)")
+    parser.add_argument(
+        "--short-side",
+        type=int,
+        default=None,
+        help="image height (tiny: 256, paper: 800); width is 1.6× (KITTI-like "
+        "frames capped as TransRMOT's 1536 long side allows)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: 1 for tiny on CPU, where more threads "
-                             "only contend, else torch's own)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: 1 for tiny on CPU, where more threads "
+        "only contend, else torch's own)",
+    )
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("skipped: --device cuda asked for, but no CUDA device is available here")
@@ -153,11 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         config = MLSTrackConfig.tiny()
         height = args.short_side or 256
     width = int(height * 1.6)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-          + (f", {torch.cuda.get_device_name()}" if device.type == "cuda" else ""))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+        + (f", {torch.cuda.get_device_name()}" if device.type == "cuda" else "")
+    )
     bench_model(config, device, height, width, args.repeats)
-    bench_attention(device, height, width, config.num_queries if args.preset == "paper" else
-                    300, args.repeats)
+    bench_attention(
+        device, height, width, config.num_queries if args.preset == "paper" else 300, args.repeats
+    )
     return 0
 
 

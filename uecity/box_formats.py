@@ -34,9 +34,7 @@ def mot_xywh_to_xyxy(xywh: npt.ArrayLike) -> BoxArray:
     )
 
 
-def xyxy_to_refer_kitti_x1y1wh_normalised(
-    xyxy: npt.ArrayLike, width: int, height: int
-) -> BoxArray:
+def xyxy_to_refer_kitti_x1y1wh_normalised(xyxy: npt.ArrayLike, width: int, height: int) -> BoxArray:
     """Absolute `xyxy` → Refer-KITTI's `x1/W, y1/H, w/W, h/H` (top-left corner and size)."""
     xywh = xyxy_to_mot_xywh(xyxy)
     return xywh / np.array([width, height, width, height], dtype=np.float64)

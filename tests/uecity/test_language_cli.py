@@ -56,7 +56,7 @@ def test_dataset_without_motion(tmp_path):
 
 
 def test_thresholds_leaving_nothing(traffic):
-    _refused(["compose", str(traffic.root), "--min-objects", "100000"], traffic.root,
+    _refused(["compose", str(traffic.root), "--min-frames", "100000"], traffic.root,
              "thresholds leave no expression")
 
 

@@ -14,6 +14,7 @@ from uecity.cli import (
     language_commands,
     mlstrack_commands,
     model_commands,
+    unreal_commands,
 )
 from uecity.cli.app import app
 
@@ -25,6 +26,7 @@ app.command("schemas")(dataset_commands.schemas)
 app.command("generate")(generate_commands.generate)
 app.command("preview")(generate_commands.preview)
 app.command("merge")(generate_commands.merge)
+app.command("serve-sim")(unreal_commands.serve_sim)
 app.command("annotate")(annotate_commands.annotate)
 app.command("compose")(language_commands.compose)
 app.command("export")(language_commands.export)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,10 +10,21 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from uecity.cli.options import OutDir, Seed, Workers
+from uecity.cli.options import CatalogFile, OutDir, Seed, Workers
 from uecity.errors import SpecError
 
 console = Console(highlight=False, stderr=True)
+
+
+class Backend(StrEnum):
+    sim = "sim"
+    unrealcv = "unrealcv"
+
+
+class Mode(StrEnum):
+    puppeteer = "puppeteer"
+    observe = "observe"
+
 
 SpecFile = Annotated[
     Path | None,
@@ -40,14 +52,62 @@ def generate(
         str | None,
         typer.Option("--shard", help="Generate only shard i/n of the videos (e.g. 0/4)."),
     ] = None,
+    backend: Annotated[
+        Backend | None,
+        typer.Option(
+            "--backend",
+            help="Renderer: the embedded `sim`, or Unreal Engine through `unrealcv` "
+            "(overrides the spec's run.backend).",
+        ),
+    ] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(
+            "--mode",
+            help="unrealcv only: `puppeteer` poses SUMO's traffic in the engine; `observe` "
+            "records the traffic the engine moves itself (overrides run.mode).",
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str,
+        typer.Option("--endpoint", help="HOST:PORT of the UnrealCV server (backend unrealcv)."),
+    ] = "127.0.0.1:9000",
+    catalog: CatalogFile = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option("--connect-timeout", min=0.1, help="Seconds to wait for the UnrealCV server."),
+    ] = 30.0,
 ) -> None:
-    """Generate a dataset: SUMO traffic at a junction, rendered, with boxes and auto labels."""
+    """Generate a dataset: SUMO traffic at a junction, rendered, with boxes and auto labels.
+
+    With `--backend unrealcv` the same traffic is rendered in Unreal Engine 5 through UnrealCV
+    (or `uecity serve-sim`); see docs/unreal.md.
+    """
     from uecity.generate.run import Shard, execute_run, plan_run
     from uecity.scene.spec import load_spec
 
-    spec = load_spec(spec_file).with_overrides(videos=videos, frames=frames, seed=seed)
+    spec = load_spec(spec_file).with_overrides(
+        videos=videos,
+        frames=frames,
+        seed=seed,
+        backend=backend.value if backend else None,
+        mode=mode.value if mode else None,
+    )
+    unrealcv = None
+    if spec.run.backend == "unrealcv":
+        from uecity.unreal.backend import UnrealCvSettings
+        from uecity.unreal.catalog import DEFAULT_CATALOG
+        from uecity.unreal.connection import Endpoint
+
+        unrealcv = UnrealCvSettings(
+            endpoint=Endpoint.parse(endpoint),
+            catalog_path=catalog or DEFAULT_CATALOG,
+            connect_timeout_s=connect_timeout,
+        )
     try:
-        plan = plan_run(spec, out, workers=workers, resume=resume, shard=Shard.parse(shard))
+        plan = plan_run(
+            spec, out, workers=workers, resume=resume, shard=Shard.parse(shard), unrealcv=unrealcv
+        )
     except SpecError as error:
         if error.path is None and spec_file is not None:
             error.path = spec_file  # name the file the impossible setting came from

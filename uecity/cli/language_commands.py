@@ -52,15 +52,26 @@ def compose(
         int, typer.Option("--expressions-per-video", "-n", min=1, help="Target per video.")
     ] = 50,
     min_objects: Annotated[
-        int, typer.Option("--min-objects", min=1, help="Drop expressions referring to fewer "
-                          "tracks over the video.")
+        int,
+        typer.Option(
+            "--min-objects",
+            min=1,
+            help="Drop expressions referring to fewer tracks over the video.",
+        ),
     ] = 2,
     max_objects: Annotated[
-        int | None, typer.Option("--max-objects", min=1, help="Drop those referring to more.")
-    ] = None,
+        int | None,
+        typer.Option(
+            "--max-objects",
+            min=1,
+            help="Drop those referring to more (near-'everything' sets refer to nothing).",
+        ),
+    ] = 40,
     min_frames: Annotated[
-        int, typer.Option("--min-frames", min=1, help="Drop expressions with referents on "
-                          "fewer frames.")
+        int,
+        typer.Option(
+            "--min-frames", min=1, help="Drop expressions with referents on fewer frames."
+        ),
     ] = 10,
     max_modifiers: Annotated[
         int, typer.Option("--max-modifiers", min=0, max=4, help="Atoms ANDed to a noun.")
@@ -72,8 +83,13 @@ def compose(
         str | None, typer.Option("--test-videos", help="Comma-separated test videos.")
     ] = None,
     test_fraction: Annotated[
-        float, typer.Option("--test-fraction", min=0.0, max=0.99,
-                            help="Else this share of the videos, chosen by the seed.")
+        float,
+        typer.Option(
+            "--test-fraction",
+            min=0.0,
+            max=0.99,
+            help="Else this share of the videos, chosen by the seed.",
+        ),
     ] = 0.2,
     videos: VideoSubset = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Print this many sentences.")] = 5,
@@ -96,12 +112,18 @@ def compose(
     split = _config(
         SplitConfig,
         test_videos=[v.strip() for v in test_videos.split(",") if v.strip()]
-        if test_videos else None,
+        if test_videos
+        else None,
         test_fraction=test_fraction,
     )
     run_seed = seed if seed is not None else (opened.manifest.seed or 0)
     report = compose_dataset(
-        opened, load_vocabulary(vocabulary), config, seed=run_seed, split=split, videos=videos,
+        opened,
+        load_vocabulary(vocabulary),
+        config,
+        seed=run_seed,
+        split=split,
+        videos=videos,
         workers=workers,
     )
     for video_id, expressions in report.expressions.items():

@@ -58,8 +58,12 @@ def summary(preset: Preset = "tiny", variant: Variant = "sgm_scb") -> None:
     rows = component_counts(config)
     for row in rows:
         table.add_row(row.component, f"{row.trainable:,}", f"{row.frozen:,}")
-    table.add_row("total", f"{sum(r.trainable for r in rows):,}",
-                  f"{sum(r.frozen for r in rows):,}", style="bold")
+    table.add_row(
+        "total",
+        f"{sum(r.trainable for r in rows):,}",
+        f"{sum(r.frozen for r in rows):,}",
+        style="bold",
+    )
     console.print(table)
     rows3 = Table(title="Table 3 rows: trainable parameters")
     rows3.add_column("variant")

@@ -30,3 +30,12 @@ Workers = Annotated[
     int,
     typer.Option("--workers", "-j", help="Worker processes.", min=1),
 ]
+
+CatalogFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog",
+        help="Unreal asset catalog YAML (default: ue_project/asset_catalog.yaml).",
+        show_default=False,
+    ),
+]

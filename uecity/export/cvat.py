@@ -108,18 +108,33 @@ def video_xml(video: Video) -> bytes:
         for row in rows:
             f = int(frame[row])
             box = _sub(
-                element, "box", frame=str(f), outside="0",
-                occluded="1" if occlusion[row] else "0", keyframe="1",
-                xtl=f"{xyxy[row, 0]:.2f}", ytl=f"{xyxy[row, 1]:.2f}",
-                xbr=f"{xyxy[row, 2]:.2f}", ybr=f"{xyxy[row, 3]:.2f}", z_order="0",
+                element,
+                "box",
+                frame=str(f),
+                outside="0",
+                occluded="1" if occlusion[row] else "0",
+                keyframe="1",
+                xtl=f"{xyxy[row, 0]:.2f}",
+                ytl=f"{xyxy[row, 1]:.2f}",
+                xbr=f"{xyxy[row, 2]:.2f}",
+                ybr=f"{xyxy[row, 3]:.2f}",
+                z_order="0",
             )
             _box_attributes(box, record, motion_labels, covered, int(track_id), f)
         last = int(frame[rows[-1]])
         if last + 1 < info.num_frames:
             closing = _sub(
-                element, "box", frame=str(last + 1), outside="1", occluded="0", keyframe="1",
-                xtl=f"{xyxy[rows[-1], 0]:.2f}", ytl=f"{xyxy[rows[-1], 1]:.2f}",
-                xbr=f"{xyxy[rows[-1], 2]:.2f}", ybr=f"{xyxy[rows[-1], 3]:.2f}", z_order="0",
+                element,
+                "box",
+                frame=str(last + 1),
+                outside="1",
+                occluded="0",
+                keyframe="1",
+                xtl=f"{xyxy[rows[-1], 0]:.2f}",
+                ytl=f"{xyxy[rows[-1], 1]:.2f}",
+                xbr=f"{xyxy[rows[-1], 2]:.2f}",
+                ybr=f"{xyxy[rows[-1], 3]:.2f}",
+                z_order="0",
             )
             _box_attributes(closing, record, motion_labels, covered, int(track_id), last + 1)
     ET.indent(root)

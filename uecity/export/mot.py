@@ -37,9 +37,7 @@ def sequence_name(video_id: str, expression_id: str) -> str:
     return f"{video_id}+{expression_id}"
 
 
-def gt_lines(
-    expression: Expression, boxes: dict[tuple[int, int], np.ndarray]
-) -> list[str]:
+def gt_lines(expression: Expression, boxes: dict[tuple[int, int], np.ndarray]) -> list[str]:
     """`frame,id,x,y,w,h,1,1,1` lines of an expression, frames 1-based, ascending."""
     lines = []
     for key in sorted(expression.label, key=int):
@@ -93,8 +91,11 @@ def export_mot(
             boxes = {
                 (int(f), int(t)): xyxy[i]
                 for i, (f, t) in enumerate(
-                    zip(table.column("frame").to_numpy(), table.column("track_id").to_numpy(),
-                        strict=True)
+                    zip(
+                        table.column("frame").to_numpy(),
+                        table.column("track_id").to_numpy(),
+                        strict=True,
+                    )
                 )
             }
             for expression in expressions[video_id]:

@@ -57,9 +57,7 @@ def label_line(track_id: int, x1y1wh_normalised: np.ndarray) -> str:
 
 def refer_kitti_expression(expression: Expression) -> dict:
     """The Refer-KITTI expression JSON: exactly its four keys, frame keys ascending."""
-    label = {
-        key: list(expression.label[key]) for key in sorted(expression.label, key=int)
-    }
+    label = {key: list(expression.label[key]) for key in sorted(expression.label, key=int)}
     return {
         "label": label,
         "ignore": list(expression.ignore),
@@ -128,8 +126,7 @@ def _label_texts(dataset: Dataset, video_id: str) -> list[str]:
         )
         texts.append(
             "".join(
-                label_line(t, box)
-                for t, box in zip(frame.boxes.track_id, normalised, strict=True)
+                label_line(t, box) for t, box in zip(frame.boxes.track_id, normalised, strict=True)
             )
         )
     return texts
@@ -157,9 +154,7 @@ def _jobs(dataset: Dataset, root: Path, previous: dict[str, str]) -> list[_Frame
                     sources=tuple(video.frame_path(f) for f in chunk),
                     frames=tuple(chunk),
                     lines=tuple(texts[f] for f in chunk),
-                    previous={
-                        k: v for k, v in previous.items() if k.split("/")[3:4] == [video_id]
-                    },
+                    previous={k: v for k, v in previous.items() if k.split("/")[3:4] == [video_id]},
                 )
             )
     return jobs
@@ -210,6 +205,9 @@ def export_refer_kitti(
     summary.seconds = time.perf_counter() - started
     logger.info(
         "refer-kitti export: %d written, %d up to date, %d removed in %.1f s",
-        summary.written, summary.skipped, summary.removed, summary.seconds,
+        summary.written,
+        summary.skipped,
+        summary.removed,
+        summary.seconds,
     )
     return summary

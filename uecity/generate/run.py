@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from uecity.record_io import load_json
 from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
 from uecity.scene.spec import COLOURS, SceneSpec, spec_to_plain
 from uecity.traffic.network import build_network
+
+if TYPE_CHECKING:  # the Unreal stack is imported only when a run uses it
+    from uecity.unreal.backend import UnrealCvSettings
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +123,42 @@ def build_manifest(spec: SceneSpec, videos: list[str]) -> DatasetManifest:
     )
 
 
-def make_jobs(spec: SceneSpec, out: Path, shard: Shard) -> list[VideoJob]:
+def make_jobs(
+    spec: SceneSpec, out: Path, shard: Shard, unrealcv: UnrealCvSettings | None = None
+) -> list[VideoJob]:
     sequences = np.random.SeedSequence(spec.run.seed).spawn(spec.run.videos)
     ids = video_ids(spec)
-    return [VideoJob(spec, i, ids[i], sequences[i], out) for i in shard.select(spec.run.videos)]
+    return [
+        VideoJob(spec, i, ids[i], sequences[i], out, unrealcv)
+        for i in shard.select(spec.run.videos)
+    ]
+
+
+def check_unrealcv(
+    spec: SceneSpec, workers: int, settings: UnrealCvSettings | None
+) -> UnrealCvSettings:
+    """Refuse an Unreal run that cannot work, before any video: one engine serves one client,
+    every object type needs an asset, and the engine must answer."""
+    from uecity.scene.spec import PEDESTRIAN_TYPES
+    from uecity.traffic.demand import PARKED_TYPES
+    from uecity.unreal.backend import UnrealCvSettings
+    from uecity.unreal.catalog import check_catalog_covers
+
+    settings = settings or UnrealCvSettings()
+    if workers > 1:
+        raise UsageError(
+            "--workers must be 1 with the unrealcv backend: an Unreal Engine serves one client "
+            "at a time (run one engine per shard with --shard i/n to go parallel)"
+        )
+    demand = spec.demand
+    needed = {("vehicle", t) for t, mix in demand.mix.items() if mix.share > 0}
+    if demand.parked_vehicles > 0:
+        needed |= {("vehicle", t) for t in PARKED_TYPES}
+    if demand.pedestrians_per_hour > 0:
+        needed |= {("pedestrian", t) for t in PEDESTRIAN_TYPES}
+    check_catalog_covers(settings.catalog(), needed, path=settings.catalog_path)
+    settings.check_reachable()
+    return settings
 
 
 def check_cameras(spec: SceneSpec, jobs: list[VideoJob]) -> None:
@@ -157,15 +193,10 @@ def plan_run(
     workers: int = 1,
     resume: bool = False,
     shard: Shard | None = None,
+    unrealcv: UnrealCvSettings | None = None,
 ) -> RunPlan:
     """Check the request completely; nothing is written."""
     shard = shard or Shard()
-    if spec.run.backend != "sim":
-        raise SpecError(
-            f"backend {spec.run.backend!r} is not available in this version of uecity; "
-            "use backend: sim",
-            field="run.backend",
-        )
     if workers < 1:
         raise UsageError("--workers must be at least 1")
     if shard.count > spec.run.videos:
@@ -191,7 +222,9 @@ def plan_run(
                     f"cannot resume {out}: it was generated from another spec or seed "
                     f"(its '{key}' differs); use the same spec, seed and overrides"
                 )
-    jobs = make_jobs(spec, out, shard)
+    if spec.run.backend == "unrealcv":
+        unrealcv = check_unrealcv(spec, workers, unrealcv)
+    jobs = make_jobs(spec, out, shard, unrealcv)
     check_cameras(spec, jobs)
     plan = RunPlan(spec, out, shard, resume, workers, jobs)
     plan.pending = [j for j in jobs if not (resume and is_finished(out, j.video_id))]

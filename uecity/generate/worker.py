@@ -17,16 +17,17 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from uecity.camera import Camera, auto_camera
 from uecity.dataset import Dataset, Video
-from uecity.errors import MissingDependencyError, SpecError
+from uecity.errors import SpecError
 from uecity.image_files import encode_image
 from uecity.motion.auto import LabelConfig, Trajectory, auto_intervals
 from uecity.records import (
@@ -53,6 +54,9 @@ from uecity.traffic.demand import ActorSpec, build_demand
 from uecity.traffic.network import Network, build_network
 from uecity.traffic.simulation import TrafficSimulation, WorldState, sumo_seed
 
+if TYPE_CHECKING:  # the Unreal stack is imported only when a run uses it
+    from uecity.unreal.backend import UnrealCvSettings
+
 log = logging.getLogger(__name__)
 
 PARTIAL = ".partial"
@@ -68,6 +72,7 @@ class VideoJob:
     video_id: str
     seed_sequence: np.random.SeedSequence
     out: Path
+    unrealcv: UnrealCvSettings | None = None  # where the engine is, for backend: unrealcv
 
     def generators(self) -> dict[str, np.random.Generator]:
         names = ("camera", "demand", "sumo", "render")
@@ -121,17 +126,18 @@ def video_camera(spec: SceneSpec, network: Network, index: int, rng: np.random.G
 
 
 def build_renderer(
-    backend: str, camera: Camera, network: Network, rng: np.random.Generator
+    job: VideoJob, camera: Camera, network: Network, rng: np.random.Generator
 ) -> Renderer:
-    """The render backend of the spec (`sim` here; `unrealcv` arrives in its own issue)."""
+    """The render backend of the spec: the embedded `sim`, or Unreal Engine via UnrealCV."""
+    backend = job.spec.run.backend
     if backend == "sim":
         from uecity.render.sim import SimRenderer
 
         return SimRenderer(camera, network, rng)
     if backend == "unrealcv":
-        raise MissingDependencyError(
-            "the unrealcv backend is not available in this version; use backend: sim"
-        )
+        from uecity.unreal.backend import UnrealCvSettings
+
+        return (job.unrealcv or UnrealCvSettings()).build_renderer(camera)
     raise SpecError(f"unknown backend {backend!r}", field="run.backend")
 
 
@@ -243,8 +249,14 @@ BOX_COLUMNS = [
 ]  # fmt: skip
 
 
+class FrameSource(Protocol):
+    """Where a video's world states come from: SUMO (puppeteer) or the engine (observe)."""
+
+    def frames(self, count: int) -> Iterator[WorldState]: ...
+
+
 def _record(
-    sim: TrafficSimulation,
+    sim: FrameSource,
     renderer: Renderer,
     staging: Video,
     job: VideoJob,
@@ -285,23 +297,35 @@ def _record(
 
 
 def _post_process(
-    staging: Video, tracks: _Tracks, box_rows: list[tuple], camera: Camera, fps: float
+    staging: Video,
+    tracks: _Tracks,
+    box_rows: list[tuple],
+    camera: Camera,
+    fps: float,
+    asset_name: Callable[[ActorSpec], str],
+    auto_motion: bool = True,
 ) -> tuple[int, int]:
     """Final track ids (0.. in order of first annotated frame), objects, boxes and auto motion.
 
-    Returns (objects, boxes) written.
+    Without `auto_motion` (observe mode: no route intents are known) the motion file is written
+    empty, for the annotator. Returns (objects, boxes) written.
     """
     first_seen: dict[int, int] = {}
     for row in box_rows:
         first_seen.setdefault(row[1], row[0])
     order = sorted(first_seen, key=lambda iid: (first_seen[iid], iid))
     final_ids = {iid: k for k, iid in enumerate(order)}
-    staging.write_objects([_object_record(final_ids[iid], tracks.specs[iid]) for iid in order])
+    staging.write_objects(
+        [_object_record(final_ids[iid], tracks.specs[iid], asset_name) for iid in order]
+    )
     table = pd.DataFrame(box_rows, columns=BOX_COLUMNS)
     table = table.astype({c: "float64" for c in BOX_COLUMNS[2:]})
     table["frame"] = table["frame"].astype("int64")
     table["track_id"] = table["track_id"].map(final_ids).astype("int64")
     staging.write_boxes(table)
+    if not auto_motion:
+        staging.write_motion([])
+        return len(order), len(table)
     trajectories = _trajectories(tracks, box_rows, final_ids)
     staging.write_motion(
         [
@@ -336,22 +360,34 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
         camera = video_camera(spec, network, job.index, rng["camera"])
         duration = run.warmup_s + run.frames / cap.fps + 5.0
         demand = build_demand(spec.demand, network, duration, Path(scratch), rng["demand"])
-        renderer = build_renderer(run.backend, camera, network, rng["render"])
+        renderer = build_renderer(job, camera, network, rng["render"])
         t["setup"] = time.perf_counter() - clock
         try:
-            seed = sumo_seed(rng["sumo"])
-            with TrafficSimulation(network, demand, cap.fps, seed, Path(scratch)) as sim:
-                # --- populate: the scene is busy when recording starts
-                clock = time.perf_counter()
-                sim.warm_up(run.warmup_s)
-                t["sumo"] += time.perf_counter() - clock
-                # --- simulate, render, boxes, frames
-                box_rows = _record(sim, renderer, staging, job, tracks, t, progress)
+            if run.mode == "observe":
+                # The engine moves its own traffic: it is the frame source and the renderer.
+                from uecity.unreal.observe import EngineObserver
+
+                observer = EngineObserver(renderer, cap.fps)  # type: ignore[arg-type]
+                observer.warm_up(run.warmup_s)
+                box_rows = _record(observer, observer, staging, job, tracks, t, progress)
+                asset_name = observer.asset_name
+            else:
+                seed = sumo_seed(rng["sumo"])
+                with TrafficSimulation(network, demand, cap.fps, seed, Path(scratch)) as sim:
+                    # --- populate: the scene is busy when recording starts
+                    clock = time.perf_counter()
+                    sim.warm_up(run.warmup_s)
+                    t["sumo"] += time.perf_counter() - clock
+                    # --- simulate, render, boxes, frames
+                    box_rows = _record(sim, renderer, staging, job, tracks, t, progress)
+                asset_name = renderer.asset_name
         finally:
             renderer.close()
     # --- post-process: track ids, objects, boxes, motion
     clock = time.perf_counter()
-    objects, boxes = _post_process(staging, tracks, box_rows, camera, cap.fps)
+    objects, boxes = _post_process(
+        staging, tracks, box_rows, camera, cap.fps, asset_name, run.mode == "puppeteer"
+    )
     # --- metadata, last; then the whole folder moves into place in one rename
     staging.write_info(_video_info(job, camera, renderer))
     final = job.out / "videos" / job.video_id
@@ -388,7 +424,9 @@ def _video_info(job: VideoJob, camera: Camera, renderer: Renderer) -> VideoInfo:
     )
 
 
-def _object_record(track_id: int, spec: ActorSpec) -> ObjectRecord:
+def _object_record(
+    track_id: int, spec: ActorSpec, asset_name: Callable[[ActorSpec], str]
+) -> ObjectRecord:
     return ObjectRecord(
         track_id=track_id,
         category=spec.category,  # type: ignore[arg-type]
@@ -396,7 +434,7 @@ def _object_record(track_id: int, spec: ActorSpec) -> ObjectRecord:
         colour_name=spec.colour_name,
         colour_rgb=spec.colour_rgb,
         size_m=spec.size_m,
-        asset=f"sim/{spec.category}/{spec.type}",
+        asset=asset_name(spec),
     )
 
 

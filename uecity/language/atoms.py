@@ -108,7 +108,8 @@ class AtomTable:
         for name, values in wanted.items():
             accepted = {v.lower() for v in values}
             facts = [
-                getattr(self.facts.objects.get(int(t)), name, None) if int(t) in self.facts.objects
+                getattr(self.facts.objects.get(int(t)), name, None)
+                if int(t) in self.facts.objects
                 else None
                 for t in self.tracks
             ]
@@ -144,9 +145,7 @@ class AtomTable:
         xyxy = self.facts.xyxy
         cx = (xyxy[:, 0] + xyxy[:, 2]) / 2 / self.facts.width
         by = xyxy[:, 3] / self.facts.height
-        return (
-            (cx >= centre_x[0]) & (cx < centre_x[1]) & (by >= bottom_y[0]) & (by < bottom_y[1])
-        )
+        return (cx >= centre_x[0]) & (cx < centre_x[1]) & (by >= bottom_y[0]) & (by < bottom_y[1])
 
 
 def referents_by_frame(facts: VideoFacts, mask: Mask) -> dict[str, list[int]]:
@@ -156,8 +155,6 @@ def referents_by_frame(facts: VideoFacts, mask: Mask) -> dict[str, list[int]]:
     """
     # Rows are sorted by (frame, track_id) (the box table's order), so grouping keeps order.
     label: dict[str, list[int]] = {}
-    for frame, track in zip(
-        facts.frame[mask].tolist(), facts.track_id[mask].tolist(), strict=True
-    ):
+    for frame, track in zip(facts.frame[mask].tolist(), facts.track_id[mask].tolist(), strict=True):
         label.setdefault(str(frame), []).append(track)
     return label

@@ -174,9 +174,7 @@ def compose_dataset(
     return report
 
 
-def _write_video(
-    root: Path, video_id: str, expressions: list[Expression], owned: list[str]
-) -> int:
+def _write_video(root: Path, video_id: str, expressions: list[Expression], owned: list[str]) -> int:
     """Write one video's expressions and remove its stale ones; returns how many were removed."""
     video = Dataset.open(root).video(video_id)
     new_ids = {e.expression_id for e in expressions}

@@ -49,7 +49,12 @@ class CompositionConfig(BaseModel):
     max_or_parts: int = Field(default=2, ge=2, le=4)
     max_or_part_modifiers: int = Field(default=1, ge=0, description="Modifiers per OR part.")
     min_objects: int = Field(default=2, ge=1, description="Drop if fewer referred tracks.")
-    max_objects: int | None = Field(default=None, ge=1, description="Drop if more tracks.")
+    max_objects: int | None = Field(
+        default=40,
+        ge=1,
+        description="Drop if more tracks (an expression that takes in nearly everything refers "
+        "to nothing; 40 keeps the default scene at about 10 referents per expression).",
+    )
     min_frames: int = Field(default=10, ge=1, description="Drop if fewer frames with referents.")
     attempts_per_expression: int = Field(default=40, ge=1, description="Sampling budget.")
 
@@ -215,8 +220,10 @@ class _Sampler:
         if not sizes:
             return None
         weights = np.array(
-            [self.config.modifier_weights[min(s, len(self.config.modifier_weights) - 1)]
-             for s in sizes],
+            [
+                self.config.modifier_weights[min(s, len(self.config.modifier_weights) - 1)]
+                for s in sizes
+            ],
             dtype=float,
         )
         if weights.sum() <= 0:

@@ -70,9 +70,7 @@ def _determiner(plural: bool, rng: np.random.Generator) -> str:
     return _pick(["", "", "", "the ", "all "], rng)
 
 
-def _post_modifiers(
-    posts: list[str], plural: bool, person: bool, rng: np.random.Generator
-) -> str:
+def _post_modifiers(posts: list[str], plural: bool, person: bool, rng: np.random.Generator) -> str:
     if not posts:
         return ""
     pronoun = _pick(["who", "that"] if person else ["which", "that"], rng)

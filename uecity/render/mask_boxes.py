@@ -111,21 +111,96 @@ def instance_colour(instance_id: int) -> tuple[int, int, int]:
     return (8 + 16 * ((b * 7) % 16), 8 + 16 * ((g * 5 + b) % 16), 8 + 16 * ((r * 3 + g) % 16))
 
 
+_BIN_SHIFT = 3  # colour bins of 8 levels per channel: 32³ bins in the lookup table
+
+
+def _colour_lookup(
+    colours: Mapping[int, tuple[int, int, int]], tolerance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A bin → colour-index table, or None when two colours' tolerance cubes share a bin."""
+    lut = np.full(1 << (3 * (8 - _BIN_SHIFT)), -1, np.int32)
+    palette = np.zeros((len(colours), 3), np.int16)
+    ids = np.zeros(len(colours), np.int32)
+    for k, (iid, rgb) in enumerate(sorted(colours.items())):
+        palette[k], ids[k] = rgb, iid
+        lo = [max(c - tolerance, 0) >> _BIN_SHIFT for c in rgb]
+        hi = [min(c + tolerance, 255) >> _BIN_SHIFT for c in rgb]
+        r, g, b = np.meshgrid(*(np.arange(a, z + 1) for a, z in zip(lo, hi, strict=True)),
+                              indexing="ij")  # fmt: skip
+        bins = ((r << 10) | (g << 5) | b).ravel()
+        if (lut[bins] >= 0).any():
+            return None
+        lut[bins] = k
+    return lut, palette, ids
+
+
+_LEVELS = 16
+_OFF_LEVEL = _LEVELS  # a channel value too far from every level
+# Channel value → its level k when within ±3 of 8 + 16k, else _OFF_LEVEL (one cv2.LUT pass).
+_LEVEL_OF = np.array([c >> 4 if 5 <= (c & 15) <= 11 else _OFF_LEVEL for c in range(256)], np.uint8)
+
+
+def _decode_lattice_colours(
+    image: np.ndarray, colours: Mapping[int, tuple[int, int, int]]
+) -> np.ndarray:
+    """Decoding for colours on `instance_colour`'s lattice (every channel 8 + 16k), ±3.
+
+    A channel value c is within ±3 of a level exactly when c & 15 lies in 8 ± 3, and the level is
+    then c >> 4; a table maps each pixel's three levels to an id. A few whole-image passes,
+    whatever the number of colours.
+    """
+    base = _LEVELS + 1
+    lut = np.full(base**3, BACKGROUND, np.int32)
+    for iid, (r, g, b) in colours.items():
+        lut[((r >> 4) * base + (g >> 4)) * base + (b >> 4)] = iid
+    levels = cv2.LUT(np.ascontiguousarray(image, np.uint8), _LEVEL_OF)  # (H, W, 3)
+    code = levels[:, :, 0].astype(np.uint16)  # base**3 < 2**16
+    code *= base
+    code += levels[:, :, 1]
+    code *= base
+    code += levels[:, :, 2]
+    return lut[code]
+
+
 def decode_colour_mask(
     image_rgb: np.ndarray, colours: Mapping[int, tuple[int, int, int]], tolerance: int = 3
 ) -> np.ndarray:
     """An (H, W, 3) RGB colour-coded mask → (H, W) int32 ids; within ±tolerance per channel.
 
     Pixels matching no colour are BACKGROUND. (UnrealCV images decoded by OpenCV are BGR:
-    reverse the channels first.)
+    reverse the channels first.) One pass over the image whatever the number of colours: each
+    pixel's colour bin is looked up in a table of the colours whose tolerance reaches that bin,
+    then checked exactly; colours too close to share no bin fall back to one pass per colour.
     """
+    if tolerance <= 3 and all(c % 16 == 8 for rgb in colours.values() for c in rgb):
+        return _decode_lattice_colours(image_rgb, colours)
     h, w = image_rgb.shape[:2]
     out = np.full((h, w), BACKGROUND, np.int32)
-    for iid, rgb in sorted(colours.items()):
-        lo = np.array([max(c - tolerance, 0) for c in rgb], np.uint8)
-        hi = np.array([min(c + tolerance, 255) for c in rgb], np.uint8)
-        hit = cv2.inRange(image_rgb, lo, hi)
-        out[hit > 0] = iid
+    if not colours:
+        return out
+    table = _colour_lookup(colours, tolerance)
+    if table is None:
+        for iid, rgb in sorted(colours.items()):
+            lo = np.array([max(c - tolerance, 0) for c in rgb], np.uint8)
+            hi = np.array([min(c + tolerance, 255) for c in rgb], np.uint8)
+            out[cv2.inRange(image_rgb, lo, hi) > 0] = iid
+        return out
+    lut, palette, ids = table
+    image_rgb = np.ascontiguousarray(image_rgb, np.uint8)
+    pixels = image_rgb.reshape(-1, 3)  # (H*W, 3)
+    if lut[0] < 0:  # most of a mask is background: skip the first bin's pixels at C speed
+        dark = cv2.inRange(image_rgb, (0, 0, 0), ((1 << _BIN_SHIFT) - 1,) * 3).reshape(-1)
+        where = np.flatnonzero(dark == 0)
+    else:
+        where = np.arange(len(pixels))
+    binned = pixels[where] >> _BIN_SHIFT  # (N, 3)
+    bins = (binned[:, 0].astype(np.int32) << 10) | (binned[:, 1].astype(np.int32) << 5)
+    bins |= binned[:, 2]
+    candidate = lut[bins]  # (N,) colour index or -1
+    hit = candidate >= 0
+    where, index = where[hit], candidate[hit]
+    close = (np.abs(pixels[where].astype(np.int16) - palette[index]) <= tolerance).all(axis=1)
+    out.reshape(-1)[where[close]] = ids[index[close]]
     return out
 
 

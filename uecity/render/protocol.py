@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from uecity.camera import Camera
+from uecity.traffic.demand import ActorSpec
 from uecity.traffic.simulation import WorldState
 
 BACKGROUND = -1  # instance-mask value of pixels that show no actor
@@ -51,6 +52,10 @@ class Renderer(Protocol):
 
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
         """Draw the actors of `world`; `instance_ids` maps a SUMO id to its mask value (>= 0)."""
+        ...
+
+    def asset_name(self, spec: ActorSpec) -> str:
+        """The asset this backend draws an actor with (recorded in objects.json)."""
         ...
 
     def close(self) -> None:

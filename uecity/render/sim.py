@@ -22,6 +22,7 @@ from uecity.render import raster
 from uecity.render.actors import frame_faces
 from uecity.render.ordering import draw_order
 from uecity.render.protocol import RenderedFrame
+from uecity.traffic.demand import ActorSpec
 from uecity.traffic.network import Network
 from uecity.traffic.simulation import ActorState, WorldState
 
@@ -235,6 +236,9 @@ class SimRenderer:
             if count:
                 unoccluded[iid] = count
         return RenderedFrame(canvas.image, canvas.ids, unoccluded)
+
+    def asset_name(self, spec: ActorSpec) -> str:
+        return f"sim/{spec.category}/{spec.type}"
 
     def close(self) -> None:
         """Nothing to release."""

@@ -32,6 +32,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 
 VEHICLE_TYPES = ("car", "suv", "van", "bus", "truck")
+PEDESTRIAN_TYPES = ("adult", "child")
 TEMPLATES = tuple(TEMPLATE_TABLE)
 
 
@@ -217,6 +218,12 @@ class RunSpec(_Frozen):
     )
     seed: int = Field(0, ge=0, description="Seed of the whole run.")
     backend: Literal["sim", "unrealcv"] = Field("sim", description="Renderer backend.")
+    mode: Literal["puppeteer", "observe"] = Field(
+        "puppeteer",
+        description="puppeteer: SUMO's traffic, posed in the renderer; observe (unrealcv only): "
+        "record the traffic the engine moves itself, poses read back, motion left to the "
+        "annotator.",
+    )
     image_format: Literal["jpg", "png"] = Field("jpg", description="Frame image format.")
     jpeg_quality: int = Field(90, ge=50, le=100, description="JPEG quality (fixed per run).")
     min_visibility: float = Field(
@@ -226,6 +233,12 @@ class RunSpec(_Frozen):
         30, ge=1, description="Boxes with fewer visible pixels are not annotated."
     )
     test_fraction: float = Field(0.3, ge=0, le=1, description="Share of videos in the test split.")
+
+    @model_validator(mode="after")
+    def _observe_needs_an_engine(self) -> RunSpec:
+        if self.mode == "observe" and self.backend != "unrealcv":
+            raise ValueError("mode 'observe' records an engine's own traffic: use backend unrealcv")
+        return self
 
 
 class SceneSpec(_Frozen):
@@ -255,11 +268,24 @@ class SceneSpec(_Frozen):
         return self.cameras if isinstance(self.cameras, AutoCameras) else None
 
     def with_overrides(
-        self, *, videos: int | None = None, frames: int | None = None, seed: int | None = None
+        self,
+        *,
+        videos: int | None = None,
+        frames: int | None = None,
+        seed: int | None = None,
+        backend: str | None = None,
+        mode: str | None = None,
     ) -> SceneSpec:
         """The spec with the command line's overrides applied (and validated)."""
         run = self.run.model_dump()
-        for key, value in (("videos", videos), ("frames", frames), ("seed", seed)):
+        overrides = (
+            ("videos", videos),
+            ("frames", frames),
+            ("seed", seed),
+            ("backend", backend),
+            ("mode", mode),
+        )
+        for key, value in overrides:
             if value is not None:
                 run[key] = value
         data = self.model_dump()

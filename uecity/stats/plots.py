@@ -32,8 +32,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
 
 def _save(figure, path: Path) -> None:  # type: ignore[no-untyped-def]
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight",
-                   metadata={"Software": None})
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
     atomic_write_bytes(path, buffer.getvalue(), durable=False)
 
 
@@ -57,8 +56,15 @@ def word_cloud(word_counts: dict[str, int], path: Path, *, max_words: int = 80) 
     rng = np.random.default_rng(0)
     for rank, (word, count) in enumerate(items):
         size = 10 + 38 * np.sqrt(count / top)
-        text = axes.text(0.5, 0.5, word, fontsize=size, ha="center", va="center",
-                         color=colours(rank / max(len(items), 1) * 0.85))
+        text = axes.text(
+            0.5,
+            0.5,
+            word,
+            fontsize=size,
+            ha="center",
+            va="center",
+            color=colours(rank / max(len(items), 1) * 0.85),
+        )
         box = text.get_window_extent(renderer).transformed(axes.transAxes.inverted())
         w, h = box.width, box.height
         angle0 = rng.uniform(0, 2 * np.pi)
@@ -67,10 +73,13 @@ def word_cloud(word_counts: dict[str, int], path: Path, *, max_words: int = 80) 
             x = 0.5 + radius * np.cos(angle0 + 0.3 * step) * 1.2
             y = 0.5 + radius * np.sin(angle0 + 0.3 * step) * 0.8
             candidate = (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
-            inside = candidate[0] >= 0 and candidate[1] >= 0 and candidate[2] <= 1 and \
-                candidate[3] <= 1
+            inside = (
+                candidate[0] >= 0 and candidate[1] >= 0 and candidate[2] <= 1 and candidate[3] <= 1
+            )
             if inside and all(
-                candidate[2] < p[0] or candidate[0] > p[2] or candidate[3] < p[1]
+                candidate[2] < p[0]
+                or candidate[0] > p[2]
+                or candidate[3] < p[1]
                 or candidate[1] > p[3]
                 for p in placed
             ):
@@ -103,11 +112,25 @@ def write_plots(stats: DatasetStats, out: Path) -> list[Path]:
         "duration": out / "fig3d_referent_duration.png",
     }
     word_cloud(stats.word_counts, paths["wordcloud"])
-    histogram(stats.instances, paths["instances"], title="Instances per expression",
-              xlabel="referred instances", bins=max(5, min(50, max(stats.instances))))
-    histogram(stats.temporal_ratios, paths["ratio"],
-              title="Ratio of referent frames covering the video", xlabel="temporal ratio",
-              bins=20)
-    histogram(stats.durations, paths["duration"], title="Duration of referred instances",
-              xlabel="frames", bins=30)
+    histogram(
+        stats.instances,
+        paths["instances"],
+        title="Instances per expression",
+        xlabel="referred instances",
+        bins=max(5, min(50, max(stats.instances))),
+    )
+    histogram(
+        stats.temporal_ratios,
+        paths["ratio"],
+        title="Ratio of referent frames covering the video",
+        xlabel="temporal ratio",
+        bins=20,
+    )
+    histogram(
+        stats.durations,
+        paths["duration"],
+        title="Duration of referred instances",
+        xlabel="frames",
+        bins=30,
+    )
     return list(paths.values())

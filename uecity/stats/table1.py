@@ -27,10 +27,20 @@ STOP_WORDS = frozenset(
 )
 
 PAPER_ROWS = {
-    "Refer-KITTI": {"frames": 6650, "prompts": 818, "annotated_boxes": 350_000,
-                    "instances_per_prompt": 10.7, "temporal_ratio": 0.49},
-    "Refer-UE-City": {"frames": 6207, "prompts": 714, "annotated_boxes": 550_000,
-                      "instances_per_prompt": 10.3, "temporal_ratio": 0.78},
+    "Refer-KITTI": {
+        "frames": 6650,
+        "prompts": 818,
+        "annotated_boxes": 350_000,
+        "instances_per_prompt": 10.7,
+        "temporal_ratio": 0.49,
+    },
+    "Refer-UE-City": {
+        "frames": 6207,
+        "prompts": 714,
+        "annotated_boxes": 550_000,
+        "instances_per_prompt": 10.3,
+        "temporal_ratio": 0.78,
+    },
 }
 
 
@@ -68,8 +78,9 @@ class DatasetStats:
 
 
 def words(sentence: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", sentence.lower())
-            if w not in STOP_WORDS]
+    return [
+        w for w in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", sentence.lower()) if w not in STOP_WORDS
+    ]
 
 
 def dataset_stats(dataset: Dataset, videos: list[str] | None = None) -> DatasetStats:
@@ -119,6 +130,7 @@ def dataset_stats(dataset: Dataset, videos: list[str] | None = None) -> DatasetS
 
 def markdown(stats: DatasetStats, name: str) -> str:
     """Table 1 with our row beside the paper's, and a summary of the distributions."""
+
     def boxes_text(value: float) -> str:
         return f"{value / 1e6:.2f}M" if value >= 1e5 else f"{int(value):,}"
 

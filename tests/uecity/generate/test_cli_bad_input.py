@@ -28,7 +28,7 @@ CASES = {
         3,
         "plaid",
     ),
-    "unavailable backend": ({"run": {"backend": "unrealcv"}}, 3, "run.backend"),
+    "unknown backend": ({"run": {"backend": "blender"}}, 3, "run.backend"),
     "unknown field": ({"run": {"vidoes": 3}}, 3, "vidoes"),
     "camera sees no road": (
         {

@@ -72,7 +72,7 @@ def _state(traffic) -> set[Path]:
 def test_thresholds_leaving_nothing_write_nothing(traffic):
     before = _state(traffic)
     with pytest.raises(SpecError, match="thresholds leave no expression"):
-        compose_dataset(traffic, load_vocabulary(), CompositionConfig(min_objects=10_000), seed=1)
+        compose_dataset(traffic, load_vocabulary(), CompositionConfig(min_frames=100_000), seed=1)
     assert _state(traffic) == before
 
 

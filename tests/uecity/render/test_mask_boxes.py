@@ -140,3 +140,32 @@ def test_amodal_box_and_silhouette_of_a_cube() -> None:
     straddling = corners - (10.0, 0.0, 0.0)
     clipped = amodal_box(cam, straddling)
     assert clipped is not None and clipped[2] - clipped[0] > 200  # reaches far beyond the image
+
+
+@pytest.mark.parametrize("palette", ["lattice", "spread", "close"])
+def test_colour_decoding_equals_one_pass_per_colour(palette: str) -> None:
+    import cv2
+
+    rng = np.random.default_rng(3)
+    truth = np.full((90, 160), BACKGROUND, np.int32)
+    for i in range(30):
+        x, y = rng.integers(0, 140), rng.integers(0, 75)
+        truth[y : y + rng.integers(3, 15), x : x + rng.integers(3, 20)] = i
+    colours = {i: instance_colour(i) for i in range(30)}  # the lattice path
+    if palette == "spread":  # off the lattice, far apart: the colour-bin path
+        colours = {i: tuple(c + 1 for c in rgb) for i, rgb in colours.items()}
+    if palette == "close":  # tolerance cubes sharing a colour bin: one pass per colour
+        colours[0], colours[1] = (200, 201, 202), (205, 201, 202)
+    image = np.zeros((90, 160, 3), np.uint8)
+    for i, rgb in colours.items():
+        image[truth == i] = rgb
+    noise = rng.integers(-3, 4, image.shape) * (truth[..., None] >= 0)
+    image = np.clip(image.astype(int) + noise, 0, 255).astype(np.uint8)
+    expected = np.full(truth.shape, BACKGROUND, np.int32)
+    for i, rgb in sorted(colours.items()):
+        lo = np.array([max(c - 3, 0) for c in rgb], np.uint8)
+        hi = np.array([min(c + 3, 255) for c in rgb], np.uint8)
+        expected[cv2.inRange(image, lo, hi) > 0] = i
+    np.testing.assert_array_equal(decode_colour_mask(image, colours, tolerance=3), expected)
+    if palette != "close":
+        np.testing.assert_array_equal(expected, truth)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from uecity.errors import SpecError
+from uecity.scene.spec import VEHICLE_TYPES
 from uecity.unreal.catalog import DEFAULT_CATALOG, check_catalog_covers, load_catalog
 
-OUR_TYPES = {("vehicle", t) for t in ("car", "suv", "van", "bus", "truck")} | {
-    ("pedestrian", "pedestrian")
-}
+PEDESTRIAN_TYPES = ("adult", "child")  # what uecity.traffic.demand draws
+OUR_TYPES = {("vehicle", t) for t in VEHICLE_TYPES} | {("pedestrian", t) for t in PEDESTRIAN_TYPES}
 
 
 def test_shipped_catalog_covers_every_type_we_generate() -> None:

@@ -1,0 +1,214 @@
+"""Benchmark of the Unreal bridge against `serve-sim` (issue 4's two targets).
+
+1. Overhead: per-frame time of our `unrealcv` backend (planning the commands, capture, image
+   decoding, decoding the object mask into instance ids) against a minimal loop of raw
+   `unrealcv.Client` calls that fetches the same images for the same poses: the same commands
+   and batching, and the two images decoded into arrays (the least a user of the bare client
+   does to have images), in the same run and against the same server. Target: ratio ≤ 1.10.
+2. Engine ticks per captured frame with 50 actors: batched (`vbatch`) against the unbatched loop
+   of synchronous requests. Target: ≤ 3 batched.
+
+The server runs in its own process, with the engine's timing (16 ms ticks, ≤ 32 requests per
+tick), as `uecity serve-sim` does.
+
+    .venv/bin/python benchmarks/bench_unreal.py [--frames 30] [--width 1280 --height 720]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import multiprocessing
+import socket
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import unrealcv
+
+from uecity.camera import Camera, look_at_pose
+from uecity.traffic.demand import ActorSpec
+from uecity.traffic.simulation import ActorState, WorldState
+from uecity.unreal.backend import UnrealCvOptions, UnrealCvRenderer
+from uecity.unreal.catalog import load_catalog
+from uecity.unreal.connection import Endpoint, UnrealCvConnection
+
+TYPES = [
+    ("vehicle", "car", (4.5, 1.8, 1.45)),
+    ("vehicle", "suv", (4.8, 1.95, 1.75)),
+    ("vehicle", "bus", (12.0, 2.55, 3.2)),
+    ("vehicle", "van", (5.3, 2.0, 2.3)),
+    ("pedestrian", "adult", (0.35, 0.5, 1.75)),
+]
+
+
+def serve(port: int, tick_s: float, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
+    from uecity.scene.spec import IntersectionSpec
+    from uecity.traffic.network import build_network
+    from uecity.unreal.sim_engine import SimEngine
+    from uecity.unreal.sim_server import SimServer
+
+    network = build_network(IntersectionSpec(), Path(tempfile.mkdtemp(prefix="bench-unreal-")))
+    catalog = load_catalog()
+    server = SimServer(lambda: SimEngine(network, catalog), "127.0.0.1", port, tick_s=tick_s)
+    server.start()
+    ready.set()  # type: ignore[attr-defined]
+    server.serve_forever()
+
+
+class Server:
+    """`serve-sim` in a child process, so that it does not share our interpreter's lock."""
+
+    def __init__(self, tick_s: float) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        ready = multiprocessing.Event()
+        self.process = multiprocessing.Process(target=serve, args=(self.port, tick_s, ready))
+        self.process.start()
+        if not ready.wait(60):
+            raise RuntimeError("serve-sim did not start")
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.join()
+
+
+def scene(frames: int, actors: int) -> list[WorldState]:
+    out = []
+    for frame in range(frames):
+        states = []
+        for k in range(actors):
+            category, kind, size = TYPES[k % len(TYPES)]
+            angle = 2 * math.pi * k / actors + 0.01 * frame
+            radius = 6.0 + 9.0 * (k % 4)
+            spec = ActorSpec(f"a{k}", category, kind, "grey", (120, 120 + k, 130), size)
+            x, y = radius * math.cos(angle), radius * math.sin(angle)
+            states.append(ActorState(f"a{k}", spec, x, y, 0.0, angle + math.pi / 2, 5, 0, "e"))
+        out.append(WorldState(frame, frame / 10, tuple(states)))
+    return out
+
+
+def make_camera(width: int, height: int) -> Camera:
+    position = (38.0, -34.0, 13.0)
+    yaw, pitch = look_at_pose(position, (0.0, 0.0, 0.0))
+    return Camera.from_fov(width, height, 80.0, position, yaw, pitch)
+
+
+def ours(port: int, camera: Camera, worlds: list[WorldState], ids: dict[str, int],
+         batched: bool = True) -> tuple[list[float], UnrealCvRenderer]:  # fmt: skip
+    catalog = load_catalog()
+    connection = UnrealCvConnection(Endpoint("127.0.0.1", port))
+    renderer = UnrealCvRenderer(camera, connection, catalog, UnrealCvOptions(batched=batched))
+    times = []
+    for world in worlds:
+        start = time.perf_counter()
+        renderer.render(world, ids)
+        times.append(time.perf_counter() - start)
+    return times, renderer
+
+
+def raw(port: int, setup: list[str], frames: list[list[list[str]]]) -> list[float]:
+    """The minimal loop: the same commands through the bare client, images decoded."""
+    client = unrealcv.Client(("127.0.0.1", port))
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client.connect()
+    client.request("vset /cameras/spawn")
+    client.request_batch(setup)
+    times = []
+    for changes, commands in frames:
+        start = time.perf_counter()
+        if changes:
+            client.request_batch([f"vbatch {len(changes)}", *changes])
+        replies = client.request_batch([f"vbatch {len(commands)}", *commands])
+        for reply in replies[-3:-1]:
+            image = cv2.imdecode(np.frombuffer(reply, np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None
+        times.append(time.perf_counter() - start)
+    client.disconnect()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--actors", type=int, default=50)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    camera = make_camera(args.width, args.height)
+    worlds = scene(args.frames + 1, args.actors)
+    ids = {a.sumo_id: i for i, a in enumerate(worlds[0].actors)}
+
+    # The raw loop replays exactly the commands our backend sends for these poses.
+    planner_frames: list[list[list[str]]] = []
+    ours_times: list[float] = []
+    raw_times: list[float] = []
+    for _ in range(args.rounds):
+        with Server(0.016) as server:
+            times, renderer = ours(server.port, camera, worlds, ids)
+            ours_times += times[1:]  # frame 0 spawns the actors
+            if not planner_frames:
+                spawned: dict[str, int] = {}
+                for world in worlds:
+                    renderer._spawned = spawned  # replay the planning from an empty engine
+                    plan = renderer.frame_commands(world, ids)
+                    spawned = plan.spawned
+                    planner_frames.append([plan.changes, plan.capture])
+            renderer.close()
+        with Server(0.016) as server:
+            raw_times += raw(server.port, renderer.camera_commands(1), planner_frames)[1:]
+    ours_ms, raw_ms = statistics.median(ours_times) * 1e3, statistics.median(raw_times) * 1e3
+    print(
+        f"frames {args.width}x{args.height}, {args.actors} actors, {len(ours_times)} timed "
+        "frames per loop, serve-sim with 16 ms ticks"
+    )
+    print(f"our backend          median {ours_ms:7.1f} ms/frame")
+    print(f"raw client loop      median {raw_ms:7.1f} ms/frame")
+    print(f"overhead ratio       {ours_ms / raw_ms:7.3f}   (target <= 1.10)")
+
+    # Ticks per captured frame, batched vs not, from the server's request log (in-process).
+    from uecity.scene.spec import IntersectionSpec
+    from uecity.traffic.network import build_network
+    from uecity.unreal.sim_engine import SimEngine
+    from uecity.unreal.sim_server import SimServer
+
+    network = build_network(IntersectionSpec(), Path(tempfile.mkdtemp(prefix="bench-unreal-")))
+    catalog = load_catalog()
+    small = make_camera(320, 180)
+    for batched in (True, False):
+        server = SimServer(lambda: SimEngine(network, catalog), "127.0.0.1", 0, tick_s=0.016)
+        server.start()
+        connection = UnrealCvConnection(Endpoint("127.0.0.1", server.port))
+        renderer = UnrealCvRenderer(small, connection, catalog, UnrealCvOptions(batched=batched))
+        renderer.render(worlds[0], ids)
+        ticks = []
+        for world in worlds[1:4]:
+            first = len(server.request_log)
+            renderer.render(world, ids)
+            frame = server.request_log[first:]
+            ticks.append(frame[-1].tick - frame[0].tick + 1)
+        renderer.close()
+        server.stop()
+        label = "batched (vbatch)" if batched else "unbatched (sync)"
+        print(
+            f"ticks per frame, {label:17s} {statistics.mean(ticks):6.1f}   "
+            f"({len(frame)} requests per frame)"
+        )
+    print("target: <= 3 ticks per frame batched")
+
+
+if __name__ == "__main__":
+    main()

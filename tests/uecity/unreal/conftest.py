@@ -1,0 +1,52 @@
+"""A real UnrealCV-protocol server (`serve-sim`) on an ephemeral loopback port, per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from uecity.scene.spec import IntersectionSpec
+from uecity.traffic.network import Network, build_network
+from uecity.unreal.catalog import AssetCatalog, load_catalog
+from uecity.unreal.engine_traffic import EngineTraffic
+from uecity.unreal.sim_engine import SimEngine
+from uecity.unreal.sim_server import FaultPlan, SimServer
+
+
+@pytest.fixture(scope="session")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
+    return build_network(IntersectionSpec(), tmp_path_factory.mktemp("net"))
+
+
+@pytest.fixture(scope="session")
+def catalog() -> AssetCatalog:
+    return load_catalog()
+
+
+ServerFactory = Callable[..., SimServer]
+
+
+@pytest.fixture()
+def start_server(network: Network, catalog: AssetCatalog) -> Iterator[ServerFactory]:
+    servers: list[SimServer] = []
+
+    def start(
+        *,
+        tick_s: float = 0.0,
+        faults: FaultPlan | None = None,
+        log_path: Path | None = None,
+        traffic: EngineTraffic | None = None,
+    ) -> SimServer:
+        server = SimServer(
+            lambda: SimEngine(network, catalog, traffic=traffic), "127.0.0.1", 0,
+            tick_s=tick_s, faults=faults, log_path=log_path,
+        )  # fmt: skip
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,166 @@
+"""`uecity generate --backend unrealcv` end to end against `serve-sim` on a real socket."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.uecity.unreal.conftest import ServerFactory
+from uecity.cli import app
+from uecity.dataset import Dataset
+from uecity.unreal.catalog import DEFAULT_CATALOG
+from uecity.unreal.sim_server import FaultPlan
+from uecity.validate import validate_dataset
+
+runner = CliRunner()
+SMALL = ["--videos", "1", "--frames", "12", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "small.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"capture": {"width": 320, "height": 180, "fps": 10}, "run": {"warmup_s": 20}}
+        )
+    )
+    return path
+
+
+def generate(spec_file: Path, out: Path, *args: str) -> object:
+    return runner.invoke(app, ["generate", str(spec_file), "--out", str(out), *SMALL, *args])
+
+
+def boxes(out: Path) -> pd.DataFrame:
+    dataset = Dataset.open(out)
+    return dataset.video(dataset.videos[0]).boxes_dataframe()
+
+
+def test_unreal_boxes_match_the_sim_backends(
+    start_server: ServerFactory, spec_file: Path, tmp_path: Path
+) -> None:
+    server = start_server()
+    endpoint = f"127.0.0.1:{server.port}"
+    result = generate(spec_file, tmp_path / "ue", "--backend", "unrealcv", "--endpoint", endpoint)
+    assert result.exit_code == 0, result.output
+    assert generate(spec_file, tmp_path / "sim").exit_code == 0
+    assert validate_dataset(tmp_path / "ue").ok
+    ue, sim = boxes(tmp_path / "ue"), boxes(tmp_path / "sim")
+    both = ue.merge(sim, on=["frame", "track_id"], suffixes=("_ue", "_sim"))
+    assert len(both) >= 0.95 * len(sim) and len(both) >= 0.95 * len(ue) and len(both) > 50
+    for c in ("x1", "y1", "x2", "y2"):
+        assert (both[f"{c}_ue"] - both[f"{c}_sim"]).abs().max() <= 2.0
+    info = Dataset.open(tmp_path / "ue").video("video_0000").info
+    assert info.backend == "unrealcv"
+    objects = Dataset.open(tmp_path / "ue").video("video_0000").objects()
+    assert all(o.asset and o.asset.startswith("/Game/UECity/") for o in objects)
+
+
+def test_dropped_connections_leave_a_complete_identical_dataset(
+    start_server: ServerFactory, spec_file: Path, tmp_path: Path
+) -> None:
+    clean = start_server()
+    args = ["--backend", "unrealcv", "--endpoint", f"127.0.0.1:{clean.port}"]
+    assert generate(spec_file, tmp_path / "clean", *args).exit_code == 0
+    faulty = start_server(faults=FaultPlan(drop_every=400, restart_engine_on_drop=True))
+    args = ["--backend", "unrealcv", "--endpoint", f"127.0.0.1:{faulty.port}"]
+    result = generate(spec_file, tmp_path / "faulty", *args)
+    assert result.exit_code == 0, result.output
+    assert faulty.connections >= 3  # it really was dropped, and came back
+    pd.testing.assert_frame_equal(boxes(tmp_path / "faulty"), boxes(tmp_path / "clean"))
+    frames = sorted(p.name for p in (tmp_path / "faulty/videos/video_0000/frames").iterdir())
+    assert frames == [f"{i:06d}.jpg" for i in range(12)]
+
+
+def test_an_endpoint_that_never_answers_fails_fast_and_writes_nothing(
+    spec_file: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never greets
+        endpoint = f"127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = generate(spec_file, tmp_path / "out", "--backend", "unrealcv", "--endpoint",
+                          endpoint, "--connect-timeout", "1")  # fmt: skip
+    assert result.exit_code == 6
+    assert f"no UnrealCV server answered at {endpoint}" in result.output
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--workers", "2"], 2, "--workers must be 1 with the unrealcv backend"),
+        (["--endpoint", "localhost"], 2, "is not HOST:PORT"),
+    ],
+)
+def test_impossible_unreal_requests_are_refused(
+    spec_file: Path, tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    result = generate(spec_file, tmp_path / "out", "--backend", "unrealcv", *args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_catalog_without_an_asset_is_refused_before_the_run(
+    start_server: ServerFactory, spec_file: Path, tmp_path: Path
+) -> None:
+    catalog = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    catalog["assets"] = [a for a in catalog["assets"] if a["type"] != "bus"]
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    server = start_server()
+    result = generate(spec_file, tmp_path / "out", "--backend", "unrealcv", "--endpoint",
+                      f"127.0.0.1:{server.port}", "--catalog", str(path))  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "no asset for vehicle/bus" in result.output
+    assert not (tmp_path / "out").exists()
+    assert server.connections == 0
+
+
+def test_observe_mode_records_the_engines_own_traffic(
+    start_server: ServerFactory, network: object, tmp_path: Path
+) -> None:
+    from uecity.scene.spec import SceneSpec
+    from uecity.unreal.engine_traffic import EngineTraffic
+
+    traffic = EngineTraffic(SceneSpec(), network, tick_s=0.01, seed=1)  # type: ignore[arg-type]
+    try:
+        server = start_server(tick_s=0.01, traffic=traffic)
+        spec = tmp_path / "observe.yaml"
+        spec.write_text(yaml.safe_dump({
+            "capture": {"width": 320, "height": 180, "fps": 10},
+            "run": {"warmup_s": 0.2, "backend": "unrealcv", "mode": "observe"},
+        }))  # fmt: skip
+        result = runner.invoke(app, ["generate", str(spec), "--out", str(tmp_path / "obs"),
+                                     "--videos", "1", "--frames", "8", "--endpoint",
+                                     f"127.0.0.1:{server.port}"])  # fmt: skip
+    finally:
+        server.stop()  # before the traffic it ticks
+        traffic.close()
+    assert result.exit_code == 0, result.output
+    assert validate_dataset(tmp_path / "obs").ok
+    video = Dataset.open(tmp_path / "obs").video("video_0000")
+    objects = video.objects()
+    assert len(objects) >= 5
+    assert {o.category for o in objects} <= {"vehicle", "pedestrian"}
+    assert all(o.asset and o.asset.startswith("engine/traffic_") for o in objects)
+    assert video.motion().intervals == []  # left to the annotator
+    table = video.boxes_dataframe()
+    assert table.frame.nunique() == 8 and len(table) > 20
+    # The engine's traffic moved between frames: some actor's box changed.
+    moved = table.groupby("track_id").x1.agg(lambda x: x.max() - x.min())
+    assert moved.max() > 1.0
+
+
+def test_observe_mode_needs_an_engine(spec_file: Path, tmp_path: Path) -> None:
+    result = generate(spec_file, tmp_path / "out", "--mode", "observe")
+    assert result.exit_code == 3
+    assert "use backend unrealcv" in result.output

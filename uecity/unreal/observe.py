@@ -1,0 +1,210 @@
+"""Observe mode: record the actors the engine moves itself, reading their poses back.
+
+Puppeteer mode owns the poses (SUMO moves every actor). Observe mode is for scenes whose
+motion the engine makes — Unreal's own traffic, a replayed recording, a level with its own
+logic. Every frame: let the game run one frame period, pause, list the objects, give newly
+seen actors a mask colour, read every actor's location, rotation and scale (batched), capture
+`lit` and `object_mask`. The actors become the same world state the rest of the pipeline
+knows, so boxes, objects and frames are written as usual; motion intervals are not derived
+(no route intents are known) and are left to the annotator.
+
+Which objects are actors, and what they are, comes from name rules: a regular expression per
+(category, type), the type optionally taken from a capture group.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from uecity.camera import Camera
+from uecity.errors import ExternalToolError
+from uecity.render.mask_boxes import decode_colour_mask, instance_colour
+from uecity.render.protocol import BACKGROUND, RenderedFrame
+from uecity.scene.spec import COLOURS
+from uecity.traffic.demand import ActorSpec
+from uecity.traffic.simulation import ActorState, WorldState
+from uecity.unreal.backend import MASK_TOLERANCE, UnrealCvRenderer, decode_image
+from uecity.unreal.coordinates import unreal_to_world_location, unreal_yaw_to_heading
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ObserveRule:
+    """Objects whose name matches `pattern` are actors of `category` and `type`.
+
+    `type` may be `\\1` (or another group reference) to take it from the name.
+    """
+
+    pattern: str
+    category: str
+    type: str
+
+    def match(self, name: str) -> tuple[str, str] | None:
+        found = re.search(self.pattern, name)
+        if not found:
+            return None
+        return self.category, found.expand(self.type)
+
+
+DEFAULT_RULES = (
+    ObserveRule(r"^traffic_(car|suv|van|bus|truck)_", "vehicle", r"\1"),
+    ObserveRule(r"^traffic_(adult|child)_", "pedestrian", r"\1"),
+    ObserveRule(r"(?i)bus", "vehicle", "bus"),
+    ObserveRule(r"(?i)truck|lorry", "vehicle", "truck"),
+    ObserveRule(r"(?i)van\b|_van", "vehicle", "van"),
+    ObserveRule(r"(?i)suv", "vehicle", "suv"),
+    ObserveRule(r"(?i)car|sedan|vehicle", "vehicle", "car"),
+    ObserveRule(r"(?i)pedestrian|person|walker|crowd", "pedestrian", "adult"),
+)
+
+
+def nearest_colour_name(rgb: np.ndarray) -> str:
+    """The named colour (of the generator's palette) closest to an observed RGB colour."""
+    names = list(COLOURS)
+    palette = np.array([COLOURS[n] for n in names], np.float64)
+    return names[int(np.argmin(((palette - rgb) ** 2).sum(axis=1)))]
+
+
+@dataclass
+class _Seen:
+    """An engine actor as we know it: its instance id, what it is, and its colour once seen."""
+
+    instance_id: int
+    category: str
+    type: str
+    colour_rgb: tuple[int, int, int] | None = None
+
+
+@dataclass
+class EngineObserver:
+    """Reads one video out of a running engine; both the frame source and the renderer.
+
+    `frames(n)` yields the world state of each captured frame; `render(world, ids)` then gives
+    that frame's capture, its mask re-labelled with the caller's instance ids.
+    """
+
+    renderer: UnrealCvRenderer
+    fps: float
+    rules: tuple[ObserveRule, ...] = DEFAULT_RULES
+    min_colour_pixels: int = 64
+    _seen: dict[str, _Seen] = field(default_factory=dict)
+    _last: tuple[int, RenderedFrame, dict[int, str]] | None = None
+
+    @property
+    def camera(self) -> Camera:
+        return self.renderer.camera
+
+    def _classify(self, name: str) -> tuple[str, str] | None:
+        for rule in self.rules:
+            kind = rule.match(name)
+            if kind is not None:
+                return kind
+        return None
+
+    # --- the frame source
+    def warm_up(self, seconds: float) -> None:
+        """Let the engine run before recording (its own traffic fills the scene)."""
+        self.renderer.connection.request("vset /action/game/resume")
+        time.sleep(seconds)
+
+    def frames(self, count: int) -> Iterator[WorldState]:
+        connection = self.renderer.connection
+        for frame in range(count):
+            if frame:  # the engine runs one frame period between captures
+                connection.request("vset /action/game/resume")
+                time.sleep(1.0 / self.fps)
+            world, rendered, names = self._capture(frame)
+            self._last = (frame, rendered, names)
+            yield world
+
+    def _capture(self, frame: int) -> tuple[WorldState, RenderedFrame, dict[int, str]]:
+        connection = self.renderer.connection
+        connection.request("vset /action/game/pause")
+        names = [n for n in str(connection.request("vget /objects")).split() if self._classify(n)]
+        new = [n for n in names if n not in self._seen]
+        colours = []
+        for name in new:
+            category, kind = self._classify(name)  # type: ignore[misc]
+            seen = self._seen[name] = _Seen(len(self._seen), category, kind)
+            r, g, b = instance_colour(seen.instance_id)
+            colours.append(f"vset /object/{name}/color {r} {g} {b}")
+        if colours:
+            connection.request_batch(colours)
+        reads = [f"vget /object/{n}/{what}" for n in names for what in ("location", "rotation",
+                                                                        "scale")]  # fmt: skip
+        cid, fmt = self.renderer.camera_id, self.renderer.options.image_format
+        replies = connection.request_batch(
+            [*reads, f"vget /camera/{cid}/lit {fmt}", f"vget /camera/{cid}/object_mask {fmt}"]
+        )
+        image_bgr = decode_image(replies[-2], "lit")
+        mask_bgr = decode_image(replies[-1], "object_mask")
+        colours_bgr = {self._seen[n].instance_id: instance_colour(self._seen[n].instance_id)[::-1]
+                       for n in names}  # fmt: skip
+        ids = decode_colour_mask(mask_bgr, colours_bgr, MASK_TOLERANCE)
+        actors = []
+        for k, name in enumerate(names):
+            location, rotation, scale = (_numbers(replies[3 * k + j], name) for j in range(3))
+            seen = self._seen[name]
+            if seen.colour_rgb is None:
+                self._estimate_colour(seen, image_bgr, ids)
+            asset = self.renderer.catalog.lookup(seen.category, seen.type)
+            base = asset.size_m if asset is not None else (1.0, 1.0, 1.0)
+            size = tuple(b * abs(s) for b, s in zip(base, scale, strict=True))
+            x, y, z = unreal_to_world_location(*location)
+            if asset is not None and asset.pivot == "centre":
+                z -= size[2] / 2
+            yaw = rotation[1] - (asset.yaw_offset_deg if asset is not None else 0.0)
+            colour = seen.colour_rgb or (128, 128, 128)
+            spec = ActorSpec(name, seen.category, seen.type, nearest_colour_name(
+                np.array(colour)), colour, size)  # type: ignore[arg-type]  # fmt: skip
+            heading = math.radians(unreal_yaw_to_heading(yaw))
+            actors.append(ActorState(name, spec, x, y, z, heading, 0.0, 0.0, ""))
+        rendered = RenderedFrame(image_bgr, ids, None)
+        names_by_id = {self._seen[n].instance_id: n for n in names}
+        return WorldState(frame, frame / self.fps, tuple(actors)), rendered, names_by_id
+
+    def _estimate_colour(self, seen: _Seen, image_bgr: np.ndarray, ids: np.ndarray) -> None:
+        """The actor's colour, once enough of it is visible: the median of its brighter half of
+        pixels (the lit paint, not windows, tyres or the shaded side)."""
+        pixels = image_bgr[ids == seen.instance_id].astype(np.float64)  # (N, 3) BGR
+        if len(pixels) < self.min_colour_pixels:
+            return
+        luminance = pixels @ np.array([0.114, 0.587, 0.299])
+        b, g, r = np.median(pixels[luminance >= np.median(luminance)], axis=0)
+        seen.colour_rgb = (int(r), int(g), int(b))
+
+    # --- the renderer
+    def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
+        """The capture of `world` (just yielded by `frames`), with the caller's instance ids."""
+        if self._last is None or self._last[0] != world.frame:
+            raise ExternalToolError(f"observe mode: frame {world.frame} was not captured")
+        _, rendered, names = self._last
+        lut = np.full(max(names, default=0) + 2, BACKGROUND, np.int32)  # [-1] → background
+        for ours, name in names.items():
+            lut[ours] = instance_ids.get(name, BACKGROUND)
+        return RenderedFrame(rendered.image_bgr, lut[rendered.instance_mask], None)
+
+    def asset_name(self, spec: ActorSpec) -> str:
+        return f"engine/{spec.sumo_id}"
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def _numbers(reply: str | bytes, name: str) -> tuple[float, float, float]:
+    text = reply.decode() if isinstance(reply, bytes) else reply
+    try:
+        values = tuple(float(v) for v in text.split())
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise ExternalToolError(f"the engine answered {text!r} for a pose of {name}")
+    return values  # type: ignore[return-value]
