@@ -12,6 +12,7 @@ from uecity.cli import (
     dataset_commands,
     generate_commands,
     language_commands,
+    mlstrack_commands,
     model_commands,
     unreal_commands,
 )
@@ -31,6 +32,9 @@ app.command("compose")(language_commands.compose)
 app.command("export")(language_commands.export)
 app.command("stats")(language_commands.stats)
 app.add_typer(model_commands.app, name="model")
+app.command("train")(mlstrack_commands.train)
+app.command("track")(mlstrack_commands.track)
+app.command("evaluate")(mlstrack_commands.evaluate)
 
 
 def main() -> None:

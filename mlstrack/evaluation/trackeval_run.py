@@ -1,0 +1,118 @@
+"""Run TrackEval's `MotChallenge2DBox` + `HOTA` on a folder laid out the way it wants.
+
+Each (video, expression) is one sequence `<video>+<expression>`. The ground truth is written
+from the Refer-KITTI labels and the expression: the referred objects of frame f (0-based, the
+image `%06d.png` of f) are written as MOTChallenge frame f + 1, the same convention as
+`predict.txt`. TransRMOT's public evaluation wrote the ground truth one frame off from the
+predictions; this is the opposite of that bug and a test proves ground truth fed back as the
+prediction scores HOTA 100. Sequence lengths go to TrackEval as `SEQ_INFO`, so no `seqinfo.ini`
+or seqmap file is needed (and expression names with commas are never split). The metric itself
+is TrackEval's, never re-implemented here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex
+from uecity.box_formats import xyxy_to_mot_xywh
+from uecity.errors import DatasetError, MissingDependencyError
+
+logger = logging.getLogger(__name__)
+
+METRIC_FIELDS = ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA")
+CLASS = "pedestrian"  # TrackEval's class 1, the one RMOT evaluation scores
+TRACKER = "mlstrack"
+COMBINED = "COMBINED_SEQ"
+
+
+def _trackeval():  # type: ignore[no-untyped-def]
+    try:
+        import trackeval
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"evaluation needs the `trackeval` package (pip install 'uecity[model]'): {error}"
+        ) from error
+    return trackeval
+
+
+def gt_lines(index: ReferKittiIndex, expression: ReferExpression) -> list[str]:
+    """The expression's ground truth as MOTChallenge lines, frames 1-based."""
+    video = index.videos[expression.video_id]
+    lines = []
+    for frame in range(video.num_frames):
+        referred = expression.referred_at(frame)
+        if not referred:
+            continue
+        labels = video.labels(frame)
+        for track_id, (x, y, w, h) in zip(labels.ids, xyxy_to_mot_xywh(labels.boxes_xyxy),
+                                          strict=True):
+            if int(track_id) in referred:
+                lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},"
+                             "1,1,1\n")
+    return lines
+
+
+def run_trackeval(gt: dict[str, list[str]], predictions: dict[str, str],
+                  lengths: dict[str, int]) -> dict[str, dict]:
+    """TrackEval's HOTA result per sequence and `COMBINED_SEQ`.
+
+    gt: sequence → gt lines; predictions: sequence → predict.txt text; lengths: frames per
+    sequence. Returns sequence → TrackEval's HOTA result dict (arrays over α).
+    """
+    trackeval = _trackeval()
+    with tempfile.TemporaryDirectory(prefix="uecity-trackeval-") as tmp:
+        root = Path(tmp)
+        for sequence, lines in gt.items():
+            folder = root / "gt" / sequence / "gt"
+            folder.mkdir(parents=True)
+            (folder / "gt.txt").write_text("".join(lines), encoding="utf-8")
+        data = root / "trackers" / TRACKER / "data"
+        data.mkdir(parents=True)
+        for sequence, text in predictions.items():
+            (data / f"{sequence}.txt").write_text(text, encoding="utf-8")
+        dataset_config = {
+            "GT_FOLDER": str(root / "gt"), "TRACKERS_FOLDER": str(root / "trackers"),
+            "OUTPUT_FOLDER": str(root / "output"), "TRACKERS_TO_EVAL": [TRACKER],
+            "CLASSES_TO_EVAL": [CLASS], "BENCHMARK": "refer-ue-city", "SPLIT_TO_EVAL": "test",
+            "SKIP_SPLIT_FOL": True, "SEQ_INFO": dict(lengths), "DO_PREPROC": True,
+            "PRINT_CONFIG": False,
+        }
+        eval_config = {
+            "USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False,
+            "TIME_PROGRESS": False, "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False,
+            "PLOT_CURVES": False, "LOG_ON_ERROR": None, "BREAK_ON_ERROR": True,
+            "DISPLAY_LESS_PROGRESS": True,
+        }
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                evaluator = trackeval.Evaluator(eval_config)
+                dataset = trackeval.datasets.MotChallenge2DBox(dataset_config)
+                results, _ = evaluator.evaluate([dataset], [trackeval.metrics.HOTA()])
+        except trackeval.utils.TrackEvalException as error:
+            raise DatasetError(f"TrackEval rejected the files: {error}") from None
+        finally:
+            logger.debug("TrackEval output:\n%s", printed.getvalue())
+            shutil.rmtree(root / "output", ignore_errors=True)
+    per_sequence = results["MotChallenge2DBox"][TRACKER]
+    return {sequence: value[CLASS]["HOTA"] for sequence, value in per_sequence.items()}
+
+
+def summarise(hota: dict) -> dict[str, float]:
+    """TrackEval's summary of one HOTA result: each field's mean over α, in percent."""
+    return {name: float(np.mean(hota[name])) * 100 for name in METRIC_FIELDS}
+
+
+def combine(results: dict[str, dict], sequences: list[str]) -> dict[str, float]:
+    """TrackEval's combination (`HOTA.combine_sequences`) of a subset of sequences."""
+    trackeval = _trackeval()
+    subset = {s: results[s] for s in sequences}
+    return summarise(trackeval.metrics.HOTA().combine_sequences(subset))

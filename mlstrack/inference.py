@@ -1,0 +1,187 @@
+"""Online inference: track every test (video, expression) and write MOTChallenge predictions.
+
+For each expression the video is tracked from its first frame with `tracker.track_step` and the
+tracker's bookkeeping (new-track score, drop score, miss tolerance, β_ref). Frames are resized
+to the run's test short side; boxes come back in the original frame's pixels and are written
+as `RESULTS/<video>/<expression>/predict.txt`, lines `frame,id,x,y,w,h,1,1,1` with 1-based
+frames (frame 0 of the video is line frame 1, the same convention as the ground truth that
+`mlstrack.evaluation` writes). Optionally a video with the referred boxes drawn is written next
+to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import yaml
+
+from mlstrack.checkpoint import from_pretrained
+from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex, VideoIndex
+from mlstrack.data.transforms import read_rgb, resized_size, to_tensor
+from mlstrack.model import MLSTrack
+from mlstrack.tracker import FrameResult, track_step
+from uecity.atomic_write import atomic_write_json, atomic_write_text
+from uecity.box_formats import xyxy_to_mot_xywh
+from uecity.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+PREDICTION_FILE = "predict.txt"
+VIDEO_FILE = "referred.mp4"
+SUMMARY_FILE = "tracking.json"
+TRACKER_FIELDS = ("new_track_score", "drop_score", "miss_tolerance", "refer_threshold")
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Frame size at inference: short side (None keeps the frames' size), long-side cap."""
+
+    short_side: int | None = None
+    max_size: int | None = None
+
+
+def load_run(run: str | Path, device: str | torch.device = "cpu"
+             ) -> tuple[MLSTrack, InferenceSettings, Path]:
+    """The model of a training run (`RUN/model`, else its newest checkpoint) or of a
+    `save_pretrained` folder, with the run's inference frame size."""
+    run = Path(run)
+    candidates = [run / "model"]
+    checkpoints = sorted((run / "checkpoints").glob("step-*")) if (run / "checkpoints").is_dir() \
+        else []
+    candidates += [c / "model" for c in reversed(checkpoints)]
+    folder = next((c for c in candidates if (c / "config.json").is_file()), run)
+    model = from_pretrained(folder, map_location=device).eval()
+    settings = InferenceSettings()
+    for place in (folder / "inference.yaml", run / "train_config.yaml"):
+        if place.is_file():
+            values = yaml.safe_load(place.read_text(encoding="utf-8")) or {}
+            settings = InferenceSettings(values.get("test_short_side"), values.get("max_size"))
+            break
+    return model, settings, folder
+
+
+def with_tracker_settings(model: MLSTrack, **overrides: float | int | None) -> MLSTrack:
+    """The same model with tracker thresholds replaced (None values keep the config's)."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(changes) - set(TRACKER_FIELDS)
+    if unknown:
+        raise UsageError(f"unknown tracker settings: {', '.join(sorted(unknown))}")
+    if changes:
+        model.config = model.config.replace(**changes)
+    return model
+
+
+def track_expression(model: MLSTrack, video: VideoIndex, expression: ReferExpression,
+                     settings: InferenceSettings) -> list[FrameResult]:
+    """One FrameResult per frame of the video, boxes in the original frame's xyxy pixels."""
+    device = next(model.parameters()).device
+    text = model.encode_text([expression.sentence]).to(device)
+    width, height = video.size_wh
+    new_w, new_h = resized_size(width, height, settings.short_side, settings.max_size)
+    scale = np.array([width / new_w, height / new_h, width / new_w, height / new_h])
+    results: list[FrameResult] = []
+    track = None
+    for path in video.frame_paths:
+        image = read_rgb(path)
+        if (new_w, new_h) != (image.shape[1], image.shape[0]):
+            image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        track, result = track_step(model, to_tensor(image)[None].to(device), text, track)
+        boxes = result.boxes_xyxy.astype(np.float64) * scale
+        boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+        boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+        results.append(FrameResult(result.ids, boxes.astype(np.float32), result.scores,
+                                   result.refer_scores))
+    return results
+
+
+def prediction_lines(results: list[FrameResult]) -> list[str]:
+    """MOTChallenge lines `frame,id,x,y,w,h,1,1,1`, frames 1-based, empty boxes left out."""
+    lines = []
+    for frame, result in enumerate(results):
+        for track_id, (x, y, w, h) in zip(result.ids, xyxy_to_mot_xywh(result.boxes_xyxy),
+                                          strict=True):
+            if w > 0 and h > 0:
+                lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},"
+                             "1,1,1\n")
+    return lines
+
+
+def write_video(path: Path, video: VideoIndex, results: list[FrameResult], sentence: str,
+                fps: float = 10.0) -> Path:
+    """An MP4 of the video with the referred boxes, their ids and the sentence drawn."""
+    width, height = video.size_wh
+    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                             (width, height))
+    if not writer.isOpened():
+        raise UsageError(f"OpenCV cannot write an MP4 video to {path}")
+    try:
+        for frame_path, result in zip(video.frame_paths, results, strict=True):
+            image = cv2.imread(str(frame_path), cv2.IMREAD_COLOR)
+            for track_id, box in zip(result.ids, result.boxes_xyxy, strict=True):
+                colour = tuple(int(c) for c in
+                               np.random.default_rng(int(track_id)).integers(64, 256, 3))
+                x1, y1, x2, y2 = (round(float(v)) for v in box)
+                cv2.rectangle(image, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), colour, 2)
+                cv2.putText(image, str(int(track_id)), (x1, max(12, y1 - 3)),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
+            cv2.putText(image, sentence, (6, height - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                        (255, 255, 255), 1, cv2.LINE_AA)
+            writer.write(image)
+    finally:
+        writer.release()
+    os.replace(temporary, path)
+    return path
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    out: Path
+    sequences: int
+    frames: int
+    boxes: int
+    seconds: float
+
+
+def track_dataset(model: MLSTrack, index: ReferKittiIndex, out: str | Path,
+                  settings: InferenceSettings, *, sequences: list[tuple[str, str]] | None = None,
+                  video: bool = False, checkpoint: str = "",
+                  on_sequence: Callable[[str, int], None] | None = None) -> TrackSummary:
+    """Track every (video, expression) of `sequences` (default: the test split) into `out`."""
+    out = Path(out)
+    started = time.perf_counter()
+    chosen = sequences if sequences is not None else index.test_sequences
+    if not chosen:
+        raise UsageError(f"{index.root} has no test sequences (seqmap) to track")
+    frames = boxes = 0
+    for video_id, name in chosen:
+        expression = index.expression(video_id, name)
+        frames_of = index.videos[video_id]
+        results = track_expression(model, frames_of, expression, settings)
+        lines = prediction_lines(results)
+        folder = out / video_id / name
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / PREDICTION_FILE, "".join(lines), durable=False)
+        if video:
+            write_video(folder / VIDEO_FILE, frames_of, results, expression.sentence)
+        frames += len(results)
+        boxes += len(lines)
+        logger.info("%s: %d boxes", expression.sequence, len(lines))
+        if on_sequence is not None:
+            on_sequence(expression.sequence, len(lines))
+    summary = TrackSummary(out, len(chosen), frames, boxes, time.perf_counter() - started)
+    tracker = {key: getattr(model.config, key) for key in TRACKER_FIELDS}
+    atomic_write_json(out / SUMMARY_FILE, {
+        "checkpoint": checkpoint, "data": str(index.root), "variant": model.config.variant,
+        "tracker": tracker, "short_side": settings.short_side, "max_size": settings.max_size,
+        "sequences": [f"{v}+{n}" for v, n in chosen], "frames": frames, "boxes": boxes,
+        "seconds": round(summary.seconds, 2)})
+    return summary

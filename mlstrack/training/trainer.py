@@ -1,0 +1,428 @@
+"""The training loop: clips of a Refer-KITTI tree → MLS-Track weights, with exact resume.
+
+Recipe of `Trainer.train`: open the tree → build the model (seeded) → AdamW with three parameter
+groups (backbone 1e-5, sampling-offset projections lr × 0.1, the rest 1e-4) and a step LR drop →
+resume from the newest checkpoint of the run if there is one → for each step: the step's clip
+(the step number decides it, see `mlstrack.data.clips`), the frozen text features from the
+per-sentence cache, frame after frame forward + criterion with track queries carried on (random
+drops and false positives added), backward, gradients averaged over ranks, clipped, optimiser
+and scheduler step → CSV / TensorBoard log → a checkpoint every N steps → the final model as a
+`save_pretrained` folder in `RUN/model`.
+
+Checkpoints (`RUN/checkpoints/step-NNNNNNN/`) hold the model (`model/`, a `save_pretrained`
+folder) and `trainer_state.pt`: optimiser, scheduler, AMP scaler, the torch / numpy / python RNG
+states and the step, which is the data position. Each is written to a temporary folder and
+renamed, so a killed run leaves whole checkpoints only. Under torchrun (WORLD_SIZE > 1) the
+process group is initialised from the environment, each rank trains on its own share of the
+clips, gradients are all-reduced, and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from torch import nn
+
+from mlstrack.checkpoint import CheckpointError, save_pretrained
+from mlstrack.config import MLSTrackConfig
+from mlstrack.criterion import LOSS_NAMES, SetCriterion
+from mlstrack.data.clips import ClipSampler, ClipSpec
+from mlstrack.data.refer_kitti import ReferKittiIndex
+from mlstrack.data.transforms import AugmentConfig, Clip, load_clip
+from mlstrack.model import MLSTrack
+from mlstrack.text_encoders import TextFeatures
+from mlstrack.track_state import TrackState
+from mlstrack.training.config import TrainConfig
+from mlstrack.training.track_noise import noisy_training_tracks
+from uecity.atomic_write import atomic_write_text
+from uecity.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "train_config.yaml"
+LOG_FILE = "log.csv"
+MODEL_DIR = "model"
+CHECKPOINT_DIR = "checkpoints"
+STATE_FILE = "trainer_state.pt"
+LINEAR_PROJ_NAMES = ("sampling_offsets", "reference_box")
+# fields that may change between a run and its resumption
+RESUMABLE_CHANGES = {"max_steps", "checkpoint_every", "keep_checkpoints", "log_every", "device",
+                     "num_threads", "tensorboard", "amp"}
+
+
+@dataclass(frozen=True)
+class StepLog:
+    """One training step: its number (1-based after the step), epoch, LRs, weighted total loss
+    and the main (last-layer, unweighted) loss terms."""
+
+    step: int
+    epoch: int
+    lr: float
+    lr_backbone: float
+    loss: float
+    terms: dict[str, float]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model_dir: Path | None
+    steps: int
+    resumed_from: int
+    last: StepLog | None
+    seconds: float
+    logs: list[StepLog] = field(default_factory=list)
+
+
+def model_config(config: TrainConfig) -> MLSTrackConfig:
+    """The MLSTrackConfig a TrainConfig asks for."""
+    return MLSTrackConfig.preset(config.preset, **config.model_settings())
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank); the process group is initialised under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local_rank)  # before NCCL, or every rank talks through GPU 0
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size(), local_rank
+
+
+def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """AdamW groups: the rest (lr), the backbone (lr_backbone), the linear projections
+    (lr × lr_linear_proj_mult). Frozen parameters are left out."""
+    rest, backbone, linear = [], [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        if name.startswith("backbone.resnet."):
+            backbone.append(parameter)
+        elif any(key in name for key in LINEAR_PROJ_NAMES):
+            linear.append(parameter)
+        else:
+            rest.append(parameter)
+    return [
+        {"params": rest, "lr": config.lr, "name": "rest"},
+        {"params": backbone, "lr": config.lr_backbone, "name": "backbone"},
+        {"params": linear, "lr": config.lr * config.lr_linear_proj_mult, "name": "linear_proj"},
+    ]
+
+
+class Trainer:
+    """Trains one run folder; constructing it resumes from the run's newest checkpoint."""
+
+    def __init__(self, config: TrainConfig, data_root: str | Path, run_dir: str | Path,
+                 *, index: ReferKittiIndex | None = None) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.rank, self.world_size, local_rank = _distributed()
+        self.device = self._device(local_rank)
+        if self.device.type == "cpu":
+            torch.set_num_threads(config.num_threads)
+        self.index = index if index is not None else ReferKittiIndex.open(data_root)
+        self.sampler = ClipSampler(
+            self.index, ClipSpec(config.clip_length, config.sample_interval, config.sample_mode),
+            config.seed, rank=self.rank, world_size=self.world_size)
+        self.augment = AugmentConfig(config.resolved_short_sides(), config.resolved_max_size(),
+                                     config.hflip_prob, config.crop_prob,
+                                     config.crop_min_fraction)
+        self._check_run_folder()
+        torch.manual_seed(config.seed)
+        self.model = MLSTrack(model_config(config)).to(self.device)
+        if config.init_from_deformable_detr:
+            from mlstrack.checkpoint import init_from_deformable_detr
+
+            report = init_from_deformable_detr(self.model, config.init_from_deformable_detr)
+            logger.info("Deformable-DETR init: %s", report.summary())
+        self.criterion = SetCriterion(self.model.config)
+        self.optimiser = torch.optim.AdamW(parameter_groups(self.model, config), lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        # one drop (TransRMOT's at half the epochs), not one every N steps
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimiser, milestones=[config.resolved_lr_drop_step()],
+            gamma=config.lr_drop_factor)
+        self.use_amp = config.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.text_cache: dict[str, TextFeatures] = {}
+        self.step = 0
+        self.resumed_from = self._resume()
+
+    # --- setup ----------------------------------------------------------------------------
+    def _device(self, local_rank: int) -> torch.device:
+        wanted = self.config.device
+        if wanted == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda was asked for, but no CUDA device is available")
+        if wanted == "cuda" or (wanted == "auto" and torch.cuda.is_available()):
+            return torch.device("cuda", local_rank)
+        return torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def _check_run_folder(self) -> None:
+        """Rank 0 checks the run folder and writes the config; the other ranks wait for it (if
+        rank 0 fails, torchrun ends them)."""
+        if self.is_main:
+            self._check_and_write_config()
+        self._barrier()
+
+    def _check_and_write_config(self) -> None:
+        saved = self.run_dir / CONFIG_FILE
+        if saved.is_file():
+            previous = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+            current = self.config.model_dump(mode="json")
+            changed = sorted(k for k in set(previous) | set(current)
+                             if k not in RESUMABLE_CHANGES and previous.get(k) != current.get(k))
+            if changed:
+                raise UsageError(
+                    f"{self.run_dir} holds a run with a different config ({', '.join(changed)} "
+                    "differ); resume it with the same settings or choose a new --out")
+        elif self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise UsageError(f"--out {self.run_dir} is not empty and holds no training run")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(saved, yaml.safe_dump(self.config.model_dump(mode="json"),
+                                                sort_keys=False))
+
+    # --- checkpoints ----------------------------------------------------------------------
+    def checkpoints(self) -> list[Path]:
+        folder = self.run_dir / CHECKPOINT_DIR
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir()
+                      if p.is_dir() and p.name.startswith("step-") and (p / STATE_FILE).is_file())
+
+    def save_checkpoint(self) -> Path | None:
+        """Write RUN/checkpoints/step-NNNNNNN atomically (rank 0) and prune old ones."""
+        if not self.is_main:
+            return None
+        folder = self.run_dir / CHECKPOINT_DIR
+        final = folder / f"step-{self.step:07d}"
+        temporary = folder / f".tmp-step-{self.step:07d}-{os.getpid()}"
+        shutil.rmtree(temporary, ignore_errors=True)
+        save_pretrained(self.model, temporary / MODEL_DIR)
+        state = {
+            "step": self.step,
+            "optimiser": self.optimiser.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "numpy": np.random.get_state(),
+                "python": random.getstate(),
+            },
+        }
+        torch.save(state, temporary / STATE_FILE)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temporary, final)
+        for old in self.checkpoints()[: -self.config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        logger.info("checkpoint %s", final)
+        return final
+
+    def _resume(self) -> int:
+        found = self.checkpoints()
+        if not found:
+            return 0
+        latest = found[-1]
+        from safetensors.torch import load_file
+
+        try:
+            weights = load_file(str(latest / MODEL_DIR / "model.safetensors"))
+            self.model.load_state_dict(weights)
+            state = torch.load(latest / STATE_FILE, map_location="cpu", weights_only=False)
+            self.optimiser.load_state_dict(state["optimiser"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+        except (OSError, RuntimeError, KeyError, ValueError) as error:
+            raise CheckpointError(f"cannot resume from this checkpoint ({error})",
+                                  path=latest) from None
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        self.step = int(state["step"])
+        logger.info("resumed %s at step %d", self.run_dir, self.step)
+        return self.step
+
+    # --- one step -------------------------------------------------------------------------
+    def text_features(self, sentence: str) -> TextFeatures:
+        """The frozen encoders' output for `sentence`, computed once per sentence."""
+        cached = self.text_cache.get(sentence)
+        if cached is None:
+            cached = self.model.encode_text([sentence]).to(self.device)
+            self.text_cache[sentence] = cached
+        return cached
+
+    def clip_loss(self, clip: Clip, rng: np.random.Generator
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted loss of a clip (mean over its frames) and its main loss terms."""
+        config = self.config
+        text = self.text_features(clip.sentence)
+        track = TrackState.empty(self.model.config.d_model, self.device)
+        total = torch.zeros((), device=self.device)
+        terms = dict.fromkeys(LOSS_NAMES, 0.0)
+        last = len(clip.images) - 1
+        for t, (image, targets) in enumerate(zip(clip.images, clip.targets, strict=True)):
+            targets = targets.to(self.device)
+            with torch.autocast("cuda", enabled=self.use_amp):
+                outputs = self.model(image[None].to(self.device), text, track)
+                assignment = self.criterion.assign(outputs, targets, track.ids)
+                losses = self.criterion(outputs, targets, track.ids, assignment)
+                total = total + self.criterion.total(losses)
+            for name in LOSS_NAMES:
+                terms[name] += float(losses[name].detach()) / len(clip.images)
+            if t < last:
+                track = noisy_training_tracks(self.model.query_interaction, outputs, targets,
+                                              assignment, track, rng, config.track_drop_prob,
+                                              config.false_positive_prob)
+        return total / len(clip.images), terms
+
+    def _all_reduce_gradients(self) -> None:
+        for parameter in self.model.parameters():
+            if not parameter.requires_grad:
+                continue
+            if parameter.grad is None:
+                parameter.grad = torch.zeros_like(parameter)
+            dist.all_reduce(parameter.grad)
+            parameter.grad /= self.world_size
+
+    def train_step(self) -> StepLog:
+        started = time.perf_counter()
+        start = self.sampler.clip(self.step)
+        clip = load_clip(self.index, start, self.augment)
+        rng = np.random.default_rng([*start.seed, 2])
+        self.model.train()
+        loss, terms = self.clip_loss(clip, rng)
+        self.optimiser.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.world_size > 1:
+            self._all_reduce_gradients()
+        self.scaler.unscale_(self.optimiser)
+        if self.config.clip_max_norm > 0:
+            nn.utils.clip_grad_norm_(
+                [p for p in self.model.parameters() if p.requires_grad], self.config.clip_max_norm)
+        self.scaler.step(self.optimiser)
+        self.scaler.update()
+        lrs = [group["lr"] for group in self.optimiser.param_groups]
+        self.scheduler.step()
+        epoch = self.step // self.sampler.steps_per_epoch
+        self.step += 1
+        return StepLog(self.step, epoch, lrs[0], lrs[1], float(loss.detach()), terms,
+                       time.perf_counter() - started)
+
+    # --- the loop -------------------------------------------------------------------------
+    def train(self, on_step: Callable[[StepLog], None] | None = None,
+              stop_at: int | None = None) -> TrainResult:
+        """Train up to `max_steps` (or `stop_at`, to simulate an interruption)."""
+        started = time.perf_counter()
+        until = min(self.config.max_steps, stop_at or self.config.max_steps)
+        logs: list[StepLog] = []
+        writer = _LogWriter(self.run_dir, self.step, self.config.tensorboard) \
+            if self.is_main else None
+        last: StepLog | None = None
+        try:
+            while self.step < until:
+                last = self.train_step()
+                logs.append(last)
+                if not np.isfinite(last.loss):
+                    raise FloatingPointError(f"the loss became {last.loss} at step {last.step}")
+                if writer is not None and (last.step % self.config.log_every == 0
+                                           or last.step == until):
+                    writer.write(last)
+                if on_step is not None and self.is_main:
+                    on_step(last)
+                if self.step % self.config.checkpoint_every == 0 or self.step == until:
+                    self.save_checkpoint()
+                    self._barrier()
+        finally:
+            if writer is not None:
+                writer.close()
+        model_dir = None
+        if self.step >= self.config.max_steps and self.is_main:
+            model_dir = self._save_final()
+        self._barrier()
+        return TrainResult(self.run_dir, model_dir, self.step, self.resumed_from, last,
+                           time.perf_counter() - started, logs)
+
+    def _save_final(self) -> Path:
+        final = self.run_dir / MODEL_DIR
+        temporary = self.run_dir / f".tmp-{MODEL_DIR}-{os.getpid()}"
+        shutil.rmtree(temporary, ignore_errors=True)
+        save_pretrained(self.model, temporary)
+        atomic_write_text(temporary / "inference.yaml", yaml.safe_dump(
+            {"test_short_side": self.config.resolved_test_short_side(),
+             "max_size": self.config.resolved_max_size()}))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temporary, final)
+        return final
+
+    def _barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+
+class _LogWriter:
+    """CSV rows (and TensorBoard scalars when the package is there) of the logged steps."""
+
+    COLUMNS: tuple[str, ...] = ("step", "epoch", "lr", "lr_backbone", "loss", *LOSS_NAMES,
+                              "seconds")
+
+    def __init__(self, run_dir: Path, resumed_step: int, tensorboard: bool) -> None:
+        path = run_dir / LOG_FILE
+        kept: list[list[str]] = []
+        if path.is_file():  # a resumed run forgets the rows logged after its checkpoint
+            with path.open(newline="", encoding="utf-8") as handle:
+                kept = [row for row in list(csv.reader(handle))[1:]
+                        if row and int(row[0]) <= resumed_step]
+        self.handle = path.open("w", newline="", encoding="utf-8")
+        self.csv = csv.writer(self.handle)
+        self.csv.writerow(self.COLUMNS)
+        self.csv.writerows(kept)
+        self.handle.flush()
+        self.board = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.board = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:
+                logger.debug("tensorboard is not installed; logging to CSV only")
+
+    def write(self, log: StepLog) -> None:
+        self.csv.writerow([log.step, log.epoch, f"{log.lr:.3g}", f"{log.lr_backbone:.3g}",
+                           f"{log.loss:.6f}", *(f"{log.terms[n]:.6f}" for n in LOSS_NAMES),
+                           f"{log.seconds:.4f}"])
+        self.handle.flush()
+        if self.board is not None:
+            self.board.add_scalar("loss/total", log.loss, log.step)
+            for name, value in log.terms.items():
+                self.board.add_scalar(f"loss/{name}", value, log.step)
+            self.board.add_scalar("lr", log.lr, log.step)
+
+    def close(self) -> None:
+        self.handle.close()
+        if self.board is not None:
+            self.board.close()

@@ -1,0 +1,72 @@
+"""Online inference writes 1-based MOTChallenge predictions (and optionally a video)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlstrack.data import ReferKittiIndex
+from mlstrack.inference import (
+    PREDICTION_FILE,
+    VIDEO_FILE,
+    InferenceSettings,
+    load_run,
+    prediction_lines,
+    track_dataset,
+    with_tracker_settings,
+)
+from mlstrack.tracker import FrameResult
+from mlstrack.training import TrainConfig, Trainer
+from tests.mlstrack.refer_kitti_tree import write_tree
+from uecity.errors import SpecError, UsageError
+
+
+def result(ids: list[int], boxes: list[list[float]]) -> FrameResult:
+    k = len(ids)
+    return FrameResult(np.array(ids, np.int64), np.array(boxes, np.float32).reshape(k, 4),
+                       np.ones(k, np.float32), np.ones(k, np.float32))
+
+
+def test_prediction_lines_are_one_based_xywh() -> None:
+    lines = prediction_lines([result([4], [[10, 20, 30, 60]]), result([], []),
+                              result([4, 9], [[11, 20, 31, 60], [5, 5, 5, 9]])])
+    assert lines == ["1,4,10.00,20.00,20.00,40.00,1,1,1\n",
+                     "3,4,11.00,20.00,20.00,40.00,1,1,1\n"]  # the empty box is left out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("inference")
+    tree = write_tree(root / "rk")
+    Trainer(TrainConfig(max_steps=2, tensorboard=False), tree, root / "run").train()
+    return tree, root / "run"
+
+
+def test_track_dataset_writes_every_test_sequence(trained: tuple[Path, Path],
+                                                  tmp_path: Path) -> None:
+    tree, run = trained
+    index = ReferKittiIndex.open(tree)
+    model, settings, folder = load_run(run)
+    assert folder == run / "model" and settings == InferenceSettings(None, None)
+    # thresholds an untrained model passes, so boxes come out
+    with_tracker_settings(model, new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
+    summary = track_dataset(model, index, tmp_path / "res", settings, video=True)
+    assert summary.sequences == 3 and summary.frames == 18 and summary.boxes > 0
+    for video_id, name in index.test_sequences:
+        folder = tmp_path / "res" / video_id / name
+        rows = [line.split(",") for line in (folder / PREDICTION_FILE).read_text().splitlines()]
+        frames = {int(r[0]) for r in rows}
+        assert frames <= set(range(1, 7)) and 1 in frames
+        assert all(r[6:] == ["1", "1", "1"] for r in rows)
+        assert (folder / VIDEO_FILE).stat().st_size > 0
+    assert (tmp_path / "res" / "tracking.json").is_file()
+
+
+def test_tracker_settings_are_checked(trained: tuple[Path, Path]) -> None:
+    model, _, _ = load_run(trained[1])
+    with pytest.raises(UsageError):
+        with_tracker_settings(model, speed=3)
+    with pytest.raises(SpecError, match="drop_score"):
+        with_tracker_settings(model, drop_score=0.9)
