@@ -18,6 +18,12 @@ from typing import Any
 TEMPORARY_MARKER = ".uecity-tmp-"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _fsync_folder(folder: Path) -> None:
     # The rename itself is only durable once the folder's entry is on disk.
     with contextlib.suppress(OSError):
@@ -41,6 +47,9 @@ def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(
         prefix=f".{target.name}{TEMPORARY_MARKER}", suffix=target.suffix, dir=target.parent
     )
+    # mkstemp makes the file private (0600); a dataset file gets the permissions any new file
+    # of this user would get (0666 less the umask), like a plain open() would give it.
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     temporary = Path(name)
     try:

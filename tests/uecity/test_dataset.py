@@ -148,3 +148,12 @@ def test_expression_path_and_content_must_agree(dataset: Dataset) -> None:
     (video.expressions_folder / "red-cars.json").rename(video.expressions_folder / "other.json")
     with pytest.raises(DatasetError, match="its path says 'other'"):
         video.expression("other")
+
+
+def test_written_files_get_the_usual_permissions_not_private_ones(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"a": 1})
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
