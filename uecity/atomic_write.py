@@ -19,7 +19,13 @@ TEMPORARY_MARKER = ".uecity-tmp-"
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask. Read from /proc where it can be (setting it to read it back would
+    briefly change it for every thread, e.g. the annotator's server threads)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
