@@ -204,11 +204,6 @@ class MLSTrack(nn.Module):
                                         torch.tensor(sizes, device=device))  # (N_all,)
         return block[:, None] != block[None, :]
 
-    # --- bookkeeping ----------------------------------------------------------------------
-    def frozen_modules(self) -> list[nn.Module]:
-        """The frozen pretrained text encoders (never trained, always in eval mode)."""
-        return [m for m in (self.text_encoder, self.clip_encoder) if m is not None]
-
 
 def build_model(config: MLSTrackConfig) -> MLSTrack:
     """The model of `config` (pretrained parts loaded, or random from architecture configs)."""

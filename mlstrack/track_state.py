@@ -75,11 +75,3 @@ class TrackState:
             self.ids[index], self.scores[index], self.refer_scores[index], self.misses[index],
             self.next_id,
         )
-
-    def detached(self) -> TrackState:
-        """The same state cut from the autograd graph (between training clips, at inference)."""
-        return TrackState(
-            self.query_pos.detach(), self.query_feat.detach(), self.boxes_cxcywh.detach(),
-            self.ids, self.scores.detach(), self.refer_scores.detach(), self.misses,
-            self.next_id,
-        )

@@ -8,12 +8,10 @@ are no longer produced.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from uecity.dataset import Dataset
 from uecity.export.output import ExportSummary
 
-ExportFormat = Literal["refer-kitti", "mot", "cvat"]
 FORMATS: tuple[str, ...] = ("refer-kitti", "mot", "cvat")
 
 

@@ -61,9 +61,6 @@ class VideoFacts:
     def num_rows(self) -> int:
         return len(self.frame)
 
-    def track_categories(self) -> dict[int, str]:
-        return {track: obj.category for track, obj in self.objects.items()}
-
 
 class AtomTable:
     """The masks of every atom of a vocabulary over one video's rows (computed lazily)."""

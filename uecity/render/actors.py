@@ -139,14 +139,6 @@ def box_corners(
     return np.einsum("bij,bkj->bki", _rotations(headings), local) + origins[:, None, :]
 
 
-def bounding_box_corners(actor: ActorState) -> np.ndarray:
-    """(8, 3) world corners of the actor's whole 3D box (for the amodal 2D box)."""
-    return box_corners(
-        UNIT_BOX.bounds,
-        np.array([actor.spec.size_m]),
-        np.array([actor.heading]),
-        np.array([[actor.x, actor.y, actor.z]]),
-    )[0]
 
 
 def actors_box_corners(actors: list[ActorState]) -> np.ndarray:

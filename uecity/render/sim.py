@@ -117,14 +117,7 @@ class SimRenderer:
         self.lighting = Lighting.draw(rng)
         self.background = render_background(camera, network, self.lighting, rng)
         self._shadowed = (self.background >> 1) + (self.background >> 3)  # the ground in shade
-        self._cam_pos = camera.position
         self._rot = camera.rotation()
-        # The view frustum's corner rays, for culling actors outside the image.
-        corners = np.array(
-            [[0, 0], [camera.width, 0], [camera.width, camera.height], [0, camera.height]],
-            np.float64,
-        )
-        self._frustum_rays = camera.pixel_ray(corners)
 
     def _visible_actors(self, actors: list[ActorState]) -> tuple[list[ActorState], np.ndarray]:
         """Actors whose bounding sphere meets the view frustum, and whether each is far."""

@@ -28,8 +28,6 @@ from uecity.scene.templates import Arm, Template, get_template
 
 log = logging.getLogger(__name__)
 
-#: Surface kinds a renderer distinguishes, drawn in this order (later on top).
-SURFACE_KINDS = ("road", "sidewalk", "parking", "crossing", "marking")
 PARKING_WIDTH = 2.4  # m
 PARKED_CLASS = "custom1"  # SUMO vehicle class of parked vehicles, alone on the parking lanes
 
@@ -75,9 +73,6 @@ class Network:
     surfaces: list[tuple[str, np.ndarray]] = field(default_factory=list)
     extent: float = 100.0  # half-size of the drawable ground square, m
     has_sidewalks: bool = True
-
-    def road_polygons(self) -> list[np.ndarray]:
-        return [poly for kind, poly in self.surfaces if kind == "road"]
 
 
 def sumo_binary(name: str) -> str:
