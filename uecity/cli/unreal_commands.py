@@ -83,6 +83,7 @@ def serve_sim(
             max_requests_per_tick=max_requests_per_tick,
             faults=FaultPlan(drop_every=drop_every, restart_engine_on_drop=restart_on_drop),
             log_path=request_log,
+            keep_log=False,
         )
         try:
             server.start()

@@ -67,6 +67,7 @@ class SimServer:
         max_requests_per_tick: int = 32,
         faults: FaultPlan | None = None,
         log_path: Path | None = None,
+        keep_log: bool = True,
     ) -> None:
         self._engine_factory = engine_factory
         self.engine: SimEngine = engine_factory()
@@ -75,6 +76,9 @@ class SimServer:
         self.max_requests_per_tick = max_requests_per_tick
         self.faults = faults or FaultPlan()
         self.log_path = log_path
+        # In memory for tests and benchmarks; a long-running `serve-sim` keeps none (use the
+        # log file), since a video of 50 actors sends about a hundred requests per frame.
+        self.keep_log = keep_log
         self.request_log: list[LoggedRequest] = []
         self.ticks = 0
         self.requests_handled = 0
@@ -255,7 +259,8 @@ class SimServer:
     def _log(self, item: tuple[int, socket.socket, wire.Request]) -> None:
         number, _, request = item
         entry = LoggedRequest(self.ticks, number, request.request_id, request.command)
-        self.request_log.append(entry)
+        if self.keep_log:
+            self.request_log.append(entry)
         if self._log_file is not None:
             self._log_file.write(json.dumps(entry.__dict__) + "\n")
             self._log_file.flush()
