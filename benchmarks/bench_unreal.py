@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import math
 import multiprocessing
 import socket
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -32,20 +32,15 @@ import cv2
 import numpy as np
 import unrealcv
 
-from uecity.camera import Camera, look_at_pose
-from uecity.traffic.demand import ActorSpec
-from uecity.traffic.simulation import ActorState, WorldState
+from uecity.camera import Camera
+from uecity.traffic.simulation import WorldState
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's tests/
+
+from tests.uecity.unreal.ring_scene import ring_camera, ring_worlds
 from uecity.unreal.backend import UnrealCvOptions, UnrealCvRenderer
 from uecity.unreal.catalog import load_catalog
 from uecity.unreal.connection import Endpoint, UnrealCvConnection
-
-TYPES = [
-    ("vehicle", "car", (4.5, 1.8, 1.45)),
-    ("vehicle", "suv", (4.8, 1.95, 1.75)),
-    ("vehicle", "bus", (12.0, 2.55, 3.2)),
-    ("vehicle", "van", (5.3, 2.0, 2.3)),
-    ("pedestrian", "adult", (0.35, 0.5, 1.75)),
-]
 
 
 def serve(port: int, tick_s: float, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
@@ -81,27 +76,6 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
         self.process.join()
-
-
-def scene(frames: int, actors: int) -> list[WorldState]:
-    out = []
-    for frame in range(frames):
-        states = []
-        for k in range(actors):
-            category, kind, size = TYPES[k % len(TYPES)]
-            angle = 2 * math.pi * k / actors + 0.01 * frame
-            radius = 6.0 + 9.0 * (k % 4)
-            spec = ActorSpec(f"a{k}", category, kind, "grey", (120, 120 + k, 130), size)
-            x, y = radius * math.cos(angle), radius * math.sin(angle)
-            states.append(ActorState(f"a{k}", spec, x, y, 0.0, angle + math.pi / 2, 5, 0, "e"))
-        out.append(WorldState(frame, frame / 10, tuple(states)))
-    return out
-
-
-def make_camera(width: int, height: int) -> Camera:
-    position = (38.0, -34.0, 13.0)
-    yaw, pitch = look_at_pose(position, (0.0, 0.0, 0.0))
-    return Camera.from_fov(width, height, 80.0, position, yaw, pitch)
 
 
 def ours(port: int, camera: Camera, worlds: list[WorldState], ids: dict[str, int],
@@ -148,8 +122,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    camera = make_camera(args.width, args.height)
-    worlds = scene(args.frames + 1, args.actors)
+    camera = ring_camera(args.width, args.height)
+    worlds = ring_worlds(args.frames + 1, args.actors)
     ids = {a.sumo_id: i for i, a in enumerate(worlds[0].actors)}
 
     # The raw loop replays exactly the commands our backend sends for these poses.
@@ -187,7 +161,7 @@ def main() -> None:
 
     network = build_network(IntersectionSpec(), Path(tempfile.mkdtemp(prefix="bench-unreal-")))
     catalog = load_catalog()
-    small = make_camera(320, 180)
+    small = ring_camera(320, 180)
     for batched in (True, False):
         server = SimServer(lambda: SimEngine(network, catalog), "127.0.0.1", 0, tick_s=0.016)
         server.start()

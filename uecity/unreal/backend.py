@@ -117,8 +117,8 @@ def pose_commands(actor: ActorState, name: str, asset: AssetEntry) -> list[str]:
     x, y, zc = world_to_unreal_location(actor.x, actor.y, z)
     yaw = heading_to_unreal_yaw(math.degrees(actor.heading)) + asset.yaw_offset_deg
     return [
-        f"vset /object/{name}/location {x:.2f} {y:.2f} {zc:.2f}",
-        f"vset /object/{name}/rotation 0.000 {yaw:.3f} 0.000",
+        f"vset /object/{name}/location {x:.3f} {y:.3f} {zc:.3f}",
+        f"vset /object/{name}/rotation 0.000 {yaw:.5f} 0.000",
     ]
 
 
@@ -129,7 +129,7 @@ def spawn_commands(actor: ActorState, name: str, asset: AssetEntry, instance_id:
     r, g, b = instance_colour(instance_id)
     commands = [
         f"vset /objects/spawn {asset.blueprint} {name}",
-        f"vset /object/{name}/scale {scale[0]:.4f} {scale[1]:.4f} {scale[2]:.4f}",
+        f"vset /object/{name}/scale {scale[0]:.6f} {scale[1]:.6f} {scale[2]:.6f}",
         f"vset /object/{name}/color {r} {g} {b}",
     ]
     if asset.paint_function:
@@ -178,9 +178,9 @@ class UnrealCvRenderer:
         pitch, yaw, roll = camera_to_unreal_rotation(c.yaw_deg, c.pitch_deg, c.roll_deg)
         return [
             f"vset /camera/{camera_id}/size {c.width} {c.height}",
-            f"vset /camera/{camera_id}/fov {horizontal_fov_deg(c.fx, c.width):.4f}",
-            f"vset /camera/{camera_id}/location {x:.2f} {y:.2f} {z:.2f}",
-            f"vset /camera/{camera_id}/rotation {pitch:.4f} {yaw:.4f} {roll:.4f}",
+            f"vset /camera/{camera_id}/fov {horizontal_fov_deg(c.fx, c.width):.6f}",
+            f"vset /camera/{camera_id}/location {x:.3f} {y:.3f} {z:.3f}",
+            f"vset /camera/{camera_id}/rotation {pitch:.6f} {yaw:.6f} {roll:.6f}",
         ]
 
     # --- a frame

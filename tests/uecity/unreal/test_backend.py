@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from tests.uecity.unreal.conftest import ServerFactory
-from uecity.camera import Camera, look_at_pose
+from tests.uecity.unreal.ring_scene import instance_ids, ring_camera, ring_worlds
 from uecity.errors import ExternalToolError, SpecError
 from uecity.render.sim import SimRenderer
 from uecity.traffic.demand import ActorSpec
@@ -19,58 +17,20 @@ from uecity.unreal.catalog import AssetCatalog
 from uecity.unreal.connection import Endpoint, UnrealCvConnection
 from uecity.unreal.sim_server import FaultPlan
 
-TYPES = [
-    ("vehicle", "car", (4.5, 1.8, 1.45)),
-    ("vehicle", "bus", (12.0, 2.55, 3.2)),
-    ("vehicle", "van", (5.3, 2.0, 2.3)),
-    ("pedestrian", "adult", (0.35, 0.5, 1.75)),
-]
-
-
-def camera() -> Camera:
-    position = (32.0, -28.0, 11.0)
-    yaw, pitch = look_at_pose(position, (0.0, 0.0, 0.0))
-    return Camera.from_fov(320, 180, 75.0, position, yaw, pitch)
-
-
-def worlds(frames: int, actors: int) -> list[WorldState]:
-    """Actors on a ring around the junction, each driving along it, one frame after another."""
-    out = []
-    for frame in range(frames):
-        states = []
-        for k in range(actors):
-            category, kind, size = TYPES[k % len(TYPES)]
-            angle = 2 * math.pi * k / actors + 0.02 * frame
-            radius = 8.0 + 14.0 * (k % 3)
-            spec = ActorSpec(f"a{k}", category, kind, "red", (180, 30 + 3 * k, 40), size)
-            x, y = radius * math.cos(angle), radius * math.sin(angle)
-            heading = angle + math.pi / 2
-            states.append(ActorState(f"a{k}", spec, x, y, 0.0, heading, 5.0, 0.0, "e"))
-        out.append(WorldState(frame, frame / 10, tuple(states)))
-    return out
-
 
 def connect(port: int) -> UnrealCvConnection:
     return UnrealCvConnection(Endpoint("127.0.0.1", port), connect_timeout_s=5.0,
                               request_timeout_s=10.0)  # fmt: skip
 
 
-def ids_of(world_states: list[WorldState]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for world in world_states:
-        for actor in world.actors:
-            ids.setdefault(actor.sumo_id, len(ids))
-    return ids
-
-
 def test_masks_equal_the_sim_backends(
     start_server: ServerFactory, network: Network, catalog: AssetCatalog
 ) -> None:
     server = start_server()
-    states = worlds(3, 12)
-    ids = ids_of(states)
-    renderer = UnrealCvRenderer(camera(), connect(server.port), catalog)
-    sim = SimRenderer(camera(), network, np.random.default_rng(0))
+    states = ring_worlds(3, 12)
+    ids = instance_ids(states)
+    renderer = UnrealCvRenderer(ring_camera(), connect(server.port), catalog)
+    sim = SimRenderer(ring_camera(), network, np.random.default_rng(0))
     try:
         for world in states:
             ours, reference = renderer.render(world, ids), sim.render(world, ids)
@@ -85,11 +45,11 @@ def test_each_frame_is_pause_poses_capture_resume(
     start_server: ServerFactory, catalog: AssetCatalog
 ) -> None:
     server = start_server()
-    states = worlds(2, 6)
-    renderer = UnrealCvRenderer(camera(), connect(server.port), catalog)
+    states = ring_worlds(2, 6)
+    renderer = UnrealCvRenderer(ring_camera(), connect(server.port), catalog)
     setup = len(server.request_log)
     for world in states:
-        renderer.render(world, ids_of(states))
+        renderer.render(world, instance_ids(states))
     renderer.close()
     commands = [e.command for e in server.request_log[setup:]]
     batches = [i for i, c in enumerate(commands) if c.startswith("vbatch")]
@@ -112,13 +72,13 @@ def test_each_frame_is_pause_poses_capture_resume(
 def test_batching_keeps_a_50_actor_frame_within_three_ticks(
     start_server: ServerFactory, catalog: AssetCatalog
 ) -> None:
-    states = worlds(2, 50)
-    ids = ids_of(states)
+    states = ring_worlds(2, 50)
+    ids = instance_ids(states)
     ticks = {}
     for batched in (True, False):
         server = start_server(tick_s=0.002)
         renderer = UnrealCvRenderer(
-            camera(), connect(server.port), catalog, UnrealCvOptions(batched=batched)
+            ring_camera(), connect(server.port), catalog, UnrealCvOptions(batched=batched)
         )
         renderer.render(states[0], ids)  # spawns
         first = len(server.request_log)
@@ -134,16 +94,16 @@ def test_batching_keeps_a_50_actor_frame_within_three_ticks(
 def test_dropped_connections_lose_no_frame(
     start_server: ServerFactory, catalog: AssetCatalog, restart: bool
 ) -> None:
-    states = worlds(8, 10)
-    ids = ids_of(states)
+    states = ring_worlds(8, 10)
+    ids = instance_ids(states)
     clean_server = start_server()
-    clean = UnrealCvRenderer(camera(), connect(clean_server.port), catalog)
+    clean = UnrealCvRenderer(ring_camera(), connect(clean_server.port), catalog)
     expected = [clean.render(w, ids).instance_mask for w in states]
     clean.close()
 
     faults = FaultPlan(drop_at_requests={30, 150, 260}, restart_engine_on_drop=restart)
     server = start_server(faults=faults)
-    renderer = UnrealCvRenderer(camera(), connect(server.port), catalog)
+    renderer = UnrealCvRenderer(ring_camera(), connect(server.port), catalog)
     got = [renderer.render(w, ids).instance_mask for w in states]
     renderer.close()
     assert renderer.reconnections >= 2
@@ -157,19 +117,19 @@ def test_a_lost_engine_ends_in_a_clear_error(
 ) -> None:
     server = start_server()
     renderer = UnrealCvRenderer(
-        camera(), connect(server.port), catalog, UnrealCvOptions(max_reconnects=1)
+        ring_camera(), connect(server.port), catalog, UnrealCvOptions(max_reconnects=1)
     )
     renderer.connection.connect_timeout_s = 0.5
     server.stop()
     with pytest.raises(ExternalToolError, match="lost the Unreal Engine at frame 0"):
-        renderer.render(worlds(1, 3)[0], {"a0": 0, "a1": 1, "a2": 2})
+        renderer.render(ring_worlds(1, 3)[0], {"a0": 0, "a1": 1, "a2": 2})
 
 
 def test_an_object_without_an_asset_is_refused(
     start_server: ServerFactory, catalog: AssetCatalog
 ) -> None:
     server = start_server()
-    renderer = UnrealCvRenderer(camera(), connect(server.port), catalog)
+    renderer = UnrealCvRenderer(ring_camera(), connect(server.port), catalog)
     spec = ActorSpec("t", "vehicle", "tram", "red", (1, 2, 3), (20.0, 2.5, 3.5))
     world = WorldState(0, 0.0, (ActorState("t", spec, 0, 0, 0, 0, 0, 0, "e"),))
     with pytest.raises(SpecError, match="no asset for vehicle/tram"):
