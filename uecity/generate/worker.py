@@ -43,9 +43,9 @@ from uecity.records import (
 from uecity.render.actors import actors_box_corners
 from uecity.render.mask_boxes import (
     Annotation,
-    amodal_boxes,
     annotate,
     boxes_from_mask,
+    search_rectangles,
     silhouette_pixels,
 )
 from uecity.render.protocol import RenderedFrame, Renderer
@@ -174,32 +174,19 @@ def _frame_boxes(
     camera: Camera, rendered: RenderedFrame, world: WorldState, ids: dict[str, int], spec: SceneSpec
 ) -> list[Annotation]:
     """The annotated boxes of one rendered frame."""
-    if rendered.unoccluded_pixels is None:
-        present = set(np.unique(rendered.instance_mask).tolist())
+    if rendered.unoccluded_pixels is None:  # any actor may show: the box search tells
+        actors = [a for a in world.actors if a.sumo_id in ids]
     else:
-        present = set(rendered.unoccluded_pixels)
-    actors = [a for a in world.actors if ids[a.sumo_id] in present]
-    corners = actors_box_corners(actors)
-    boxes = amodal_boxes(camera, corners)
-    amodal: dict[int, np.ndarray] = {}
-    search: dict[int, tuple[int, int, int, int]] = {}
-    for actor, box in zip(actors, boxes, strict=True):
-        if np.isnan(box[0]):
-            continue
-        iid = ids[actor.sumo_id]
-        amodal[iid] = box
-        search[iid] = (
-            math.floor(box[0]) - 1,
-            math.floor(box[1]) - 1,
-            math.ceil(box[2]) + 1,
-            math.ceil(box[3]) + 1,
-        )
+        actors = [a for a in world.actors if ids[a.sumo_id] in rendered.unoccluded_pixels]
+    amodal, search = search_rectangles(camera, actors, ids)
     visible = boxes_from_mask(rendered.instance_mask, search)
     unoccluded = rendered.unoccluded_pixels
     if unoccluded is None:
+        shown = set(visible.ids.tolist())
+        seen = [a for a in actors if ids[a.sumo_id] in shown]
         unoccluded = {
             ids[a.sumo_id]: silhouette_pixels(camera, c)
-            for a, c in zip(actors, corners, strict=True)
+            for a, c in zip(seen, actors_box_corners(seen), strict=True)
         }
     run = spec.run
     return annotate(

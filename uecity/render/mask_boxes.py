@@ -6,23 +6,30 @@
   a few levels from the set value) → the same int32 id mask; `instance_colour` picks colours
   far apart to set on UnrealCV objects.
 - `amodal_box`: the projected 3D box of an actor (the full extent, even where hidden or
-  outside the image), near-plane clipped.
+  outside the image), near-plane clipped; `search_rectangles`: the pixel rectangle each
+  actor's pixels are looked for in (by the box code, and by the UnrealCV mask decoding).
 - `annotate`: combines them into visibility (visible / unoccluded pixels) and truncation
   (share of the amodal box outside the image), and drops boxes under the minimum visibility.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from uecity.camera import Camera
+from uecity.render.actors import actors_box_corners
 from uecity.render.raster import NEAR
+from uecity.traffic.simulation import ActorState
 
 BACKGROUND = -1
+
+Rect = tuple[int, int, int, int]
+"""An integer pixel rectangle x0, y0, x1, y1 (exclusive right/bottom), maybe beyond the image."""
 
 # Edges of a box given by its 8 corners indexed ix * 4 + iy * 2 + iz.
 _BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
@@ -49,9 +56,7 @@ class VisibleBoxes:
         return cls(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64))
 
 
-def boxes_from_mask(
-    mask: np.ndarray, search_xyxy: Mapping[int, tuple[int, int, int, int]] | None = None
-) -> VisibleBoxes:
+def boxes_from_mask(mask: np.ndarray, search_xyxy: Mapping[int, Rect] | None = None) -> VisibleBoxes:
     """Tight boxes of every id >= 0 in `mask` (H, W).
 
     With `search_xyxy` (id → integer rectangle known to contain all of that id's pixels, e.g.
@@ -163,15 +168,23 @@ def _decode_lattice_colours(
 
 
 def decode_colour_mask(
-    image_rgb: np.ndarray, colours: Mapping[int, tuple[int, int, int]], tolerance: int = 3
+    image_rgb: np.ndarray,
+    colours: Mapping[int, tuple[int, int, int]],
+    tolerance: int = 3,
+    regions: Mapping[int, Rect] | None = None,
 ) -> np.ndarray:
     """An (H, W, 3) RGB colour-coded mask → (H, W) int32 ids; within ±tolerance per channel.
 
     Pixels matching no colour are BACKGROUND. (UnrealCV images decoded by OpenCV are BGR:
-    reverse the channels first.) One pass over the image whatever the number of colours: each
-    pixel's colour bin is looked up in a table of the colours whose tolerance reaches that bin,
-    then checked exactly; colours too close to share no bin fall back to one pass per colour.
+    reverse the channels first.) Without `regions`, one pass over the image whatever the number
+    of colours: each pixel's colour bin is looked up in a table of the colours whose tolerance
+    reaches that bin, then checked exactly; colours too close to share no bin fall back to one
+    pass per colour. With `regions` (id → rectangle, as `search_rectangles` gives), each colour
+    is looked for only inside its id's rectangle, and ids without one are not looked for:
+    the pixels the box code would read, and no others.
     """
+    if regions is not None:
+        return _decode_colours_in_regions(image_rgb, colours, tolerance, regions)
     if tolerance <= 3 and all(c % 16 == 8 for rgb in colours.values() for c in rgb):
         return _decode_lattice_colours(image_rgb, colours)
     h, w = image_rgb.shape[:2]
@@ -202,6 +215,49 @@ def decode_colour_mask(
     close = (np.abs(pixels[where].astype(np.int16) - palette[index]) <= tolerance).all(axis=1)
     out.reshape(-1)[where[close]] = ids[index[close]]
     return out
+
+
+def _decode_colours_in_regions(
+    image_rgb: np.ndarray,
+    colours: Mapping[int, tuple[int, int, int]],
+    tolerance: int,
+    regions: Mapping[int, Rect],
+) -> np.ndarray:
+    """`decode_colour_mask` with each colour looked for inside its own rectangle only."""
+    h, w = image_rgb.shape[:2]
+    out = np.full((h, w), BACKGROUND, np.int32)
+    for iid in sorted(regions.keys() & colours.keys()):
+        x0, y0, x1, y1 = regions[iid]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        rgb = colours[iid]
+        lo = tuple(max(c - tolerance, 0) for c in rgb)
+        hi = tuple(min(c + tolerance, 255) for c in rgb)
+        hit = cv2.inRange(image_rgb[y0:y1, x0:x1], lo, hi)
+        np.copyto(out[y0:y1, x0:x1], iid, where=hit > 0)
+    return out
+
+
+def search_rectangles(
+    camera: Camera, actors: Sequence[ActorState], instance_ids: Mapping[str, int]
+) -> tuple[dict[int, np.ndarray], dict[int, Rect]]:
+    """Each actor's amodal box, and the rectangle its pixels are looked for in, by instance id.
+
+    The rectangle is the amodal box grown to whole pixels and by one more: a mesh inside its 3D
+    box cannot show a pixel beyond it. Actors wholly behind the camera get neither.
+    """
+    boxes = amodal_boxes(camera, actors_box_corners(list(actors)))
+    amodal: dict[int, np.ndarray] = {}
+    search: dict[int, Rect] = {}
+    for actor, box in zip(actors, boxes, strict=True):
+        if np.isnan(box[0]):
+            continue
+        iid = instance_ids[actor.sumo_id]
+        amodal[iid] = box
+        x0, y0, x1, y1 = box.tolist()
+        search[iid] = (math.floor(x0) - 1, math.floor(y0) - 1, math.ceil(x1) + 1, math.ceil(y1) + 1)
+    return amodal, search
 
 
 def amodal_box(camera: Camera, corners_world: np.ndarray) -> np.ndarray | None:

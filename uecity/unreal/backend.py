@@ -27,7 +27,7 @@ import numpy as np
 
 from uecity.camera import Camera
 from uecity.errors import ExternalToolError
-from uecity.render.mask_boxes import decode_colour_mask, instance_colour
+from uecity.render.mask_boxes import decode_colour_mask, instance_colour, search_rectangles
 from uecity.render.protocol import RenderedFrame
 from uecity.traffic.demand import ActorSpec
 from uecity.traffic.simulation import ActorState, WorldState
@@ -275,7 +275,11 @@ class UnrealCvRenderer:
             )
         # OpenCV decodes BGR: match against BGR colours rather than copying the image to RGB.
         colours_bgr = {iid: instance_colour(iid)[::-1] for iid in plan.spawned.values()}
-        ids = decode_colour_mask(mask_bgr, colours_bgr, MASK_TOLERANCE)
+        # Each actor's colour is looked for only where the box code will look for its pixels:
+        # the rest of a real engine's mask (the level's own objects) is never read.
+        actors = [a for a in world.actors if a.sumo_id in plan.spawned]
+        _amodal, regions = search_rectangles(self.camera, actors, instance_ids)
+        ids = decode_colour_mask(mask_bgr, colours_bgr, MASK_TOLERANCE, regions)
         return RenderedFrame(image_bgr, ids, None)
 
     def _send(self, commands: list[str]) -> list[str | bytes]:

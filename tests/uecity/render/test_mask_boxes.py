@@ -169,3 +169,30 @@ def test_colour_decoding_equals_one_pass_per_colour(palette: str) -> None:
     np.testing.assert_array_equal(decode_colour_mask(image, colours, tolerance=3), expected)
     if palette != "close":
         np.testing.assert_array_equal(expected, truth)
+
+
+def test_colour_decoding_in_regions_reads_each_colour_inside_its_rectangle_only() -> None:
+    rng = np.random.default_rng(4)
+    truth = np.full((90, 160), BACKGROUND, np.int32)
+    rects = {}
+    for i in range(12):
+        x, y = int(rng.integers(0, 140)), int(rng.integers(0, 75))
+        w, h = int(rng.integers(3, 20)), int(rng.integers(3, 15))
+        truth[y : y + h, x : x + w] = i
+        rects[i] = (x - 1, y - 1, x + w + 1, y + h + 1)
+    colours = {i: instance_colour(i) for i in range(12)}
+    image = np.zeros((90, 160, 3), np.uint8)
+    for i, rgb in colours.items():
+        image[truth == i] = rgb
+    image[0:5, 0:5] = colours[3]  # a stray patch of id 3's colour, outside its rectangle
+    rects[3] = (-10, -10, 5, 3)  # ... partly inside this one, which also reaches off the image
+    rects.pop(7)  # no rectangle: id 7 is not looked for
+    full = decode_colour_mask(image, colours, tolerance=3)
+    expected = np.full(truth.shape, BACKGROUND, np.int32)
+    for i, (x0, y0, x1, y1) in rects.items():
+        y0, x0 = max(y0, 0), max(x0, 0)
+        inside = expected[y0:y1, x0:x1]
+        inside[full[y0:y1, x0:x1] == i] = i
+    decoded = decode_colour_mask(image, colours, tolerance=3, regions=rects)
+    np.testing.assert_array_equal(decoded, expected)
+    assert (decoded == 7).sum() == 0 and (decoded[0:3, 0:5] == 3).all()
