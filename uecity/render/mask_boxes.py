@@ -56,7 +56,9 @@ class VisibleBoxes:
         return cls(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64))
 
 
-def boxes_from_mask(mask: np.ndarray, search_xyxy: Mapping[int, Rect] | None = None) -> VisibleBoxes:
+def boxes_from_mask(
+    mask: np.ndarray, search_xyxy: Mapping[int, Rect] | None = None
+) -> VisibleBoxes:
     """Tight boxes of every id >= 0 in `mask` (H, W).
 
     With `search_xyxy` (id → integer rectangle known to contain all of that id's pixels, e.g.
