@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,12 +44,14 @@ from uecity.records import (
 from uecity.render.actors import actors_box_corners
 from uecity.render.mask_boxes import (
     Annotation,
+    Rect,
+    VisibleBoxes,
     annotate,
     boxes_from_mask,
     search_rectangles,
     silhouette_pixels,
 )
-from uecity.render.protocol import RenderedFrame, Renderer
+from uecity.render.protocol import PendingFrame, RenderedFrame, Renderer
 from uecity.scene.spec import SceneSpec
 from uecity.traffic.demand import ActorSpec, build_demand
 from uecity.traffic.network import Network, build_network
@@ -172,8 +175,9 @@ class _Tracks:
 
 def _frame_boxes(
     camera: Camera, rendered: RenderedFrame, world: WorldState, ids: dict[str, int], spec: SceneSpec
-) -> list[Annotation]:
-    """The annotated boxes of one rendered frame."""
+) -> tuple[list[Annotation], list[int]]:
+    """The annotated boxes of one rendered frame, and the ids whose pixels reach the edge of
+    the rectangle searched for them (the mesh is bigger than its 3D box: the box is cut)."""
     if rendered.unoccluded_pixels is None:  # any actor may show: the box search tells
         actors = [a for a in world.actors if a.sumo_id in ids]
     else:
@@ -189,7 +193,7 @@ def _frame_boxes(
             for a, c in zip(seen, actors_box_corners(seen), strict=True)
         }
     run = spec.run
-    return annotate(
+    boxes = annotate(
         visible,
         amodal,
         unoccluded,
@@ -198,6 +202,19 @@ def _frame_boxes(
         run.min_visibility,
         run.min_box_pixels,
     )
+    return boxes, _reaching_the_edge(visible, search, camera.width, camera.height)
+
+
+def _reaching_the_edge(
+    visible: VisibleBoxes, search: dict[int, Rect], width: int, height: int
+) -> list[int]:
+    """Ids whose visible box touches a side of its search rectangle inside the image."""
+    out = []
+    for iid, (x1, y1, x2, y2) in zip(visible.ids.tolist(), visible.xyxy.tolist(), strict=True):
+        rx0, ry0, rx1, ry1 = search[iid]
+        if (0 < rx0 == x1) or (0 < ry0 == y1) or (x2 == rx1 < width) or (y2 == ry1 < height):
+            out.append(iid)
+    return out
 
 
 def _trajectories(
@@ -251,21 +268,35 @@ def _record(
     t: dict[str, float],
     progress: ProgressFn | None,
 ) -> list[tuple]:
-    """Simulate, render, box and write every frame; returns the box rows (instance ids)."""
+    """Simulate, render, box and write every frame; returns the box rows (instance ids).
+
+    Pipelined by one frame: frame n + 1 is simulated and started before frame n is finished,
+    boxed, encoded and written, so a backend with an engine of its own renders the next frame
+    while we work on this one.
+    """
     spec, run = job.spec, job.spec.run
     camera = renderer.camera
     box_rows: list[tuple] = []
     frames = sim.frames(run.frames)
+    started: deque[tuple[WorldState, PendingFrame]] = deque()
+    cut_frames: dict[int, int] = {}  # instance id → boxes cut at the edge of its 3D box
     for index in range(run.frames):
         clock = time.perf_counter()
-        world = next(frames)
-        tracks.observe(world)
+        while len(started) + index < min(index + 2, run.frames):  # this frame and the next
+            upcoming = next(frames)
+            tracks.observe(upcoming)
+            now = time.perf_counter()
+            t["sumo"] += now - clock
+            started.append((upcoming, renderer.start(upcoming, tracks.instance_ids)))
+            clock = time.perf_counter()
+            t["render"] += clock - now
+        world, pending = started.popleft()
+        rendered = pending.result()
         now = time.perf_counter()
-        t["sumo"] += now - clock
-        rendered = renderer.render(world, tracks.instance_ids)
-        clock, now = now, time.perf_counter()
         t["render"] += now - clock
-        boxes = _frame_boxes(camera, rendered, world, tracks.instance_ids, spec)
+        boxes, cut = _frame_boxes(camera, rendered, world, tracks.instance_ids, spec)
+        for iid in cut:
+            cut_frames[iid] = cut_frames.get(iid, 0) + 1
         clock, now = now, time.perf_counter()
         t["boxes"] += now - clock
         data = encode_image(rendered.image_bgr, run.image_format, jpeg_quality=run.jpeg_quality)
@@ -280,6 +311,14 @@ def _record(
             )
         if progress is not None and (index % 10 == 9 or index == run.frames - 1):
             progress(job.video_id, index + 1, run.frames)
+    if cut_frames:
+        assets = sorted({renderer.asset_name(tracks.specs[iid]) for iid in cut_frames})
+        log.warning(
+            "%s: %d actors showed pixels beyond their projected 3D box in %d boxes, which are "
+            "cut at that box's edge; the meshes of %s are bigger than their size_m in the "
+            "asset catalog",
+            job.video_id, len(cut_frames), sum(cut_frames.values()), ", ".join(assets),
+        )  # fmt: skip
     return box_rows
 
 

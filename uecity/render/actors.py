@@ -139,8 +139,6 @@ def box_corners(
     return np.einsum("bij,bkj->bki", _rotations(headings), local) + origins[:, None, :]
 
 
-
-
 def actors_box_corners(actors: list[ActorState]) -> np.ndarray:
     """(N, 8, 3) world corners of each actor's whole 3D box."""
     n = len(actors)

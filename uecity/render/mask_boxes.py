@@ -241,24 +241,32 @@ def _decode_colours_in_regions(
     return out
 
 
+SEARCH_MARGIN_PX = 3
+"""How far beyond an actor's amodal box its pixels are looked for. Rasterisation puts a mesh's
+edge pixels up to a pixel beyond its projected box; pixels in the outermost ring of the margin
+tell a mesh bigger than its 3D box (its box is then cut there)."""
+
+
 def search_rectangles(
     camera: Camera, actors: Sequence[ActorState], instance_ids: Mapping[str, int]
 ) -> tuple[dict[int, np.ndarray], dict[int, Rect]]:
     """Each actor's amodal box, and the rectangle its pixels are looked for in, by instance id.
 
-    The rectangle is the amodal box grown to whole pixels and by one more: a mesh inside its 3D
-    box cannot show a pixel beyond it. Actors wholly behind the camera get neither.
+    The rectangle is the amodal box grown to whole pixels and by `SEARCH_MARGIN_PX`: a mesh
+    inside its 3D box cannot show a pixel beyond it. Actors wholly behind the camera get
+    neither.
     """
     boxes = amodal_boxes(camera, actors_box_corners(list(actors)))
     amodal: dict[int, np.ndarray] = {}
     search: dict[int, Rect] = {}
+    m = SEARCH_MARGIN_PX
     for actor, box in zip(actors, boxes, strict=True):
         if np.isnan(box[0]):
             continue
         iid = instance_ids[actor.sumo_id]
         amodal[iid] = box
         x0, y0, x1, y1 = box.tolist()
-        search[iid] = (math.floor(x0) - 1, math.floor(y0) - 1, math.ceil(x1) + 1, math.ceil(y1) + 1)
+        search[iid] = (math.floor(x0) - m, math.floor(y0) - m, math.ceil(x1) + m, math.ceil(y1) + m)
     return amodal, search
 
 

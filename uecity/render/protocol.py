@@ -1,7 +1,9 @@
 """The contract every render backend meets: a world state in, an image and an instance mask out.
 
 A backend is a small class built for one video (static camera, static scene); `render` is then
-called once per frame. The `sim` backend (`uecity.render.sim`) draws with numpy/OpenCV; the
+called once per frame, or `start` and the returned `PendingFrame`'s `wait` and `result`, which
+let a backend whose rendering happens elsewhere (an engine) work while the caller processes the
+previous frame. The `sim` backend (`uecity.render.sim`) draws with numpy/OpenCV; the
 `unrealcv` backend (a later issue) poses actors in Unreal Engine and decodes its object mask with
 `uecity.render.mask_boxes.decode_colour_mask`. Boxes are then computed the same way for both by
 `uecity.render.mask_boxes.boxes_from_mask`.
@@ -45,6 +47,31 @@ class RenderedFrame:
             raise ValueError("instance_mask must be int32")
 
 
+class PendingFrame(Protocol):
+    """A frame being rendered."""
+
+    def wait(self) -> None:
+        """Block until the backend has rendered the frame (the rest of `result` is local work)."""
+        ...
+
+    def result(self) -> RenderedFrame:
+        """The rendered frame (waits first if need be)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FinishedFrame:
+    """The `PendingFrame` of a backend that renders at once, in the caller's process."""
+
+    frame: RenderedFrame
+
+    def wait(self) -> None:
+        pass
+
+    def result(self) -> RenderedFrame:
+        return self.frame
+
+
 class Renderer(Protocol):
     """A render backend bound to one video's camera and scene."""
 
@@ -52,6 +79,11 @@ class Renderer(Protocol):
 
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
         """Draw the actors of `world`; `instance_ids` maps a SUMO id to its mask value (>= 0)."""
+        ...
+
+    def start(self, world: WorldState, instance_ids: Mapping[str, int]) -> PendingFrame:
+        """Begin rendering `world`. A caller may process the previous frame until it needs this
+        one, but must `wait` for one started frame before it starts the next."""
         ...
 
     def asset_name(self, spec: ActorSpec) -> str:

@@ -21,7 +21,7 @@ from uecity.camera import Camera
 from uecity.render import raster
 from uecity.render.actors import frame_faces
 from uecity.render.ordering import draw_order
-from uecity.render.protocol import RenderedFrame
+from uecity.render.protocol import FinishedFrame, RenderedFrame
 from uecity.traffic.demand import ActorSpec
 from uecity.traffic.network import Network
 from uecity.traffic.simulation import ActorState, WorldState
@@ -172,6 +172,9 @@ class SimRenderer:
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, hulls, 1, cv2.LINE_8, raster._SHIFT)
         cv2.copyTo(self._shadowed, mask, image)  # in place: same size and type
+
+    def start(self, world: WorldState, instance_ids: Mapping[str, int]) -> FinishedFrame:
+        return FinishedFrame(self.render(world, instance_ids))
 
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
         canvas = raster.FrameCanvas(self.camera, self.background)

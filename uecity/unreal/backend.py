@@ -18,7 +18,8 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,9 @@ class UnrealCvOptions:
     """Send each frame as one `vbatch`; off only to measure what batching saves."""
     max_reconnects: int = 5
     """Reconnections tried for one frame before the video fails."""
+    frames_in_flight: int = 2
+    """Frames sent ahead of the one being finished, so the engine renders the next frame while
+    we decode the last one and never idles between them (1: one frame at a time)."""
     image_format: str = "bmp"
     """How frames travel: `bmp` (no compression: the engine's PNG encoder is slow at high
     resolution, and decoding is a copy) or `png` (smaller, for a remote engine)."""
@@ -153,9 +157,11 @@ class UnrealCvRenderer:
         self.catalog = catalog
         self.options = options or UnrealCvOptions()
         self.reconnections = 0
-        self._spawned: dict[str, int] = {}  # sumo id -> instance id, as spawned in the engine
-        self._in_flight: dict[str, int] = {}  # what the frame being sent would leave spawned
+        self._spawned: dict[str, int] = {}  # sumo id -> instance id, once what was sent has run
+        self._ever_spawned: set[int] = set()  # every instance id sent a spawn on this connection
         self._camera_id: int | None = None
+        self._in_flight: deque[PendingCapture] = deque()  # started, not yet waited for, in order
+        self._lost = False  # the connection was lost: frames in flight must be sent again
         connection.connect()
         self._set_up_camera()
 
@@ -223,51 +229,99 @@ class UnrealCvRenderer:
         return asset.blueprint if asset is not None else f"unknown/{spec.category}/{spec.type}"
 
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
-        for attempt in range(self.options.max_reconnects + 1):
+        return self.start(world, instance_ids).result()
+
+    def start(self, world: WorldState, instance_ids: Mapping[str, int]) -> PendingCapture:
+        """Send the frame's requests and return at once: the engine renders it while the caller
+        works on earlier frames. Frames are finished in the order they were started; at most
+        `frames_in_flight` are in flight (the oldest is waited for to make room)."""
+        limit = self.options.frames_in_flight if self.options.batched else 1
+        while len(self._in_flight) >= max(limit, 1):
+            self._in_flight[0].wait()
+        pending = PendingCapture(self, world, instance_ids)
+        self._in_flight.append(pending)
+        if not self._lost:  # else `wait` reconnects and sends every frame in flight again
             try:
-                return self._capture(world, instance_ids)
-            except ConnectionLost as error:
-                if attempt == self.options.max_reconnects:
-                    raise ExternalToolError(
-                        f"lost the Unreal Engine at frame {world.frame} and could not resume "
-                        f"after {attempt} reconnections: {error}"
-                    ) from None
-                log.warning("frame %d: %s; reconnecting", world.frame, error)
-                time.sleep(min(0.2 * 2**attempt, 5.0))
-                try:
-                    self._reconnect()
-                except ExternalToolError as lost:
-                    raise ExternalToolError(
-                        f"lost the Unreal Engine at frame {world.frame}: {lost}"
-                    ) from None
-        raise AssertionError("unreachable")
+                pending.send()
+            except ConnectionLost:
+                self._lost = True
+        return pending
+
+    def _send_frame(
+        self, world: WorldState, instance_ids: Mapping[str, int]
+    ) -> tuple[FramePlan, Callable[[], list[str | bytes]]]:
+        """Send one frame's requests; returns its plan and what collects the capture's replies.
+
+        Spawns and destroys go first, in a batch of their own, so a frame's capture stays small.
+        The frame is planned against the engine as the frames sent before it will leave it.
+        """
+        plan = self.frame_commands(world, instance_ids)
+        self._ever_spawned.update(plan.spawned.values())
+        self._spawned = plan.spawned
+        if not self.options.batched:  # one synchronous request after another
+            if plan.changes:
+                self._send(plan.changes)
+            replies = self._send(plan.capture)
+            return plan, lambda: replies
+        changes = self.connection.send_batch(
+            [f"vbatch {len(plan.changes)}", *plan.changes] if plan.changes else []
+        )
+        capture = self.connection.send_batch([f"vbatch {len(plan.capture)}", *plan.capture])
+
+        def collect() -> list[str | bytes]:
+            self.connection.collect(changes)  # an engine that refused a spawn raises here
+            return self.connection.collect(capture)[1:]
+
+        return plan, collect
+
+    def _send_again(self) -> None:
+        """After a reconnection: send every frame in flight again, in order."""
+        self._lost = False
+        for pending in self._in_flight:
+            pending.send()
+
+    def _finished(self, pending: PendingCapture) -> None:
+        assert self._in_flight[0] is pending
+        self._in_flight.popleft()
+
+    def _recover(self, frame: int, attempt: int, error: ConnectionLost) -> None:
+        """Reconnect after `error` lost frame `frame` (attempt 0, 1, …), or fail the video."""
+        self._lost = True
+        if attempt == self.options.max_reconnects:
+            raise ExternalToolError(
+                f"lost the Unreal Engine at frame {frame} and could not resume "
+                f"after {attempt} reconnections: {error}"
+            ) from None
+        log.warning("frame %d: %s; reconnecting", frame, error)
+        time.sleep(min(0.2 * 2**attempt, 5.0))
+        try:
+            self._reconnect()
+        except ExternalToolError as lost:
+            raise ExternalToolError(f"lost the Unreal Engine at frame {frame}: {lost}") from None
 
     def _reconnect(self) -> None:
         self.reconnections += 1
         self.connection.connect()
         # The engine may have restarted (our actors are gone) or not (they survive, and so may
-        # some of the interrupted frame's spawns): destroy all we may have spawned, ignoring
+        # some of the interrupted frames' spawns): destroy all we may have spawned, ignoring
         # errors, then spawn afresh so no re-spawn collides with a survivor.
-        names = {actor_name(i) for i in {*self._spawned.values(), *self._in_flight.values()}}
+        names = [actor_name(i) for i in sorted(self._ever_spawned)]
         if names:
-            self.connection.request_batch(
-                [f"vset /object/{name}/destroy" for name in sorted(names)], check=False
-            )
-        self._spawned, self._in_flight = {}, {}
+            self.connection.request_batch([f"vset /object/{n}/destroy" for n in names], check=False)
+        self._spawned, self._ever_spawned = {}, set()
         self._set_up_camera()
 
-    def _capture(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
-        plan = self.frame_commands(world, instance_ids)
-        # Spawns go first, in a batch of their own: a frame's capture then stays small, and
-        # once they are answered the engine's actor set is known even if the capture is lost.
-        self._in_flight = plan.spawned
-        if plan.changes:
-            self._send(plan.changes)
-        self._spawned = plan.spawned
-        replies = self._send(plan.capture)
+    def _decode(
+        self,
+        world: WorldState,
+        instance_ids: Mapping[str, int],
+        plan: FramePlan,
+        replies: list[str | bytes],
+    ) -> RenderedFrame:
+        """The frame from the capture's replies: the lit image and the decoded object mask."""
         lit, mask = replies[-3], replies[-2]
         image_bgr = decode_image(lit, "lit")
-        mask_bgr = decode_image(mask, "object_mask")
+        mask_bgr = decode_image(mask, "object_mask", copy=False)  # only rectangles are read
         if image_bgr.shape[:2] != (self.camera.height, self.camera.width):
             raise ExternalToolError(
                 f"the engine captured {image_bgr.shape[1]}x{image_bgr.shape[0]} frames, the "
@@ -290,27 +344,91 @@ class UnrealCvRenderer:
     def close(self) -> None:
         """Destroy our actors, let the game run on, disconnect (errors ignored: the engine may
         be gone)."""
-        destroy = [f"vset /object/{actor_name(i)}/destroy" for i in self._spawned.values()]
+        self._in_flight.clear()
         with contextlib.suppress(ConnectionLost):
             if self.connection.connected:
-                self.connection.request_batch([*destroy, "vset /action/game/resume"], check=False)
+                self.connection.drain()  # frames still in flight when the video stopped
+                self.connection.request_batch(self.close_commands(), check=False)
         self.connection.close()
 
+    def close_commands(self) -> list[str]:
+        """What `close` sends: destroy our actors and let the game run on."""
+        destroy = [f"vset /object/{actor_name(i)}/destroy" for i in self._spawned.values()]
+        return [*destroy, "vset /action/game/resume"]
 
-def decode_image(reply: str | bytes, what: str) -> np.ndarray:
-    """A BGR image from the engine's reply: BMP read in place, anything else through OpenCV."""
+
+class PendingCapture:
+    """One frame sent to the engine: `wait` for its replies, `result` for the decoded frame.
+
+    A connection lost on the way (while sending, or with this or an earlier frame in flight) is
+    survived in `wait`: reconnect with backoff, re-spawn every actor, and send every frame in
+    flight again, in order.
+    """
+
+    def __init__(
+        self, renderer: UnrealCvRenderer, world: WorldState, instance_ids: Mapping[str, int]
+    ) -> None:
+        self._renderer = renderer
+        self.world = world
+        self._instance_ids = instance_ids
+        self._sent: tuple[FramePlan, Callable[[], list[str | bytes]]] | None = None
+        self._replies: list[str | bytes] | None = None
+        self._frame: RenderedFrame | None = None
+
+    def send(self) -> None:
+        self._sent = None
+        self._sent = self._renderer._send_frame(self.world, self._instance_ids)
+
+    def wait(self) -> None:
+        renderer = self._renderer
+        if self._replies is not None:
+            return
+        if self not in renderer._in_flight:
+            raise ExternalToolError(f"frame {self.world.frame} was dropped: the renderer closed")
+        while renderer._in_flight[0] is not self:
+            renderer._in_flight[0].wait()  # replies come in order: earlier frames first
+        attempt = 0
+        while self._replies is None:
+            try:
+                if renderer._lost:
+                    renderer._send_again()
+                assert self._sent is not None
+                self._replies = self._sent[1]()
+            except ConnectionLost as error:
+                renderer._recover(self.world.frame, attempt, error)
+                attempt += 1
+        renderer._finished(self)
+
+    def result(self) -> RenderedFrame:
+        if self._frame is None:
+            self.wait()
+            assert self._sent is not None and self._replies is not None
+            plan = self._sent[0]
+            self._frame = self._renderer._decode(
+                self.world, self._instance_ids, plan, self._replies
+            )
+        return self._frame
+
+
+def decode_image(reply: str | bytes, what: str, *, copy: bool = True) -> np.ndarray:
+    """A BGR image from the engine's reply: BMP read in place, anything else through OpenCV.
+
+    Without `copy`, a BMP comes back as a read-only view of the reply (rows reversed by a
+    negative stride): for reading parts of it, such as the object mask's actor rectangles.
+    """
     if isinstance(reply, str):
         raise ExternalToolError(f"the engine sent text instead of the {what} image: {reply!r}")
     image = _bmp_view(reply)
-    if image is None:
-        image = cv2.imdecode(np.frombuffer(reply, np.uint8), cv2.IMREAD_COLOR)
+    if image is not None:
+        return np.ascontiguousarray(image) if copy else image
+    image = cv2.imdecode(np.frombuffer(reply, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ExternalToolError(f"the engine's {what} image could not be decoded")
     return image
 
 
 def _bmp_view(data: bytes) -> np.ndarray | None:
-    """The pixels of an uncompressed 24-bit BMP as a (H, W, 3) BGR array, by a copy not a decode.
+    """The pixels of an uncompressed 24-bit BMP as a (H, W, 3) BGR top-down view, no copy.
 
     BMP rows are stored bottom-up (positive height) and padded to 4 bytes; anything else
     (another bit depth, compression, a truncated file) returns None for OpenCV to handle.
@@ -328,4 +446,4 @@ def _bmp_view(data: bytes) -> np.ndarray | None:
         return None
     pixels = np.frombuffer(data, np.uint8, count=stride * rows, offset=offset)
     image = pixels.reshape(rows, stride)[:, : width * 3].reshape(rows, width, 3)
-    return np.ascontiguousarray(image[::-1] if height > 0 else image)  # writable, top-down
+    return image[::-1] if height > 0 else image

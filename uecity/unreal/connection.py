@@ -7,6 +7,8 @@ What this adds to the client, and why:
 - **Fast failure on a dropped connection.** The client retries reading a dead socket ten times
   with backoff (about a minute) before giving up; we set that to zero, so a drop is seen at
   once and the caller can reconnect and resume (see `uecity.unreal.backend`).
+- **One write per batch.** The client writes each request on its own (with TCP_NODELAY: a
+  packet and a system call each); a batch is framed here and written at once.
 - **Quiet.** The client prints to stdout on connect and warns that our server does not list
   its commands; both are silenced (they are logged at debug level).
 - **Defects worked around:** `from unrealcv import client` does not exist, so we construct
@@ -23,10 +25,13 @@ import re
 import socket
 import time
 import warnings
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from queue import Empty
 
 from uecity.errors import ExternalToolError, MissingDependencyError, UsageError
+from uecity.unreal import wire
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,13 @@ class ConnectionLost(Exception):
 
 class EngineCommandError(ExternalToolError):
     """The engine answered a command with `error …`."""
+
+
+@dataclass(frozen=True, eq=False)
+class SentBatch:
+    """Requests sent on a connection whose replies are not collected yet."""
+
+    commands: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,14 @@ def _quiet_receive_loop(client):  # type: ignore[no-untyped-def]
     return run
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The client's prints and warnings silenced."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _import_client():  # type: ignore[no-untyped-def]
     try:
         import unrealcv
@@ -109,6 +129,7 @@ class UnrealCvConnection:
         self.connect_timeout_s = connect_timeout_s
         self.request_timeout_s = request_timeout_s
         self._client = None
+        self._outstanding: deque[SentBatch] = deque()
 
     # --- connecting
     def connect(self) -> None:
@@ -163,10 +184,16 @@ class UnrealCvConnection:
             with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
                 self._client.disconnect()
             self._client = None
+        self._outstanding.clear()
 
     @property
     def connected(self) -> bool:
         return self._client is not None and self._client.isconnected()
+
+    @property
+    def outstanding(self) -> int:
+        """Batches sent and not yet collected."""
+        return len(self._outstanding)
 
     # --- requests
     def request(self, command: str) -> str | bytes:
@@ -175,37 +202,68 @@ class UnrealCvConnection:
 
     def request_batch(self, commands: Sequence[str], *, check: bool = True) -> list[str | bytes]:
         """Send `commands` pipelined and wait for all replies (in order)."""
-        if not commands:
-            return []
+        return self.collect(self.send_batch(commands), check=check)
+
+    def send_batch(self, commands: Sequence[str]) -> SentBatch:
+        """Send `commands` pipelined without waiting; `collect` their replies later.
+
+        Replies come back in the order requests were sent, so batches are collected in the
+        order they were sent.
+        """
         client = self._client
         if client is None or not client.isconnected():
             raise ConnectionLost(f"not connected to {self.endpoint}")
+        sent = SentBatch(tuple(commands))
+        if not commands:
+            return sent
+        first = client.send_message_id
+        framed = b"".join(
+            wire.encode_message(b"%d:%s" % (first + k, command.encode("utf-8")))
+            for k, command in enumerate(commands)
+        )
         try:
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                replies = self._send_and_collect(client, commands)
+            client.sock.sendall(framed)
+            client.send_message_id += len(commands)
+        except (ConnectionError, OSError, AttributeError) as error:
+            self.close()
+            raise ConnectionLost(f"connection to {self.endpoint} lost: {error}") from None
+        client.recv_num_q.put(-len(commands))  # the receive thread reads this many replies
+        self._outstanding.append(sent)
+        return sent
+
+    def collect(self, sent: SentBatch, *, check: bool = True) -> list[str | bytes]:
+        """The replies to a batch from `send_batch`; an `error …` reply raises (with `check`)."""
+        if not sent.commands:
+            return []
+        if sent not in self._outstanding:
+            raise ConnectionLost(f"the connection to {self.endpoint} that sent the batch is gone")
+        if self._outstanding[0] is not sent:
+            raise RuntimeError("UnrealCV batches must be collected in the order they were sent")
+        client = self._client
+        assert client is not None  # close() forgets every outstanding batch
+        try:
+            with _quiet():
+                replies = self._collect_replies(client, len(sent.commands))
         except (ConnectionError, OSError, TimeoutError, AssertionError) as error:
             self.close()
             raise ConnectionLost(f"connection to {self.endpoint} lost: {error}") from None
+        self._outstanding.popleft()
         if check:
-            for command, reply in zip(commands, replies, strict=True):
+            for command, reply in zip(sent.commands, replies, strict=True):
                 if isinstance(reply, str) and reply.startswith("error"):
                     raise EngineCommandError(f"the engine refused `{command}`: {reply}")
         return replies
 
-    def _send_and_collect(self, client, commands: Sequence[str]) -> list[str | bytes]:  # type: ignore[no-untyped-def]
+    def drain(self) -> None:
+        """Collect and drop the replies of every batch still outstanding (errors included)."""
+        while self._outstanding:
+            self.collect(self._outstanding[0], check=False)
+
+    def _collect_replies(self, client, count: int) -> list[str | bytes]:  # type: ignore[no-untyped-def]
         # The client's request_batch waits on its reply queue without a time-out; we send the
         # same way (request_batch_async) and read that queue with one.
-        from queue import Empty
-
-        for command in commands:
-            message = command.encode("utf-8")
-            if not client.send(b"%d:%s" % (client.send_message_id, message)):
-                raise ConnectionError("send failed: the socket is closed")
-            client.send_message_id += 1
-        client.recv_num_q.put(-len(commands))
         replies: list[str | bytes] = []
-        for _ in commands:
+        for _ in range(count):
             try:
                 reply = client.recv_data_q.get(timeout=self.request_timeout_s)
             except Empty:

@@ -26,7 +26,7 @@ import numpy as np
 from uecity.camera import Camera
 from uecity.errors import ExternalToolError
 from uecity.render.mask_boxes import decode_colour_mask, instance_colour
-from uecity.render.protocol import BACKGROUND, RenderedFrame
+from uecity.render.protocol import BACKGROUND, FinishedFrame, RenderedFrame
 from uecity.scene.spec import COLOURS
 from uecity.traffic.demand import ActorSpec
 from uecity.traffic.simulation import ActorState, WorldState
@@ -182,6 +182,9 @@ class EngineObserver:
         seen.colour_rgb = (int(r), int(g), int(b))
 
     # --- the renderer
+    def start(self, world: WorldState, instance_ids: Mapping[str, int]) -> FinishedFrame:
+        return FinishedFrame(self.render(world, instance_ids))
+
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
         """The capture of `world` (just yielded by `frames`), with the caller's instance ids."""
         if self._last is None or self._last[0] != world.frame:

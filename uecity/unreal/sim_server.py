@@ -217,7 +217,9 @@ class SimServer:
             self.engine.traffic = None
 
     def _run_batch(self, item: tuple[int, socket.socket, wire.Request]) -> None:
-        _number, _conn, request = item
+        _number, conn, request = item
+        if not self._is_current(conn):
+            return  # the connection went away; its queued requests die with it
         parts = request.command.split()
         if len(parts) != 2 or not parts[1].isdigit():
             self._reply(item, f"error vbatch takes a count, got '{request.command}'")
@@ -225,20 +227,34 @@ class SimServer:
         self._log(item)
         self._reply(item, "ok")
         batch = []
+        other = None  # a request of the next client: this one is gone, so is the rest of its batch
         deadline = time.monotonic() + VBATCH_WAIT_S
-        while len(batch) < int(parts[1]):
+        while len(batch) < int(parts[1]) and time.monotonic() < deadline:
             try:
-                batch.append(self._requests.get(timeout=max(0.0, deadline - time.monotonic())))
+                entry = self._requests.get(timeout=min(0.05, deadline - time.monotonic()))
             except queue.Empty:
+                if not self._is_current(conn):
+                    break
+                continue
+            if entry[1] is not conn:
+                other = entry
                 break
+            batch.append(entry)
         for entry in batch:
             self._run(entry)
+        if other is not None:
+            if other[2].command.startswith("vbatch"):
+                self._run_batch(other)
+            else:
+                self._run(other)
+
+    def _is_current(self, conn: socket.socket) -> bool:
+        with self._lock:
+            return self._client is not None and self._client[1] is conn
 
     def _run(self, item: tuple[int, socket.socket, wire.Request]) -> None:
         number, conn, request = item
-        with self._lock:
-            current = self._client is not None and self._client[1] is conn
-        if not current:
+        if not self._is_current(conn):
             return  # the connection went away; its queued requests die with it
         self.requests_handled += 1
         self._log(item)

@@ -38,9 +38,11 @@ def start_server(network: Network, catalog: AssetCatalog) -> Iterator[ServerFact
         faults: FaultPlan | None = None,
         log_path: Path | None = None,
         traffic: EngineTraffic | None = None,
+        engine_catalog: AssetCatalog | None = None,
     ) -> SimServer:
+        assets = engine_catalog or catalog  # what the engine's meshes really are
         server = SimServer(
-            lambda: SimEngine(network, catalog, traffic=traffic), "127.0.0.1", 0,
+            lambda: SimEngine(network, assets, traffic=traffic), "127.0.0.1", 0,
             tick_s=tick_s, faults=faults, log_path=log_path,
         )  # fmt: skip
         server.start()

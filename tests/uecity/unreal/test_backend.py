@@ -112,6 +112,59 @@ def test_dropped_connections_lose_no_frame(
         np.testing.assert_array_equal(a, b)
 
 
+def pipelined(renderer: UnrealCvRenderer, worlds: list[WorldState], ids: dict[str, int]):  # type: ignore[no-untyped-def]
+    """Frames rendered as `generate` drives the backend: frame n + 1 is sent before frame n is
+    waited for."""
+    pending = renderer.start(worlds[0], ids)
+    for upcoming in [*worlds[1:], None]:
+        current = pending
+        if upcoming is not None:
+            pending = renderer.start(upcoming, ids)
+            if renderer.connection.connected:
+                assert renderer.connection.outstanding >= 2  # both captures in flight
+        yield current.result()
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_pipelined_frames_equal_one_at_a_time_even_through_drops(
+    start_server: ServerFactory, catalog: AssetCatalog, restart: bool
+) -> None:
+    states = ring_worlds(8, 10)
+    ids = instance_ids(states)
+    clean_server = start_server()
+    clean = UnrealCvRenderer(ring_camera(), connect(clean_server.port), catalog)
+    expected = [clean.render(w, ids) for w in states]
+    clean.close()
+
+    faults = FaultPlan(drop_at_requests={40, 170, 240}, restart_engine_on_drop=restart)
+    server = start_server(faults=faults)
+    renderer = UnrealCvRenderer(ring_camera(), connect(server.port), catalog)
+    got = list(pipelined(renderer, states, ids))
+    renderer.close()
+    assert renderer.reconnections >= 2
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a.instance_mask, b.instance_mask)
+        np.testing.assert_array_equal(a.image_bgr, b.image_bgr)
+
+
+def test_closing_with_a_frame_in_flight_cleans_up(
+    start_server: ServerFactory, catalog: AssetCatalog
+) -> None:
+    server = start_server()
+    states = ring_worlds(2, 4)
+    ids = instance_ids(states)
+    renderer = UnrealCvRenderer(ring_camera(), connect(server.port), catalog)
+    renderer.render(states[0], ids)
+    renderer.start(states[1], ids)  # never waited for: the video stopped
+    renderer.close()
+    commands = [e.command for e in server.request_log]
+    assert commands[-5:] == [
+        *(f"vset /object/uecity_{i}/destroy" for i in range(4)),
+        "vset /action/game/resume",
+    ]
+
+
 def test_a_lost_engine_ends_in_a_clear_error(
     start_server: ServerFactory, catalog: AssetCatalog
 ) -> None:

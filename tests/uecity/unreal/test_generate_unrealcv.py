@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tests.uecity.unreal.conftest import ServerFactory
 from uecity.cli import app
 from uecity.dataset import Dataset
-from uecity.unreal.catalog import DEFAULT_CATALOG
+from uecity.unreal.catalog import DEFAULT_CATALOG, AssetCatalog, AssetEntry
 from uecity.unreal.sim_server import FaultPlan
 from uecity.validate import validate_dataset
 
@@ -59,6 +59,30 @@ def test_unreal_boxes_match_the_sim_backends(
     assert info.backend == "unrealcv"
     objects = Dataset.open(tmp_path / "ue").video("video_0000").objects()
     assert all(o.asset and o.asset.startswith("/Game/UECity/") for o in objects)
+
+
+def test_meshes_bigger_than_the_catalog_says_are_reported(
+    start_server: ServerFactory,
+    spec_file: Path,
+    tmp_path: Path,
+    catalog: AssetCatalog,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def grown(asset: AssetEntry) -> AssetEntry:
+        big = asset.category == "vehicle" and asset.type == "car"
+        size = tuple(s * (1.5 if big else 1.0) for s in asset.size_m)
+        return asset.model_copy(update={"size_m": size})
+
+    engine_catalog = catalog.model_copy(update={"assets": [grown(a) for a in catalog.assets]})
+    for engine, warned in ((None, False), (engine_catalog, True)):
+        caplog.clear()
+        server = start_server(engine_catalog=engine)
+        args = ["--backend", "unrealcv", "--endpoint", f"127.0.0.1:{server.port}"]
+        result = generate(spec_file, tmp_path / str(warned), *args)
+        assert result.exit_code == 0, result.output
+        cut = [r.getMessage() for r in caplog.records if "beyond their projected" in r.message]
+        assert bool(cut) is warned, cut
+    assert "/Game/UECity/Vehicles/BP_Car" in cut[0] and "BP_Bus" not in cut[0]
 
 
 def test_dropped_connections_leave_a_complete_identical_dataset(

@@ -13,7 +13,7 @@ import unrealcv
 from tests.uecity.unreal.conftest import ServerFactory
 from uecity.unreal import wire
 from uecity.unreal.connection import Endpoint, UnrealCvConnection, parse_colour
-from uecity.unreal.sim_server import FaultPlan
+from uecity.unreal.sim_server import VBATCH_WAIT_S, FaultPlan
 
 
 def raw_connect(port: int) -> socket.socket:
@@ -149,6 +149,24 @@ def test_injected_drop_closes_the_connection(start_server: ServerFactory) -> Non
             time.sleep(0.05)
     with again:
         assert ask(again, 0, "vget /cameras") == b"0"
+
+
+def test_a_batch_cut_short_by_its_client_does_not_hold_the_next_one(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server()
+    sock = raw_connect(server.port)
+    wire.send_message(sock, b"1:vbatch 5")
+    wire.send_message(sock, b"2:vset /action/game/pause")  # ... and then the client is gone
+    sock.close()
+    deadline = time.monotonic() + 5
+    while server._client is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    with raw_connect(server.port) as second:
+        assert ask(second, 1, "vget /unrealcv/status").startswith(b"Is Listening")
+        assert ask(second, 2, "vget /action/game/is_paused") == b"false"  # never ran
+    assert time.monotonic() - started < VBATCH_WAIT_S / 2
 
 
 def test_connection_wrapper_reports_an_endpoint_that_never_answers() -> None:
