@@ -260,8 +260,8 @@ class UnrealCvConnection:
             self.collect(self._outstanding[0], check=False)
 
     def _collect_replies(self, client, count: int) -> list[str | bytes]:  # type: ignore[no-untyped-def]
-        # The client's request_batch waits on its reply queue without a time-out; we send the
-        # same way (request_batch_async) and read that queue with one.
+        # The client's receive thread fills its reply queue; its request_batch waits on that
+        # queue without a time-out, we read it with one.
         replies: list[str | bytes] = []
         for _ in range(count):
             try:
