@@ -82,8 +82,9 @@ class Renderer(Protocol):
         ...
 
     def start(self, world: WorldState, instance_ids: Mapping[str, int]) -> PendingFrame:
-        """Begin rendering `world`. A caller may process the previous frame until it needs this
-        one, but must `wait` for one started frame before it starts the next."""
+        """Begin rendering `world` and return; the caller may work on earlier frames meanwhile.
+        Frames finish in the order they were started (a backend bounds how many are in flight,
+        waiting for the oldest first)."""
         ...
 
     def asset_name(self, spec: ActorSpec) -> str:

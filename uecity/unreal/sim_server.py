@@ -231,7 +231,7 @@ class SimServer:
         deadline = time.monotonic() + VBATCH_WAIT_S
         while len(batch) < int(parts[1]) and time.monotonic() < deadline:
             try:
-                entry = self._requests.get(timeout=min(0.05, deadline - time.monotonic()))
+                entry = self._requests.get(timeout=max(0.0, min(0.05, deadline - time.monotonic())))
             except queue.Empty:
                 if not self._is_current(conn):
                     break
