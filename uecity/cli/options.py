@@ -35,7 +35,8 @@ CatalogFile = Annotated[
     Path | None,
     typer.Option(
         "--catalog",
-        help="Unreal asset catalog YAML (default: ue_project/asset_catalog.yaml).",
+        help="Unreal asset catalog YAML: the assets to spawn, and observe mode's name rules "
+        "(default: ue_project/asset_catalog.yaml).",
         show_default=False,
     ),
 ]

@@ -138,7 +138,8 @@ def check_unrealcv(
     spec: SceneSpec, workers: int, settings: UnrealCvSettings | None
 ) -> UnrealCvSettings:
     """Refuse an Unreal run that cannot work, before any video: one engine serves one client,
-    every object type needs an asset, and the engine must answer."""
+    the catalog must be sound and (puppeteer mode) give every object type an asset, and the
+    engine must answer."""
     from uecity.scene.spec import PEDESTRIAN_TYPES
     from uecity.traffic.demand import PARKED_TYPES
     from uecity.unreal.backend import UnrealCvSettings
@@ -150,13 +151,15 @@ def check_unrealcv(
             "--workers must be 1 with the unrealcv backend: an Unreal Engine serves one client "
             "at a time (run one engine per shard with --shard i/n to go parallel)"
         )
-    demand = spec.demand
-    needed = {("vehicle", t) for t, mix in demand.mix.items() if mix.share > 0}
-    if demand.parked_vehicles > 0:
-        needed |= {("vehicle", t) for t in PARKED_TYPES}
-    if demand.pedestrians_per_hour > 0:
-        needed |= {("pedestrian", t) for t in PEDESTRIAN_TYPES}
-    check_catalog_covers(settings.catalog(), needed, path=settings.catalog_path)
+    catalog = settings.catalog()
+    if spec.run.mode == "puppeteer":  # in observe mode the engine's own actors are recorded
+        demand = spec.demand
+        needed = {("vehicle", t) for t, mix in demand.mix.items() if mix.share > 0}
+        if demand.parked_vehicles > 0:
+            needed |= {("vehicle", t) for t in PARKED_TYPES}
+        if demand.pedestrians_per_hour > 0:
+            needed |= {("pedestrian", t) for t in PEDESTRIAN_TYPES}
+        check_catalog_covers(catalog, needed, path=settings.catalog_path)
     settings.check_reachable()
     return settings
 

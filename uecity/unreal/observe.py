@@ -9,14 +9,14 @@ knows, so boxes, objects and frames are written as usual; motion intervals are n
 (no route intents are known) and are left to the annotator.
 
 Which objects are actors, and what they are, comes from name rules: a regular expression per
-(category, type), the type optionally taken from a capture group.
+(category, type), the type optionally taken from a capture group — the asset catalog's
+`observe` rules, or `uecity.unreal.catalog.DEFAULT_OBSERVE_RULES`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,36 +34,6 @@ from uecity.unreal.backend import MASK_TOLERANCE, UnrealCvRenderer, decode_image
 from uecity.unreal.coordinates import unreal_to_world_location, unreal_yaw_to_heading
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ObserveRule:
-    """Objects whose name matches `pattern` are actors of `category` and `type`.
-
-    `type` may be `\\1` (or another group reference) to take it from the name.
-    """
-
-    pattern: str
-    category: str
-    type: str
-
-    def match(self, name: str) -> tuple[str, str] | None:
-        found = re.search(self.pattern, name)
-        if not found:
-            return None
-        return self.category, found.expand(self.type)
-
-
-DEFAULT_RULES = (
-    ObserveRule(r"^traffic_(car|suv|van|bus|truck)_", "vehicle", r"\1"),
-    ObserveRule(r"^traffic_(adult|child)_", "pedestrian", r"\1"),
-    ObserveRule(r"(?i)bus", "vehicle", "bus"),
-    ObserveRule(r"(?i)truck|lorry", "vehicle", "truck"),
-    ObserveRule(r"(?i)van\b|_van", "vehicle", "van"),
-    ObserveRule(r"(?i)suv", "vehicle", "suv"),
-    ObserveRule(r"(?i)car|sedan|vehicle", "vehicle", "car"),
-    ObserveRule(r"(?i)pedestrian|person|walker|crowd", "pedestrian", "adult"),
-)
 
 
 def nearest_colour_name(rgb: np.ndarray) -> str:
@@ -93,21 +63,30 @@ class EngineObserver:
 
     renderer: UnrealCvRenderer
     fps: float
-    rules: tuple[ObserveRule, ...] = DEFAULT_RULES
     min_colour_pixels: int = 64
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _last: tuple[int, RenderedFrame, dict[int, str]] | None = None
+    _kinds: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # name → kind
 
     @property
     def camera(self) -> Camera:
         return self.renderer.camera
 
     def _classify(self, name: str) -> tuple[str, str] | None:
-        for rule in self.rules:
-            kind = rule.match(name)
-            if kind is not None:
-                return kind
-        return None
+        """(category, type) of an object by the first rule its name matches, or None; once
+        per name. A type without an asset (its size is the asset's) is skipped, with a warning."""
+        if name in self._kinds:
+            return self._kinds[name]
+        catalog = self.renderer.catalog
+        kind = next(filter(None, (rule.match(name) for rule in catalog.observe_rules())), None)
+        if kind is not None and catalog.lookup(*kind) is None:
+            log.warning(
+                "observe mode: %s is a %s/%s by its name, which has no asset in the catalog "
+                "(its size comes from the asset); it is not recorded", name, *kind
+            )  # fmt: skip
+            kind = None
+        self._kinds[name] = kind
+        return kind
 
     # --- the frame source
     def warm_up(self, seconds: float) -> None:

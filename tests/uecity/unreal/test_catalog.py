@@ -8,10 +8,16 @@ import pytest
 
 from uecity.errors import SpecError
 from uecity.scene.spec import VEHICLE_TYPES
-from uecity.unreal.catalog import DEFAULT_CATALOG, check_catalog_covers, load_catalog
+from uecity.unreal.catalog import (
+    DEFAULT_CATALOG,
+    DEFAULT_OBSERVE_RULES,
+    check_catalog_covers,
+    load_catalog,
+)
 
 PEDESTRIAN_TYPES = ("adult", "child")  # what uecity.traffic.demand draws
 OUR_TYPES = {("vehicle", t) for t in VEHICLE_TYPES} | {("pedestrian", t) for t in PEDESTRIAN_TYPES}
+CAR = "assets: [{category: vehicle, type: car, blueprint: /G/B_C, size_m: [1, 1, 1]}]\n"
 
 
 def test_shipped_catalog_covers_every_type_we_generate() -> None:
@@ -48,6 +54,18 @@ def test_missing_types_are_listed(tmp_path: Path) -> None:
             " - {category: vehicle, type: car, blueprint: /G/C_C, size_m: [1, 1, 1]}",
             "listed twice",
         ),
+        (
+            f"{CAR}observe: [{{pattern: '(car', category: vehicle, type: car}}]",
+            r"observe\[0\]\.pattern: Value error, not a regular expression",
+        ),
+        (
+            f"{CAR}observe: [{{pattern: 'BP_Tram', category: vehicle, type: tram}}]",
+            r"'BP_Tram' gives vehicle/tram, which has no asset",
+        ),
+        (
+            f"{CAR}observe: [{{pattern: 'BP_Car', category: vehicle, type: '\\1'}}]",
+            r"observe\[0\]: Value error, type '\\\\1' refers to a group",
+        ),
     ],
 )
 def test_bad_catalogs_are_refused_with_file_and_field(
@@ -63,3 +81,17 @@ def test_bad_catalogs_are_refused_with_file_and_field(
 def test_missing_catalog(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="asset catalog not found"):
         load_catalog(tmp_path / "nope.yaml")
+
+
+def test_observe_rules_come_from_the_catalog_or_the_defaults(tmp_path: Path) -> None:
+    assert load_catalog(DEFAULT_CATALOG).observe_rules() == DEFAULT_OBSERVE_RULES
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        CAR + "observe:\n"
+        "  - {pattern: '^BP_(?P<kind>car)_\\d+$', category: vehicle, type: '\\g<kind>'}\n"
+        "  - {pattern: 'Sedan', category: vehicle, type: car}\n"
+    )
+    rules = load_catalog(path).observe_rules()
+    assert [r.match("BP_car_12") for r in rules] == [("vehicle", "car"), None]
+    assert [r.match("MySedan_3") for r in rules] == [None, ("vehicle", "car")]
+    assert DEFAULT_OBSERVE_RULES[0].match("traffic_bus_7") == ("vehicle", "bus")

@@ -184,6 +184,46 @@ def test_observe_mode_records_the_engines_own_traffic(
     assert moved.max() > 1.0
 
 
+def test_observe_mode_records_what_the_catalogs_name_rules_say(
+    start_server: ServerFactory,
+    network: object,
+    tmp_path: Path,
+    catalog: AssetCatalog,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from uecity.scene.spec import SceneSpec
+    from uecity.unreal.engine_traffic import EngineTraffic
+
+    vehicles = [a.model_dump() for a in catalog.assets if a.category == "vehicle"]
+    rules = [
+        {"pattern": r"^traffic_(car|suv)_\d+$", "category": "vehicle", "type": r"\1"},
+        {"pattern": r"^traffic_(adult|child)_", "category": "pedestrian", "type": r"\1"},
+    ]
+    catalog_file = tmp_path / "catalog.yaml"
+    catalog_file.write_text(yaml.safe_dump({"assets": vehicles, "observe": rules}))
+    spec = tmp_path / "observe.yaml"
+    spec.write_text(yaml.safe_dump({
+        "capture": {"width": 320, "height": 180, "fps": 10},
+        "run": {"warmup_s": 0.2, "backend": "unrealcv", "mode": "observe"},
+    }))  # fmt: skip  (its demand has pedestrians, which this catalog has no asset for)
+    traffic = EngineTraffic(SceneSpec(), network, tick_s=0.01, seed=1)  # type: ignore[arg-type]
+    try:
+        server = start_server(tick_s=0.01, traffic=traffic)
+        result = runner.invoke(app, ["generate", str(spec), "--out", str(tmp_path / "obs"),
+                                     "--videos", "1", "--frames", "6", "--endpoint",
+                                     f"127.0.0.1:{server.port}", "--catalog",
+                                     str(catalog_file)])  # fmt: skip
+    finally:
+        server.stop()  # before the traffic it ticks
+        traffic.close()
+    assert result.exit_code == 0, result.output
+    objects = Dataset.open(tmp_path / "obs").video("video_0000").objects()
+    assert objects and {(o.category, o.type) for o in objects} <= {("vehicle", "car"),
+                                                                    ("vehicle", "suv")}  # fmt: skip
+    skipped = [r.getMessage() for r in caplog.records if "no asset in the catalog" in r.message]
+    assert skipped and all("pedestrian/adult" in m or "pedestrian/child" in m for m in skipped)
+
+
 def test_observe_mode_needs_an_engine(spec_file: Path, tmp_path: Path) -> None:
     result = generate(spec_file, tmp_path / "out", "--mode", "observe")
     assert result.exit_code == 3
