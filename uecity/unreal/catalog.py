@@ -165,7 +165,13 @@ def load_catalog(path: str | Path = DEFAULT_CATALOG) -> AssetCatalog:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SpecError("asset catalog not found", path=path) from None
+        hint = ""
+        if path == DEFAULT_CATALOG:  # an installed package without the repository beside it
+            hint = (
+                ": the default catalog ships in ue_project/ of the UE-City repository; pass "
+                "--catalog with the path of yours"
+            )
+        raise SpecError(f"asset catalog not found{hint}", path=path) from None
     except yaml.YAMLError as error:
         raise SpecError(f"invalid YAML: {error}", path=path) from None
     try:

@@ -8,6 +8,7 @@ import pytest
 
 from uecity.errors import SpecError
 from uecity.scene.spec import VEHICLE_TYPES
+from uecity.unreal import catalog as catalog_module
 from uecity.unreal.catalog import (
     DEFAULT_CATALOG,
     DEFAULT_OBSERVE_RULES,
@@ -78,9 +79,13 @@ def test_bad_catalogs_are_refused_with_file_and_field(
     assert str(path) in str(caught.value)
 
 
-def test_missing_catalog(tmp_path: Path) -> None:
+def test_missing_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SpecError, match="asset catalog not found"):
         load_catalog(tmp_path / "nope.yaml")
+    # An installed package without the repository's ue_project/ beside it: say what to do.
+    monkeypatch.setattr(catalog_module, "DEFAULT_CATALOG", tmp_path / "ue_project/catalog.yaml")
+    with pytest.raises(SpecError, match=r"ships in ue_project/.*pass --catalog"):
+        load_catalog(catalog_module.DEFAULT_CATALOG)
 
 
 def test_observe_rules_come_from_the_catalog_or_the_defaults(tmp_path: Path) -> None:
