@@ -9,8 +9,9 @@ What this adds to the client, and why:
   once and the caller can reconnect and resume (see `uecity.unreal.backend`).
 - **One write per batch.** The client writes each request on its own (with TCP_NODELAY: a
   packet and a system call each); a batch is framed here and written at once.
-- **Quiet.** The client prints to stdout on connect and warns that our server does not list
-  its commands; both are silenced (they are logged at debug level).
+- **Quiet.** The client prints to stdout on connect, warns that our server does not list its
+  commands, and logs its own errors to stderr; all are silenced (shown at debug level), since
+  we report every failure ourselves.
 - **Defects worked around:** `from unrealcv import client` does not exist, so we construct
   `unrealcv.Client((host, port))`; the Unix-socket mode of `UnrealCv_API` never connects, so we
   use TCP; `get_obj_color` drops a channel, so colours are parsed here (`parse_colour`).
@@ -135,7 +136,10 @@ class UnrealCvConnection:
     def connect(self) -> None:
         """Connect, retrying with backoff until `connect_timeout_s` has passed."""
         unrealcv = _import_client()
-        logging.getLogger("unrealcv").setLevel(logging.WARNING)  # its INFO lines go to stderr
+        # The client logs its own errors to stderr ("Can not connect to …"); we report every
+        # failure ourselves, naming the endpoint, so its lines show only when debugging.
+        verbose = log.isEnabledFor(logging.DEBUG)
+        logging.getLogger("unrealcv").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
         self.close()
         deadline = time.monotonic() + self.connect_timeout_s
         delay = 0.1
