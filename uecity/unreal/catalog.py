@@ -22,6 +22,9 @@ from uecity.record_io import describe_validation_error
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "ue_project" / "asset_catalog.yaml"
 
 
+Category = Literal["vehicle", "pedestrian", "cyclist"]
+
+
 class AssetEntry(BaseModel):
     """One spawnable asset."""
 
@@ -53,8 +56,6 @@ class AssetEntry(BaseModel):
             raise ValueError(f"size_m must be positive, got {list(self.size_m)}")
         return self
 
-
-Category = Literal["vehicle", "pedestrian", "cyclist"]
 
 _GROUP_REFERENCE = re.compile(r"\\(\d+)|\\g<(\w+)>")
 
