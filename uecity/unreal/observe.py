@@ -67,6 +67,7 @@ class EngineObserver:
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _last: tuple[int, RenderedFrame, dict[int, str]] | None = None
     _kinds: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # name → kind
+    _unknown_kinds: set[tuple[str, str]] = field(default_factory=set)  # kinds without an asset
 
     @property
     def camera(self) -> Camera:
@@ -80,10 +81,13 @@ class EngineObserver:
         catalog = self.renderer.catalog
         kind = next(filter(None, (rule.match(name) for rule in catalog.observe_rules())), None)
         if kind is not None and catalog.lookup(*kind) is None:
-            log.warning(
-                "observe mode: %s is a %s/%s by its name, which has no asset in the catalog "
-                "(its size comes from the asset); it is not recorded", name, *kind
-            )  # fmt: skip
+            if kind not in self._unknown_kinds:  # warned once per kind
+                log.warning(
+                    "observe mode: %s is a %s/%s by its name, which has no asset in the catalog "
+                    "(its size comes from the asset); %s/%s actors are not recorded",
+                    name, *kind, *kind,
+                )  # fmt: skip
+            self._unknown_kinds.add(kind)
             kind = None
         self._kinds[name] = kind
         return kind
