@@ -15,6 +15,7 @@ With --screenshot, also saves a picture of the tool on a realistic video.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import random
@@ -23,13 +24,19 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from annotator.server import serve
 from tests.annotator.conftest import CHROMIUM_ARGS, chromium_path
 from tests.annotator.synthetic import build_intersection_dataset
+from uecity.dataset import Dataset
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -78,14 +85,13 @@ def bench_frame_serving(root: Path, requests: int) -> dict[str, float]:
     }
 
 
-def bench_page(root: Path, steps: int) -> dict[str, float]:
+@contextlib.contextmanager
+def annotator_page(
+    dataset: Dataset, viewport: tuple[int, int], author: str, fragment: str
+) -> Iterator[Page]:
+    """The annotator served for `dataset`, open in headless Chromium at `fragment`."""
     from playwright.sync_api import sync_playwright
 
-    started = time.perf_counter()
-    dataset = build_intersection_dataset(root, num_frames=1000, num_tracks=100, seed=2)
-    built_s = time.perf_counter() - started
-    video = dataset.video("cross-0001")
-    num_boxes = video.boxes_table().num_rows
     server = serve(dataset)
     server.start_in_thread()
     try:
@@ -93,63 +99,75 @@ def bench_page(root: Path, steps: int) -> dict[str, float]:
             browser = playwright.chromium.launch(
                 executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
             )
-            context = browser.new_context(viewport={"width": 1600, "height": 1000})
-            context.add_init_script("localStorage.setItem('uecity.annotator.author', 'bench')")
+            width, height = viewport
+            context = browser.new_context(viewport={"width": width, "height": height})
+            context.add_init_script(f"localStorage.setItem('uecity.annotator.author', '{author}')")
             page = context.new_page()
-            page.goto(server.url + "#video=cross-0001&frame=0")
-            load_ms = page.evaluate("window.annotator.ready")  # performance.now() at ready
-            step_ms = page.evaluate(
-                """async (steps) => {
-                  const times = [];
-                  for (let i = 0; i < steps; i++) {
-                    const t0 = performance.now();
-                    await window.annotator.step(1);
-                    times.push(performance.now() - t0);
-                  }
-                  return times;
-                }""",
-                steps,
-            )
-            back_ms = page.evaluate(
-                """async () => {
-                  const times = [];
-                  for (let i = 0; i < 40; i++) {
-                    const t0 = performance.now();
-                    await window.annotator.step(-1);
-                    times.push(performance.now() - t0);
-                  }
-                  return times;
-                }"""
-            )
-            paced_ms = page.evaluate(
-                """async () => {
-                  const times = [];
-                  await window.annotator.show(500);
-                  for (let i = 0; i < 30; i++) {
-                    await new Promise((resolve) => setTimeout(resolve, 100));
-                    const t0 = performance.now();
-                    await window.annotator.step(1);
-                    times.push(performance.now() - t0);
-                  }
-                  return times;
-                }"""
-            )
-            hover_ms = page.evaluate(
-                """() => {
-                  const rows = document.querySelector('#rows');
-                  const rect = rows.getBoundingClientRect();
-                  const t0 = performance.now();
-                  for (let i = 0; i < 50; i++) {
-                    rows.dispatchEvent(new MouseEvent('mousemove', { bubbles: true,
-                      clientX: rect.left + 300, clientY: rect.top + 8 + 16 * (i % 100) }));
-                  }
-                  return (performance.now() - t0) / 50;
-                }"""
-            )
+            page.goto(server.url + fragment)
+            yield page
             browser.close()
     finally:
         server.shutdown()
         server.server_close()
+
+
+def bench_page(root: Path, steps: int) -> dict[str, float]:
+
+    started = time.perf_counter()
+    dataset = build_intersection_dataset(root, num_frames=1000, num_tracks=100, seed=2)
+    built_s = time.perf_counter() - started
+    video = dataset.video("cross-0001")
+    num_boxes = video.boxes_table().num_rows
+    with annotator_page(dataset, (1600, 1000), "bench", "#video=cross-0001&frame=0") as page:
+        load_ms = page.evaluate("window.annotator.ready")  # performance.now() at ready
+        step_ms = page.evaluate(
+            """async (steps) => {
+              const times = [];
+              for (let i = 0; i < steps; i++) {
+                const t0 = performance.now();
+                await window.annotator.step(1);
+                times.push(performance.now() - t0);
+              }
+              return times;
+            }""",
+            steps,
+        )
+        back_ms = page.evaluate(
+            """async () => {
+              const times = [];
+              for (let i = 0; i < 40; i++) {
+                const t0 = performance.now();
+                await window.annotator.step(-1);
+                times.push(performance.now() - t0);
+              }
+              return times;
+            }"""
+        )
+        paced_ms = page.evaluate(
+            """async () => {
+              const times = [];
+              await window.annotator.show(500);
+              for (let i = 0; i < 30; i++) {
+                await new Promise((resolve) => setTimeout(resolve, 100));
+                const t0 = performance.now();
+                await window.annotator.step(1);
+                times.push(performance.now() - t0);
+              }
+              return times;
+            }"""
+        )
+        hover_ms = page.evaluate(
+            """() => {
+              const rows = document.querySelector('#rows');
+              const rect = rows.getBoundingClientRect();
+              const t0 = performance.now();
+              for (let i = 0; i < 50; i++) {
+                rows.dispatchEvent(new MouseEvent('mousemove', { bubbles: true,
+                  clientX: rect.left + 300, clientY: rect.top + 8 + 16 * (i % 100) }));
+              }
+              return (performance.now() - t0) / 50;
+            }"""
+        )
     return {
         "frames": 1000,
         "tracks": 100,
@@ -169,40 +187,24 @@ def bench_page(root: Path, steps: int) -> dict[str, float]:
 
 def screenshot(root: Path, out: Path) -> None:
     """The tool on a realistic video: a started interval, a selected one, a hovered car."""
-    from playwright.sync_api import sync_playwright
-
     dataset = build_intersection_dataset(root, num_frames=150, num_tracks=18, seed=5)
-    server = serve(dataset)
-    server.start_in_thread()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-            )
-            context = browser.new_context(viewport={"width": 1500, "height": 930})
-            context.add_init_script("localStorage.setItem('uecity.annotator.author', 'ada')")
-            page = context.new_page()
-            page.goto(server.url + "#video=cross-0001&frame=72")
-            page.evaluate("window.annotator.ready")
-            page.evaluate("window.annotator.state.selected = 3")
-            page.keyboard.press("3")
-            page.evaluate("window.annotator.show(62)")
-            # start an interval on the car nearest the middle, and hover it
-            video = dataset.video("cross-0001")
-            boxes = list(video.frames())[62].boxes
-            centres = boxes.xyxy.reshape(-1, 2, 2).mean(axis=1)
-            row = int(((centres - [640, 360]) ** 2).sum(axis=1).argmin())
-            rect = page.locator("#frame").bounding_box()
-            scale = rect["width"] / 1280
-            x, y = centres[row] * scale + [rect["x"], rect["y"]]
-            page.mouse.click(x, y)
-            page.mouse.move(x, y + 1)
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(out))
-            browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with annotator_page(dataset, (1500, 930), "ada", "#video=cross-0001&frame=72") as page:
+        page.evaluate("window.annotator.ready")
+        page.evaluate("window.annotator.state.selected = 3")
+        page.keyboard.press("3")
+        page.evaluate("window.annotator.show(62)")
+        # start an interval on the car nearest the middle, and hover it
+        video = dataset.video("cross-0001")
+        boxes = list(video.frames())[62].boxes
+        centres = boxes.xyxy.reshape(-1, 2, 2).mean(axis=1)
+        row = int(((centres - [640, 360]) ** 2).sum(axis=1).argmin())
+        rect = page.locator("#frame").bounding_box()
+        scale = rect["width"] / 1280
+        x, y = centres[row] * scale + [rect["x"], rect["y"]]
+        page.mouse.click(x, y)
+        page.mouse.move(x, y + 1)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(out))
 
 
 def main() -> None:
