@@ -37,8 +37,11 @@ from mlstrack.inference import load_run, track_dataset, with_tracker_settings  #
 from mlstrack.training import Trainer, load_train_config  # noqa: E402
 from tests.traffic_factory import TrafficSpec, build_traffic_dataset  # noqa: E402
 
-PAPER_R_CITY = {"transrmot": (18.614, 8.9543, 40.145), "sgm": (28.128, 15.551, 53.372),
-                "sgm_scb": (28.453, 15.88, 53.166)}
+PAPER_R_CITY = {
+    "transrmot": (18.614, 8.9543, 40.145),
+    "sgm": (28.128, 15.551, 53.372),
+    "sgm_scb": (28.453, 15.88, 53.166),
+}
 PEDESTRIAN_BGR = (140, 180, 230)
 
 
@@ -53,12 +56,14 @@ def paint_frames(root: Path) -> None:
         colours = {}
         for record in video.objects():
             rgb = record.colour_rgb
-            colours[record.track_id] = (tuple(int(c) for c in rgb[::-1]) if rgb is not None
-                                        else PEDESTRIAN_BGR)
+            colours[record.track_id] = (
+                tuple(int(c) for c in rgb[::-1]) if rgb is not None else PEDESTRIAN_BGR
+            )
         for frame in video.frames():
             image = np.full((info.height, info.width, 3), 90, np.uint8)
-            cv2.line(image, (0, info.height // 2), (info.width - 1, info.height // 2),
-                     (200, 200, 200), 1)
+            cv2.line(
+                image, (0, info.height // 2), (info.width - 1, info.height // 2), (200, 200, 200), 1
+            )
             order = np.argsort(frame.boxes.xyxy[:, 3]) if len(frame.boxes.xyxy) else []
             for i in order:
                 x1, y1, x2, y2 = (round(float(v)) for v in frame.boxes.xyxy[i])
@@ -69,8 +74,9 @@ def paint_frames(root: Path) -> None:
 
 
 def uecity(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "uecity", *args], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "uecity", *args], check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
 
 
 def build_export(spec: dict, source: str, spec_path: Path, out: Path) -> Path:
@@ -82,20 +88,40 @@ def build_export(spec: dict, source: str, spec_path: Path, out: Path) -> Path:
         if source == "generate":
             uecity("generate", str(spec_path.with_name(spec["scene"])), "--out", str(dataset))
         else:
-            build_traffic_dataset(dataset, TrafficSpec(
-                videos=d["videos"], num_frames=d["num_frames"], width=d["width"],
-                height=d["height"], concurrent=d["concurrent"], image_format="png",
-                seed=d["seed"]))
+            build_traffic_dataset(
+                dataset,
+                TrafficSpec(
+                    videos=d["videos"],
+                    num_frames=d["num_frames"],
+                    width=d["width"],
+                    height=d["height"],
+                    concurrent=d["concurrent"],
+                    image_format="png",
+                    seed=d["seed"],
+                ),
+            )
             paint_frames(dataset)
-    uecity("compose", str(dataset), "--expressions-per-video", str(c["expressions_per_video"]),
-           "--min-objects", str(c["min_objects"]), "--min-frames", str(c["min_frames"]),
-           "--test-videos", c["test_videos"][source], "--seed", str(c["seed"]), "--show", "0")
+    uecity(
+        "compose",
+        str(dataset),
+        "--expressions-per-video",
+        str(c["expressions_per_video"]),
+        "--min-objects",
+        str(c["min_objects"]),
+        "--min-frames",
+        str(c["min_frames"]),
+        "--test-videos",
+        c["test_videos"][source],
+        "--seed",
+        str(c["seed"]),
+        "--show",
+        "0",
+    )
     uecity("export", str(dataset), "--format", "refer-kitti", "--out", str(export))
     return export
 
 
-def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict,
-            retrack: bool) -> dict:
+def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict, retrack: bool) -> dict:
     folder = out / "runs" / row["variant"]
     result_file = folder / "row.json"
     if result_file.is_file() and not retrack:
@@ -116,12 +142,16 @@ def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict,
     report = evaluate_results(folder / "results", index)
     write_report(report, folder / "results")
     values = {
-        "variant": row["variant"], "label": row["label"], "steps": result.steps,
+        "variant": row["variant"],
+        "label": row["label"],
+        "steps": result.steps,
         "final_loss": result.last.loss if result.last else previous.get("final_loss"),
         "refer_threshold": model.config.refer_threshold,
         "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "combined": report.combined, "mean": report.per_expression_mean,
-        "train_seconds": round(train_seconds, 1), "track_seconds": round(track_seconds, 1),
+        "combined": report.combined,
+        "mean": report.per_expression_mean,
+        "train_seconds": round(train_seconds, 1),
+        "track_seconds": round(track_seconds, 1),
     }
     result_file.write_text(json.dumps(values, indent=2))
     return values
@@ -129,7 +159,8 @@ def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict,
 
 def table(rows: list[dict], sequences: int) -> str:
     lines = [
-        f"Test: {sequences} (video, expression) sequences. Scores in percent.", "",
+        f"Test: {sequences} (video, expression) sequences. Scores in percent.",
+        "",
         "| row | trainable params | HOTA | DetA | AssA | HOTA (mean) | DetA (mean) | AssA (mean) "
         "| paper R-city HOTA / DetA / AssA | train s |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -140,7 +171,8 @@ def table(rows: list[dict], sequences: int) -> str:
         lines.append(
             f"| {r['label']} | {r['parameters']:,} | {c['HOTA']:.2f} | {c['DetA']:.2f} | "
             f"{c['AssA']:.2f} | {m['HOTA']:.2f} | {m['DetA']:.2f} | {m['AssA']:.2f} | {paper} | "
-            f"{r['train_seconds']:.0f} |")
+            f"{r['train_seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -153,17 +185,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spec", type=Path, default=Path(__file__).with_name("ablation_spec.yaml"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/uecity-ablation"))
-    parser.add_argument("--source", choices=("generate", "traffic"), default=None,
-                        help="Override the spec's dataset source.")
+    parser.add_argument(
+        "--source",
+        choices=("generate", "traffic"),
+        default=None,
+        help="Override the spec's dataset source.",
+    )
     parser.add_argument("--preset", default=None, help="Override the spec's preset.")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto.")
     parser.add_argument("--max-steps", type=int, default=None)
-    parser.add_argument("--retrack", action="store_true",
-                        help="Track and evaluate trained rows again (after changing `track:`).")
+    parser.add_argument(
+        "--retrack",
+        action="store_true",
+        help="Track and evaluate trained rows again (after changing `track:`).",
+    )
     args = parser.parse_args()
     spec = yaml.safe_load(args.spec.read_text())
-    overrides = {k: v for k, v in {"preset": args.preset, "device": args.device,
-                                   "max_steps": args.max_steps}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "preset": args.preset,
+            "device": args.device,
+            "max_steps": args.max_steps,
+        }.items()
+        if v is not None
+    }
     if overrides.get("max_steps"):
         overrides["checkpoint_every"] = overrides["max_steps"]
     if args.preset and args.preset != "tiny":
@@ -174,22 +220,31 @@ def main() -> None:
     source = args.source or spec.get("source", "generate")
     export = build_export(spec, source, args.spec, args.out)
     index = ReferKittiIndex.open(export)
-    print(f"dataset ({source}): {len(index.train_videos)} train videos, "
-          f"{len(index.test_sequences)} test sequences, built in "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"dataset ({source}): {len(index.train_videos)} train videos, "
+        f"{len(index.test_sequences)} test sequences, built in "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     rows = []
     for row in spec["rows"]:
         values = run_row(spec, row, export, args.out, overrides, args.retrack)
-        print(f"{row['label']}: HOTA {values['combined']['HOTA']:.2f} (train "
-              f"{values['train_seconds']:.0f} s, track {values['track_seconds']:.0f} s)",
-              flush=True)
+        print(
+            f"{row['label']}: HOTA {values['combined']['HOTA']:.2f} (train "
+            f"{values['train_seconds']:.0f} s, track {values['track_seconds']:.0f} s)",
+            flush=True,
+        )
         rows.append(values)
     text = table(rows, len(index.test_sequences))
-    verdict = (f"Paper ordering TransRMOT* < + SGM < + SGM + SCB: combined "
-               f"{'holds' if ordering(rows, 'combined') else 'does not hold'}, per-expression "
-               f"mean {'holds' if ordering(rows, 'mean') else 'does not hold'}.")
-    wall = (f"Wall time {time.perf_counter() - started:.0f} s (steps per row: {rows[0]['steps']}, "
-            f"beta_ref {rows[0]['refer_threshold']}).")
+    verdict = (
+        f"Paper ordering TransRMOT* < + SGM < + SGM + SCB: combined "
+        f"{'holds' if ordering(rows, 'combined') else 'does not hold'}, per-expression "
+        f"mean {'holds' if ordering(rows, 'mean') else 'does not hold'}."
+    )
+    wall = (
+        f"Wall time {time.perf_counter() - started:.0f} s (steps per row: {rows[0]['steps']}, "
+        f"beta_ref {rows[0]['refer_threshold']})."
+    )
     print("\n" + text + "\n\n" + verdict + "\n" + wall)
     (args.out / "ablation.md").write_text(text + "\n\n" + verdict + "\n" + wall + "\n")
     (args.out / "ablation.json").write_text(json.dumps(rows, indent=2))

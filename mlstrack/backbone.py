@@ -78,10 +78,12 @@ class Backbone(nn.Module):
         super().__init__()
         self.resnet = freeze_batch_norm(resnet if resnet is not None else build_resnet(config))
         # (3,) -> (1, 3, 1, 1) to broadcast over images
-        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
-                             persistent=False)
+        self.register_buffer(
+            "pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False
+        )
+        self.register_buffer(
+            "pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False
+        )
         hidden_sizes = list(self.resnet.config.hidden_sizes)
         self.stage_channels = hidden_sizes[1:]  # strides 8, 16, 32
         # The stem (embedder) and the first (4 - trainable) stages stay fixed.

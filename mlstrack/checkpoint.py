@@ -31,10 +31,27 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "mlstrack"
 # transformers' bookkeeping keys, not architecture: dropped when a config is recorded
-_HF_META = {"transformers_version", "architectures", "_name_or_path", "id2label", "label2id",
-            "dtype", "torch_dtype", "return_dict", "output_hidden_states", "output_attentions",
-            "problem_type", "chunk_size_feed_forward", "is_encoder_decoder", "_attn_implementation",
-            "out_features", "out_indices", "stage_names", "model_type", "use_cache"}
+_HF_META = {
+    "transformers_version",
+    "architectures",
+    "_name_or_path",
+    "id2label",
+    "label2id",
+    "dtype",
+    "torch_dtype",
+    "return_dict",
+    "output_hidden_states",
+    "output_attentions",
+    "problem_type",
+    "chunk_size_feed_forward",
+    "is_encoder_decoder",
+    "_attn_implementation",
+    "out_features",
+    "out_indices",
+    "stage_names",
+    "model_type",
+    "use_cache",
+}
 
 
 class CheckpointError(SpecError):
@@ -74,8 +91,10 @@ def save_pretrained(model: MLSTrack, folder: str | Path) -> Path:
         changes["clip_text_config"] = _architecture(model.clip_encoder.model.config)
     if model.config.clip_backend == "open_clip":
         changes["open_clip_pretrained"] = ""  # the weights are in the checkpoint
-    for attribute, key, sub in (("text_encoder", "text_tokenizer", "text_tokenizer"),
-                                ("clip_encoder", "clip_tokenizer", "clip_tokenizer")):
+    for attribute, key, sub in (
+        ("text_encoder", "text_tokenizer", "text_tokenizer"),
+        ("clip_encoder", "clip_tokenizer", "clip_tokenizer"),
+    ):
         encoder = getattr(model, attribute)
         tokenizer = getattr(encoder, "tokenizer", None) if encoder is not None else None
         if isinstance(tokenizer, HFTokenizer):
@@ -83,11 +102,13 @@ def save_pretrained(model: MLSTrack, folder: str | Path) -> Path:
             changes[key] = sub
     config = model.config.replace(**changes)
     payload = {"format": FORMAT, "config": config.to_dict()}
-    _write_atomic(folder / CONFIG_NAME,
-                  lambda p: p.write_text(json.dumps(payload, indent=2, sort_keys=True)))
+    _write_atomic(
+        folder / CONFIG_NAME, lambda p: p.write_text(json.dumps(payload, indent=2, sort_keys=True))
+    )
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _write_atomic(folder / WEIGHTS_NAME,
-                  lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    _write_atomic(
+        folder / WEIGHTS_NAME, lambda p: save_file(state, str(p), metadata={"format": "pt"})
+    )
     log.info("saved MLS-Track checkpoint to %s", folder)
     return folder
 
@@ -97,18 +118,25 @@ def load_config(folder: str | Path) -> MLSTrackConfig:
     folder = Path(folder)
     path = folder / CONFIG_NAME
     if not folder.is_dir():
-        raise CheckpointError("not a checkpoint folder (it does not exist or is a file); "
-                              "expected a folder written by save_pretrained", path=folder)
+        raise CheckpointError(
+            "not a checkpoint folder (it does not exist or is a file); "
+            "expected a folder written by save_pretrained",
+            path=folder,
+        )
     if not path.is_file():
-        raise CheckpointError(f"missing {CONFIG_NAME}; expected a folder written by "
-                              "save_pretrained (`uecity model init` makes one)", path=folder)
+        raise CheckpointError(
+            f"missing {CONFIG_NAME}; expected a folder written by "
+            "save_pretrained (`uecity model init` makes one)",
+            path=folder,
+        )
     try:
         payload = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"not valid JSON ({error})", path=path) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"expected {{'format': '{FORMAT}', 'config': {{...}}}}", path=path,
-                              field="format")
+        raise CheckpointError(
+            f"expected {{'format': '{FORMAT}', 'config': {{...}}}}", path=path, field="format"
+        )
     try:
         config = MLSTrackConfig.from_dict(payload.get("config"))
     except SpecError as error:
@@ -149,6 +177,7 @@ def from_pretrained(folder: str | Path, map_location: str | torch.device = "cpu"
 
 # --- Deformable-DETR initialisation --------------------------------------------------------
 
+
 @dataclass
 class InitReport:
     """What `init_from_deformable_detr` did. Keys are ours unless said otherwise."""
@@ -160,10 +189,12 @@ class InitReport:
     unused_source: list[str] = field(default_factory=list)  # theirs, never read
 
     def summary(self) -> str:
-        return (f"{len(self.loaded)} tensors loaded, {len(self.shape_mismatch)} shape "
-                f"mismatches, {len(self.absent_in_source)} absent in the source, "
-                f"{len(self.not_mapped)} of ours outside the map, {len(self.unused_source)} "
-                "source tensors unused")
+        return (
+            f"{len(self.loaded)} tensors loaded, {len(self.shape_mismatch)} shape "
+            f"mismatches, {len(self.absent_in_source)} absent in the source, "
+            f"{len(self.not_mapped)} of ours outside the map, {len(self.unused_source)} "
+            "source tensors unused"
+        )
 
 
 def _alternatives(*names: str) -> tuple[str, ...]:
@@ -186,8 +217,11 @@ def deformable_detr_key_map(model: MLSTrack) -> dict[str, tuple[tuple[str, ...],
         mapping[ours] = (tuple(candidates),)
     for level in range(config.n_levels):
         for part in ("0.weight", "0.bias", "1.weight", "1.bias"):
-            mapping[f"backbone.input_proj.{level}.{part}"] = (_alternatives(
-                f"model.input_projection.{level}.{part}", f"model.input_proj.{level}.{part}"),)
+            mapping[f"backbone.input_proj.{level}.{part}"] = (
+                _alternatives(
+                    f"model.input_projection.{level}.{part}", f"model.input_proj.{level}.{part}"
+                ),
+            )
     mapping["level_embed"] = (("model.level_embed",),)
     mapping["query_embed.weight"] = (("model.query_position_embeddings.weight",),)
     deformable = ("sampling_offsets", "attention_weights", "value_proj", "output_proj")
@@ -207,12 +241,15 @@ def deformable_detr_key_map(model: MLSTrack) -> dict[str, tuple[tuple[str, ...],
             for p in ("weight", "bias"):
                 mapping[f"{dst}cross_attn.{name}.{p}"] = ((f"{src}encoder_attn.{name}.{p}",),)
         mapping[f"{dst}self_attn.in_proj_weight"] = tuple(
-            (f"{src}self_attn.{x}_proj.weight",) for x in "qkv")
+            (f"{src}self_attn.{x}_proj.weight",) for x in "qkv"
+        )
         mapping[f"{dst}self_attn.in_proj_bias"] = tuple(
-            (f"{src}self_attn.{x}_proj.bias",) for x in "qkv")
+            (f"{src}self_attn.{x}_proj.bias",) for x in "qkv"
+        )
         for p in ("weight", "bias"):
             mapping[f"{dst}self_attn.out_proj.{p}"] = (
-                (f"{src}self_attn.out_proj.{p}", f"{src}self_attn.o_proj.{p}"),)
+                (f"{src}self_attn.out_proj.{p}", f"{src}self_attn.o_proj.{p}"),
+            )
             mapping[f"{dst}norm1.{p}"] = ((f"{src}self_attn_layer_norm.{p}",),)
             mapping[f"{dst}norm2.{p}"] = ((f"{src}encoder_attn_layer_norm.{p}",),)
             mapping[f"{dst}ffn.linear1.{p}"] = ((f"{src}fc1.{p}", f"{src}mlp.fc1.{p}"),)
@@ -220,8 +257,11 @@ def deformable_detr_key_map(model: MLSTrack) -> dict[str, tuple[tuple[str, ...],
             mapping[f"{dst}ffn.norm.{p}"] = ((f"{src}final_layer_norm.{p}",),)
             for k in range(3):
                 mapping[f"decoder.bbox_embed.{i}.layers.{k}.{p}"] = (
-                    (f"bbox_embed.{i}.layers.{k}.{p}",
-                     f"model.decoder.bbox_embed.{i}.layers.{k}.{p}"),)
+                    (
+                        f"bbox_embed.{i}.layers.{k}.{p}",
+                        f"model.decoder.bbox_embed.{i}.layers.{k}.{p}",
+                    ),
+                )
             # COCO's 91 classes do not fit our one: reported as a shape mismatch
             mapping[f"class_embed.{i}.{p}"] = ((f"class_embed.{i}.{p}",),)
         # Deformable-DETR's reference points are 2-d, ours are boxes: reported as a mismatch
@@ -232,8 +272,13 @@ def deformable_detr_key_map(model: MLSTrack) -> dict[str, tuple[tuple[str, ...],
 
 def _timm_resnet_key(key: str) -> str | None:
     """transformers' ResNet key → timm's (Deformable-DETR's original backbone naming)."""
-    bn = {"weight": "weight", "bias": "bias", "running_mean": "running_mean",
-          "running_var": "running_var", "num_batches_tracked": "num_batches_tracked"}
+    bn = {
+        "weight": "weight",
+        "bias": "bias",
+        "running_mean": "running_mean",
+        "running_var": "running_var",
+        "num_batches_tracked": "num_batches_tracked",
+    }
     match = re.fullmatch(r"embedder\.embedder\.(convolution|normalization)\.(\w+)", key)
     if match:
         return ("conv1." if match[1] == "convolution" else "bn1.") + bn.get(match[2], match[2])
@@ -263,11 +308,14 @@ def _read_state_dict(name_or_path: str) -> dict[str, Tensor]:
     elif path.is_dir():
         files = [path / c for c in candidates if (path / c).is_file()]
         if not files:
-            raise ExternalToolError(f"no {' or '.join(candidates)} in this folder; "
-                                    + how_to_provide(name_or_path), path=path)
+            raise ExternalToolError(
+                f"no {' or '.join(candidates)} in this folder; " + how_to_provide(name_or_path),
+                path=path,
+            )
     elif name_or_path.startswith((".", "/", "~")):
-        raise ExternalToolError("no such file or folder; " + how_to_provide(name_or_path),
-                                path=path)
+        raise ExternalToolError(
+            "no such file or folder; " + how_to_provide(name_or_path), path=path
+        )
     else:
         from transformers.utils import cached_file
 
@@ -275,8 +323,9 @@ def _read_state_dict(name_or_path: str) -> dict[str, Tensor]:
         errors = []
         for candidate in candidates:
             try:
-                found = cached_file(name_or_path, candidate,
-                                    _raise_exceptions_for_missing_entries=False)
+                found = cached_file(
+                    name_or_path, candidate, _raise_exceptions_for_missing_entries=False
+                )
             except (OSError, ValueError) as error:
                 errors.append(f"{error.__class__.__name__}: {str(error).splitlines()[0]}")
                 continue
@@ -287,20 +336,19 @@ def _read_state_dict(name_or_path: str) -> dict[str, Tensor]:
             mode = " (HF_HUB_OFFLINE is set)" if is_offline() else ""
             raise ExternalToolError(
                 f"cannot load the Deformable-DETR weights {name_or_path!r}{mode}"
-                f"{': ' + errors[0] if errors else ''}. " + how_to_provide(name_or_path))
+                f"{': ' + errors[0] if errors else ''}. " + how_to_provide(name_or_path)
+            )
     file = files[0]
     if file.suffix == ".safetensors":
         return load_file(str(file))
     return torch.load(str(file), map_location="cpu", weights_only=True)
 
 
-def init_from_deformable_detr(model: MLSTrack, name_or_path: str | dict[str, Tensor]
-                              ) -> InitReport:
+def init_from_deformable_detr(model: MLSTrack, name_or_path: str | dict[str, Tensor]) -> InitReport:
     """Copies COCO-trained Deformable-DETR weights (e.g. `SenseTime/deformable-detr-with-box-
     refine`, a local folder, or a state dict) into `model` through `deformable_detr_key_map`,
     and reports what was loaded, what did not fit and what was left out."""
-    source = (name_or_path if isinstance(name_or_path, dict)
-              else _read_state_dict(name_or_path))
+    source = name_or_path if isinstance(name_or_path, dict) else _read_state_dict(name_or_path)
     mapping = deformable_detr_key_map(model)
     ours = model.state_dict()
     report = InitReport()
@@ -322,13 +370,15 @@ def init_from_deformable_detr(model: MLSTrack, name_or_path: str | dict[str, Ten
         value = tensors[0] if len(tensors) == 1 else torch.cat(tensors, 0)
         if value.shape != ours[key].shape:
             report.shape_mismatch.append(
-                f"{key}: ours {tuple(ours[key].shape)} vs source {tuple(value.shape)}")
+                f"{key}: ours {tuple(ours[key].shape)} vs source {tuple(value.shape)}"
+            )
             continue
         updates[key] = value.to(ours[key].dtype)
         report.loaded.append(key)
     model.load_state_dict(updates, strict=False)
     report.not_mapped = sorted(
-        key for key in ours
+        key
+        for key in ours
         if key not in mapping and not key.startswith(("text_encoder.", "clip_encoder."))
     )
     report.unused_source = sorted(set(source) - used)

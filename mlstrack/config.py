@@ -230,9 +230,19 @@ class MLSTrackConfig:
         def fail(name: str, expected: str) -> None:
             raise SpecError(f"expected {expected}, got {getattr(self, name)!r}", field=name)
 
-        for name in ("d_model", "n_heads", "n_levels", "n_points", "num_encoder_layers",
-                     "num_decoder_layers", "ffn_dim", "num_queries", "num_classes",
-                     "sgm_ffn_dim", "max_text_length"):
+        for name in (
+            "d_model",
+            "n_heads",
+            "n_levels",
+            "n_points",
+            "num_encoder_layers",
+            "num_decoder_layers",
+            "ffn_dim",
+            "num_queries",
+            "num_classes",
+            "sgm_ffn_dim",
+            "max_text_length",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 fail(name, "a positive integer")
@@ -274,8 +284,17 @@ class MLSTrackConfig:
             fail("denoising_noise_variance", "a variance >= 0")
         if not 0.0 < self.scb_init_temperature < 1.0:
             fail("scb_init_temperature", "a temperature in (0, 1)")
-        for name in ("focal_gamma", "cost_class", "cost_bbox", "cost_giou", "loss_class",
-                     "loss_bbox", "loss_giou", "loss_refer", "denoising_loss_weight"):
+        for name in (
+            "focal_gamma",
+            "cost_class",
+            "cost_bbox",
+            "cost_giou",
+            "loss_class",
+            "loss_bbox",
+            "loss_giou",
+            "loss_refer",
+            "denoising_loss_weight",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0 or math.isnan(value):
                 fail(name, "a non-negative number")
@@ -350,8 +369,9 @@ class MLSTrackConfig:
             return cls.paper(**overrides)
         if name == "paper-random":
             return cls.paper(random_init=True, **overrides)
-        raise SpecError(f"unknown preset {name!r}; expected tiny, paper or paper-random",
-                        field="preset")
+        raise SpecError(
+            f"unknown preset {name!r}; expected tiny, paper or paper-random", field="preset"
+        )
 
     def replace(self, **changes: Any) -> MLSTrackConfig:
         """A copy with some fields changed (validated again)."""

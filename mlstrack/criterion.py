@@ -51,10 +51,19 @@ class SetCriterion(nn.Module):
     def __init__(self, config: MLSTrackConfig) -> None:
         super().__init__()
         self.config = config
-        self.matcher = HungarianMatcher(config.cost_class, config.cost_bbox, config.cost_giou,
-                                        config.focal_alpha, config.focal_gamma)
-        base = {"loss_ce": config.loss_class, "loss_bbox": config.loss_bbox,
-                "loss_giou": config.loss_giou, "loss_refer": config.loss_refer}
+        self.matcher = HungarianMatcher(
+            config.cost_class,
+            config.cost_bbox,
+            config.cost_giou,
+            config.focal_alpha,
+            config.focal_gamma,
+        )
+        base = {
+            "loss_ce": config.loss_class,
+            "loss_bbox": config.loss_bbox,
+            "loss_giou": config.loss_giou,
+            "loss_refer": config.loss_refer,
+        }
         weights = dict(base)
         if config.aux_loss:
             for layer in range(config.num_decoder_layers - 1):
@@ -76,21 +85,32 @@ class SetCriterion(nn.Module):
                 track_query.append(num_detect + offset)
                 track_target.append(position[obj])
         followed = set(track_target)
-        new = torch.tensor([i for i in range(len(target_ids)) if i not in followed],
-                           dtype=torch.long, device=device)
+        new = torch.tensor(
+            [i for i in range(len(target_ids)) if i not in followed],
+            dtype=torch.long,
+            device=device,
+        )
         assert targets.labels is not None
         det_query, det_target = self.matcher(
-            outputs["pred_logits"][0, :num_detect], outputs["pred_boxes"][0, :num_detect],
-            targets.labels[new], targets.boxes_cxcywh[new],
+            outputs["pred_logits"][0, :num_detect],
+            outputs["pred_boxes"][0, :num_detect],
+            targets.labels[new],
+            targets.boxes_cxcywh[new],
         )
         query = torch.cat((det_query, torch.tensor(track_query, dtype=torch.long, device=device)))
-        target = torch.cat((new[det_target],
-                            torch.tensor(track_target, dtype=torch.long, device=device)))
+        target = torch.cat(
+            (new[det_target], torch.tensor(track_target, dtype=torch.long, device=device))
+        )
         return Assignment(query, target)
 
     # --- losses ---------------------------------------------------------------------------
-    def forward(self, outputs: dict, targets: FrameTargets, track_ids: Tensor,
-                assignment: Assignment | None = None) -> dict[str, Tensor]:
+    def forward(
+        self,
+        outputs: dict,
+        targets: FrameTargets,
+        track_ids: Tensor,
+        assignment: Assignment | None = None,
+    ) -> dict[str, Tensor]:
         """Named losses (unweighted) of the last layer, aux layers and denoising groups."""
         if assignment is None:
             assignment = self.assign(outputs, targets, track_ids)
@@ -110,19 +130,22 @@ class SetCriterion(nn.Module):
             )
             sums: dict[str, Tensor] = {}
             for group in groups:
-                for name, value in self._set_losses(group, targets, dn_assignment,
-                                                    num_boxes).items():
+                for name, value in self._set_losses(
+                    group, targets, dn_assignment, num_boxes
+                ).items():
                     sums[name] = sums.get(name, 0) + value / len(groups)
             losses.update({f"{name}_dn": value for name, value in sums.items()})
         return losses
 
     def total(self, losses: dict[str, Tensor]) -> Tensor:
         """Σ weight · loss over the losses named in `weight_dict`."""
-        return sum(losses[name] * weight for name, weight in self.weight_dict.items()
-                   if name in losses)  # type: ignore[return-value]
+        return sum(
+            losses[name] * weight for name, weight in self.weight_dict.items() if name in losses
+        )  # type: ignore[return-value]
 
-    def _set_losses(self, prediction: dict, targets: FrameTargets, assignment: Assignment,
-                    num_boxes: int) -> dict[str, Tensor]:
+    def _set_losses(
+        self, prediction: dict, targets: FrameTargets, assignment: Assignment, num_boxes: int
+    ) -> dict[str, Tensor]:
         config = self.config
         logits = prediction["pred_logits"][0]  # (N, C)
         refers = prediction["pred_refers"][0, :, 0]  # (N,)
@@ -138,15 +161,23 @@ class SetCriterion(nn.Module):
         boxes = prediction["pred_boxes"][0, query]  # (K, 4)
         target_boxes = targets.boxes_cxcywh[target]  # (K, 4)
         loss_bbox = F.l1_loss(boxes, target_boxes, reduction="sum") / num_boxes
-        giou = generalized_box_iou_xyxy(box_cxcywh_to_xyxy(boxes),
-                                        box_cxcywh_to_xyxy(target_boxes))
+        giou = generalized_box_iou_xyxy(box_cxcywh_to_xyxy(boxes), box_cxcywh_to_xyxy(target_boxes))
         loss_giou = (1 - torch.diag(giou)).sum() / num_boxes
-        return {"loss_ce": loss_ce, "loss_bbox": loss_bbox, "loss_giou": loss_giou,
-                "loss_refer": loss_refer}
+        return {
+            "loss_ce": loss_ce,
+            "loss_bbox": loss_bbox,
+            "loss_giou": loss_giou,
+            "loss_refer": loss_refer,
+        }
 
 
-def next_training_tracks(qim: QueryInteraction, outputs: dict, targets: FrameTargets,
-                         assignment: Assignment, track: TrackState) -> TrackState:
+def next_training_tracks(
+    qim: QueryInteraction,
+    outputs: dict,
+    targets: FrameTargets,
+    assignment: Assignment,
+    track: TrackState,
+) -> TrackState:
     """Training's track update: every paired query becomes (or stays) the track of its object's
     id; unpaired track queries (their object left) end. The trainer may add TransRMOT's random
     drops and false positives on top."""

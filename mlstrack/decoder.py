@@ -36,11 +36,11 @@ class MLP(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, d_model: int, ffn_dim: int, dropout: float, n_levels: int, n_heads: int,
-                 n_points: int) -> None:
+    def __init__(
+        self, d_model: int, ffn_dim: int, dropout: float, n_levels: int, n_heads: int, n_points: int
+    ) -> None:
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout,
-                                               batch_first=True)
+        self.self_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
         self.dropout1 = nn.Dropout(dropout)
         self.norm1 = nn.LayerNorm(d_model)
         self.cross_attn = MultiScaleDeformableAttention(d_model, n_levels, n_heads, n_points)
@@ -48,8 +48,15 @@ class DecoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, ffn_dim, dropout)
 
-    def forward(self, tgt: Tensor, query_pos: Tensor, reference_boxes: Tensor, memory: Tensor,
-                spatial_shapes: SpatialShapes, attn_mask: Tensor | None) -> Tensor:
+    def forward(
+        self,
+        tgt: Tensor,
+        query_pos: Tensor,
+        reference_boxes: Tensor,
+        memory: Tensor,
+        spatial_shapes: SpatialShapes,
+        attn_mask: Tensor | None,
+    ) -> Tensor:
         """tgt, query_pos (B, N, d); reference_boxes (B, N, L, 4); memory (B, S, d)."""
         q = k = tgt + query_pos
         attended, _ = self.self_attn(q, k, tgt, attn_mask=attn_mask, need_weights=False)
@@ -70,9 +77,15 @@ class DeformableDecoder(nn.Module):
         nn.init.zeros_(box_head.layers[-1].bias)
         self.bbox_embed = nn.ModuleList(copy.deepcopy(box_head) for _ in range(num_layers))
 
-    def forward(self, tgt: Tensor, query_pos: Tensor, reference_boxes_cxcywh: Tensor,
-                memory: Tensor, spatial_shapes: SpatialShapes,
-                attn_mask: Tensor | None = None) -> tuple[list[Tensor], list[Tensor]]:
+    def forward(
+        self,
+        tgt: Tensor,
+        query_pos: Tensor,
+        reference_boxes_cxcywh: Tensor,
+        memory: Tensor,
+        spatial_shapes: SpatialShapes,
+        attn_mask: Tensor | None = None,
+    ) -> tuple[list[Tensor], list[Tensor]]:
         """Returns per layer the query embeddings (B, N, d) and refined boxes (B, N, 4) cxcywh."""
         n_levels = len(spatial_shapes)
         reference = reference_boxes_cxcywh

@@ -41,15 +41,18 @@ def ms_deform_attn_sample(
     for level, (height, width) in enumerate(spatial_shapes):
         # (B, h·w, H, Dh) -> (B·H, Dh, h, w)
         level_value = (
-            value_per_level[level].flatten(2).transpose(1, 2).reshape(batch * heads, head_dim,
-                                                                        height, width)
+            value_per_level[level]
+            .flatten(2)
+            .transpose(1, 2)
+            .reshape(batch * heads, head_dim, height, width)
         )
         # (B, Q, H, P, 2) -> (B·H, Q, P, 2)
         level_grid = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)
         # (B·H, Dh, Q, P)
         samples.append(
-            F.grid_sample(level_value, level_grid, mode="bilinear", padding_mode="zeros",
-                          align_corners=False)
+            F.grid_sample(
+                level_value, level_grid, mode="bilinear", padding_mode="zeros", align_corners=False
+            )
         )
     # (B, Q, H, L, P) -> (B·H, 1, Q, L·P)
     weights = attention_weights.transpose(1, 2).reshape(batch * heads, 1, queries, levels * points)

@@ -29,23 +29,26 @@ class FeedForward(nn.Module):
 class EncoderLayer(nn.Module):
     """Deformable self-attention over the multi-scale tokens, then an FFN (post-norm)."""
 
-    def __init__(self, d_model: int, ffn_dim: int, dropout: float, n_levels: int, n_heads: int,
-                 n_points: int) -> None:
+    def __init__(
+        self, d_model: int, ffn_dim: int, dropout: float, n_levels: int, n_heads: int, n_points: int
+    ) -> None:
         super().__init__()
         self.self_attn = MultiScaleDeformableAttention(d_model, n_levels, n_heads, n_points)
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, ffn_dim, dropout)
 
-    def forward(self, src: Tensor, pos: Tensor, reference_points: Tensor,
-                spatial_shapes: SpatialShapes) -> Tensor:
+    def forward(
+        self, src: Tensor, pos: Tensor, reference_points: Tensor, spatial_shapes: SpatialShapes
+    ) -> Tensor:
         attended = self.self_attn(src + pos, reference_points, src, spatial_shapes)
         src = self.norm(src + self.dropout(attended))
         return self.ffn(src)
 
 
-def encoder_reference_points(spatial_shapes: SpatialShapes, n_levels: int,
-                             device: torch.device) -> Tensor:
+def encoder_reference_points(
+    spatial_shapes: SpatialShapes, n_levels: int, device: torch.device
+) -> Tensor:
     """(1, S, L, 2) centres of every token, as (x, y) in [0, 1], repeated for every level
     (no padding: every level covers the whole image)."""
     points = []

@@ -24,8 +24,7 @@ class EarlyFusion(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
         super().__init__()
-        self.cross_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout,
-                                                batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
         self.dropout = nn.Dropout(dropout)
 
     def forward(

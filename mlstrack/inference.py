@@ -48,14 +48,16 @@ class InferenceSettings:
     max_size: int | None = None
 
 
-def load_run(run: str | Path, device: str | torch.device = "cpu"
-             ) -> tuple[MLSTrack, InferenceSettings, Path]:
+def load_run(
+    run: str | Path, device: str | torch.device = "cpu"
+) -> tuple[MLSTrack, InferenceSettings, Path]:
     """The model of a training run (`RUN/model`, else its newest checkpoint) or of a
     `save_pretrained` folder, with the run's inference frame size."""
     run = Path(run)
     candidates = [run / "model"]
-    checkpoints = sorted((run / "checkpoints").glob("step-*")) if (run / "checkpoints").is_dir() \
-        else []
+    checkpoints = (
+        sorted((run / "checkpoints").glob("step-*")) if (run / "checkpoints").is_dir() else []
+    )
     candidates += [c / "model" for c in reversed(checkpoints)]
     folder = next((c for c in candidates if (c / "config.json").is_file()), run)
     model = from_pretrained(folder, map_location=device).eval()
@@ -79,8 +81,9 @@ def with_tracker_settings(model: MLSTrack, **overrides: float | int | None) -> M
     return model
 
 
-def track_expression(model: MLSTrack, video: VideoIndex, expression: ReferExpression,
-                     settings: InferenceSettings) -> list[FrameResult]:
+def track_expression(
+    model: MLSTrack, video: VideoIndex, expression: ReferExpression, settings: InferenceSettings
+) -> list[FrameResult]:
     """One FrameResult per frame of the video, boxes in the original frame's xyxy pixels."""
     device = next(model.parameters()).device
     text = model.encode_text([expression.sentence]).to(device)
@@ -97,8 +100,9 @@ def track_expression(model: MLSTrack, video: VideoIndex, expression: ReferExpres
         boxes = result.boxes_xyxy.astype(np.float64) * scale
         boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-        results.append(FrameResult(result.ids, boxes.astype(np.float32), result.scores,
-                                   result.refer_scores))
+        results.append(
+            FrameResult(result.ids, boxes.astype(np.float32), result.scores, result.refer_scores)
+        )
     return results
 
 
@@ -106,35 +110,52 @@ def prediction_lines(results: list[FrameResult]) -> list[str]:
     """MOTChallenge lines `frame,id,x,y,w,h,1,1,1`, frames 1-based, empty boxes left out."""
     lines = []
     for frame, result in enumerate(results):
-        for track_id, (x, y, w, h) in zip(result.ids, xyxy_to_mot_xywh(result.boxes_xyxy),
-                                          strict=True):
+        for track_id, (x, y, w, h) in zip(
+            result.ids, xyxy_to_mot_xywh(result.boxes_xyxy), strict=True
+        ):
             if w > 0 and h > 0:
-                lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},"
-                             "1,1,1\n")
+                lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,1,1\n")
     return lines
 
 
-def write_video(path: Path, video: VideoIndex, results: list[FrameResult], sentence: str,
-                fps: float = 10.0) -> Path:
+def write_video(
+    path: Path, video: VideoIndex, results: list[FrameResult], sentence: str, fps: float = 10.0
+) -> Path:
     """An MP4 of the video with the referred boxes, their ids and the sentence drawn."""
     width, height = video.size_wh
     temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                             (width, height))
+    writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
         raise UsageError(f"OpenCV cannot write an MP4 video to {path}")
     try:
         for frame_path, result in zip(video.frame_paths, results, strict=True):
             image = cv2.imread(str(frame_path), cv2.IMREAD_COLOR)
             for track_id, box in zip(result.ids, result.boxes_xyxy, strict=True):
-                colour = tuple(int(c) for c in
-                               np.random.default_rng(int(track_id)).integers(64, 256, 3))
+                colour = tuple(
+                    int(c) for c in np.random.default_rng(int(track_id)).integers(64, 256, 3)
+                )
                 x1, y1, x2, y2 = (round(float(v)) for v in box)
                 cv2.rectangle(image, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), colour, 2)
-                cv2.putText(image, str(int(track_id)), (x1, max(12, y1 - 3)),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
-            cv2.putText(image, sentence, (6, height - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                        (255, 255, 255), 1, cv2.LINE_AA)
+                cv2.putText(
+                    image,
+                    str(int(track_id)),
+                    (x1, max(12, y1 - 3)),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.45,
+                    colour,
+                    1,
+                    cv2.LINE_AA,
+                )
+            cv2.putText(
+                image,
+                sentence,
+                (6, height - 8),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                (255, 255, 255),
+                1,
+                cv2.LINE_AA,
+            )
             writer.write(image)
     finally:
         writer.release()
@@ -151,10 +172,17 @@ class TrackSummary:
     seconds: float
 
 
-def track_dataset(model: MLSTrack, index: ReferKittiIndex, out: str | Path,
-                  settings: InferenceSettings, *, sequences: list[tuple[str, str]] | None = None,
-                  video: bool = False, checkpoint: str = "",
-                  on_sequence: Callable[[str, int], None] | None = None) -> TrackSummary:
+def track_dataset(
+    model: MLSTrack,
+    index: ReferKittiIndex,
+    out: str | Path,
+    settings: InferenceSettings,
+    *,
+    sequences: list[tuple[str, str]] | None = None,
+    video: bool = False,
+    checkpoint: str = "",
+    on_sequence: Callable[[str, int], None] | None = None,
+) -> TrackSummary:
     """Track every (video, expression) of `sequences` (default: the test split) into `out`."""
     out = Path(out)
     started = time.perf_counter()
@@ -179,9 +207,19 @@ def track_dataset(model: MLSTrack, index: ReferKittiIndex, out: str | Path,
             on_sequence(expression.sequence, len(lines))
     summary = TrackSummary(out, len(chosen), frames, boxes, time.perf_counter() - started)
     tracker = {key: getattr(model.config, key) for key in TRACKER_FIELDS}
-    atomic_write_json(out / SUMMARY_FILE, {
-        "checkpoint": checkpoint, "data": str(index.root), "variant": model.config.variant,
-        "tracker": tracker, "short_side": settings.short_side, "max_size": settings.max_size,
-        "sequences": [f"{v}+{n}" for v, n in chosen], "frames": frames, "boxes": boxes,
-        "seconds": round(summary.seconds, 2)})
+    atomic_write_json(
+        out / SUMMARY_FILE,
+        {
+            "checkpoint": checkpoint,
+            "data": str(index.root),
+            "variant": model.config.variant,
+            "tracker": tracker,
+            "short_side": settings.short_side,
+            "max_size": settings.max_size,
+            "sequences": [f"{v}+{n}" for v, n in chosen],
+            "frames": frames,
+            "boxes": boxes,
+            "seconds": round(summary.seconds, 2),
+        },
+    )
     return summary

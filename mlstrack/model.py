@@ -54,8 +54,9 @@ class MLSTrack(nn.Module):
         nn.init.normal_(self.level_embed)
         self.fusion = EarlyFusion(d, config.n_heads, config.dropout)
         self.encoder = DeformableEncoder(
-            EncoderLayer(d, config.ffn_dim, config.dropout, config.n_levels, config.n_heads,
-                         config.n_points),
+            EncoderLayer(
+                d, config.ffn_dim, config.dropout, config.n_levels, config.n_heads, config.n_points
+            ),
             config.num_encoder_layers,
         )
         self.query_embed = nn.Embedding(config.num_queries, 2 * d)  # position | content
@@ -63,13 +64,16 @@ class MLSTrack(nn.Module):
         nn.init.xavier_uniform_(self.reference_box.weight)
         nn.init.zeros_(self.reference_box.bias)
         self.sgm = (
-            SemanticGuidanceModule(d, config.n_heads, config.sgm_ffn_dim, config.dropout,
-                                   config.sgm_variant)
-            if config.use_sgm else None
+            SemanticGuidanceModule(
+                d, config.n_heads, config.sgm_ffn_dim, config.dropout, config.sgm_variant
+            )
+            if config.use_sgm
+            else None
         )
         self.decoder = DeformableDecoder(
-            DecoderLayer(d, config.ffn_dim, config.dropout, config.n_levels, config.n_heads,
-                         config.n_points),
+            DecoderLayer(
+                d, config.ffn_dim, config.dropout, config.n_levels, config.n_heads, config.n_points
+            ),
             config.num_decoder_layers,
             d,
         )
@@ -90,8 +94,7 @@ class MLSTrack(nn.Module):
         if not config.use_scb:
             for head in self.referring_heads:
                 nn.init.constant_(head.linear.bias, prior_bias)
-        self.query_interaction = QueryInteraction(d, config.n_heads, config.ffn_dim,
-                                                  config.dropout)
+        self.query_interaction = QueryInteraction(d, config.n_heads, config.ffn_dim, config.dropout)
 
     # --- text -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -104,8 +107,9 @@ class MLSTrack(nn.Module):
         return TextFeatures(words, padding, embedding)
 
     # --- one frame ------------------------------------------------------------------------
-    def forward(self, images: Tensor, text: TextFeatures, track: TrackState | None = None
-                ) -> Outputs:
+    def forward(
+        self, images: Tensor, text: TextFeatures, track: TrackState | None = None
+    ) -> Outputs:
         """Predictions for one frame.
 
         Returns a dict: "pred_logits" (1, N, C), "pred_boxes" (1, N, 4) cxcywh, "pred_refers"
@@ -133,8 +137,9 @@ class MLSTrack(nn.Module):
         for level, feature in enumerate(self.backbone(images)):
             _, _, height, width = feature.shape
             spatial_shapes.append((height, width))
-            pos = sine_position_2d(height, width, d, device) + self.level_embed[level, :, None,
-                                                                                None]
+            pos = (
+                sine_position_2d(height, width, d, device) + self.level_embed[level, :, None, None]
+            )
             tokens = feature.flatten(2).transpose(1, 2)  # (1, d, h, w) -> (1, h·w, d)
             pos = pos.flatten(1).transpose(0, 1)[None]  # (d, h, w) -> (1, h·w, d)
             tokens = self.fusion(tokens, pos, words, words_pos, text.word_padding_mask)
@@ -161,20 +166,24 @@ class MLSTrack(nn.Module):
         attn_mask = self._group_mask(num_detect + num_track, num_track, groups, device)
 
         if self.sgm is not None:
-            tgt = self.sgm(tgt, query_pos_all, words, words_pos, text.word_padding_mask,
-                           num_detect, attn_mask)
-        hidden_states, layer_boxes = self.decoder(tgt, query_pos_all, reference, memory,
-                                                  spatial_shapes, attn_mask)
+            tgt = self.sgm(
+                tgt, query_pos_all, words, words_pos, text.word_padding_mask, num_detect, attn_mask
+            )
+        hidden_states, layer_boxes = self.decoder(
+            tgt, query_pos_all, reference, memory, spatial_shapes, attn_mask
+        )
 
         per_layer = []
         for layer, (hidden, layer_box) in enumerate(zip(hidden_states, layer_boxes, strict=True)):
             head = self.referring_heads[min(layer, len(self.referring_heads) - 1)]
-            per_layer.append({
-                "pred_logits": self.class_embed[layer](hidden),
-                "pred_boxes": layer_box,
-                "pred_refers": head(hidden, text, words),
-                "hidden": hidden,
-            })
+            per_layer.append(
+                {
+                    "pred_logits": self.class_embed[layer](hidden),
+                    "pred_boxes": layer_box,
+                    "pred_refers": head(hidden, text, words),
+                    "hidden": hidden,
+                }
+            )
         num_main = num_detect + num_track
 
         def main(prediction: dict) -> dict:
@@ -186,22 +195,27 @@ class MLSTrack(nn.Module):
         outputs["query_pos"] = query_pos_all[:, :num_main]
         outputs["aux_outputs"] = [main(p) for p in per_layer[:-1]] if config.aux_loss else []
         outputs["denoising"] = [
-            {key: value[:, num_main + g * num_track : num_main + (g + 1) * num_track]
-             for key, value in per_layer[-1].items() if key != "hidden"}
+            {
+                key: value[:, num_main + g * num_track : num_main + (g + 1) * num_track]
+                for key, value in per_layer[-1].items()
+                if key != "hidden"
+            }
             for g in range(groups)
         ]
         return outputs
 
     @staticmethod
-    def _group_mask(num_main: int, num_track: int, groups: int, device: torch.device
-                    ) -> Tensor | None:
+    def _group_mask(
+        num_main: int, num_track: int, groups: int, device: torch.device
+    ) -> Tensor | None:
         """(N_all, N_all) bool, True where attention is blocked: the main queries and each
         denoising group only see themselves, so the groups cannot leak into the real answer."""
         if groups == 0:
             return None
         sizes = [num_main] + [num_track] * groups
-        block = torch.repeat_interleave(torch.arange(len(sizes), device=device),
-                                        torch.tensor(sizes, device=device))  # (N_all,)
+        block = torch.repeat_interleave(
+            torch.arange(len(sizes), device=device), torch.tensor(sizes, device=device)
+        )  # (N_all,)
         return block[:, None] != block[None, :]
 
 
@@ -231,8 +245,11 @@ def parameter_summary(model: nn.Module) -> dict[str, tuple[int, int]]:
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for name, parameter in model.named_parameters():
         component = next(
-            (label for label, prefixes in COMPONENTS.items()
-             if any(name == p or name.startswith(p + ".") for p in prefixes)),
+            (
+                label
+                for label, prefixes in COMPONENTS.items()
+                if any(name == p or name.startswith(p + ".") for p in prefixes)
+            ),
             "other",
         )
         counts[component][0 if parameter.requires_grad else 1] += parameter.numel()

@@ -20,16 +20,17 @@ from mlstrack.track_state import TrackState
 class QueryInteraction(nn.Module):
     def __init__(self, d_model: int, n_heads: int, ffn_dim: int, dropout: float) -> None:
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout,
-                                               batch_first=True)
+        self.self_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, ffn_dim, dropout)
-        self.pos_update = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(),
-                                        nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
+        self.pos_update = nn.Sequential(
+            nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model)
+        )
         self.pos_norm = nn.LayerNorm(d_model)
-        self.feat_update = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(),
-                                         nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
+        self.feat_update = nn.Sequential(
+            nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model)
+        )
         self.feat_norm = nn.LayerNorm(d_model)
 
     def forward(self, embeddings: Tensor, query_pos: Tensor) -> tuple[Tensor, Tensor]:

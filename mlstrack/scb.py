@@ -43,8 +43,9 @@ class PlainReferringHead(nn.Module):
 class ContrastiveReferringHead(nn.Module):
     """cos(Linear(D), sentence) / τ + b; `source` picks CLIP's or RoBERTa's sentence vector."""
 
-    def __init__(self, d_model: int, text_width: int, init_temperature: float,
-                 source: str = "clip") -> None:
+    def __init__(
+        self, d_model: int, text_width: int, init_temperature: float, source: str = "clip"
+    ) -> None:
         super().__init__()
         self.source = source
         self.projection = nn.Linear(d_model, text_width)
@@ -83,20 +84,20 @@ class ConcatMLPReferringHead(nn.Module):
 class CrossAttentionReferringHead(nn.Module):
     def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
         super().__init__()
-        self.cross_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout,
-                                                batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
         self.norm = nn.LayerNorm(d_model)
         self.linear = nn.Linear(d_model, 1)
 
     def forward(self, hidden: Tensor, text: TextFeatures, words: Tensor) -> Tensor:
-        attended, _ = self.cross_attn(hidden, words, words,
-                                      key_padding_mask=text.word_padding_mask,
-                                      need_weights=False)
+        attended, _ = self.cross_attn(
+            hidden, words, words, key_padding_mask=text.word_padding_mask, need_weights=False
+        )
         return self.linear(self.norm(hidden + attended))
 
 
-def build_referring_head(config: MLSTrackConfig, text_width: int,
-                         clip_width: int | None) -> nn.Module:
+def build_referring_head(
+    config: MLSTrackConfig, text_width: int, clip_width: int | None
+) -> nn.Module:
     """The referring head of the configured variant."""
     d = config.d_model
     if not config.use_scb:

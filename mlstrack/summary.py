@@ -39,8 +39,10 @@ def table3_counts(config: MLSTrackConfig) -> dict[str, int]:
     """Trainable parameters of each Table 3 row (variant) with `config`'s other settings."""
     counts = {}
     for variant in VARIANTS:
-        row = config.replace(variant=variant, sgm_variant="full" if variant == "transrmot"
-                             else config.sgm_variant,
-                             scb_variant=config.scb_variant if variant == "sgm_scb" else "clip")
+        row = config.replace(
+            variant=variant,
+            sgm_variant="full" if variant == "transrmot" else config.sgm_variant,
+            scb_variant=config.scb_variant if variant == "sgm_scb" else "clip",
+        )
         counts[variant] = trainable_parameters(_meta_model(row))
     return counts

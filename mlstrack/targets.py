@@ -29,8 +29,9 @@ class FrameTargets:
         if self.referred.shape != (m,):
             raise ValueError(f"referred must be ({m},)")
         if self.labels is None:
-            object.__setattr__(self, "labels",
-                               torch.zeros(m, dtype=torch.long, device=self.ids.device))
+            object.__setattr__(
+                self, "labels", torch.zeros(m, dtype=torch.long, device=self.ids.device)
+            )
         if m and torch.unique(self.ids).numel() != m:
             raise ValueError("target ids must be unique within a frame")
 
@@ -39,5 +40,9 @@ class FrameTargets:
 
     def to(self, device: torch.device | str) -> FrameTargets:
         assert self.labels is not None
-        return FrameTargets(self.boxes_cxcywh.to(device), self.ids.to(device),
-                            self.referred.to(device), self.labels.to(device))
+        return FrameTargets(
+            self.boxes_cxcywh.to(device),
+            self.ids.to(device),
+            self.referred.to(device),
+            self.labels.to(device),
+        )

@@ -142,11 +142,16 @@ class RobertaWordEncoder(FrozenEncoder):
         from transformers import RobertaConfig, RobertaModel
 
         if config.text_encoder_config is not None:
-            self.model = RobertaModel(RobertaConfig(**config.text_encoder_config),
-                                      add_pooling_layer=False)
+            self.model = RobertaModel(
+                RobertaConfig(**config.text_encoder_config), add_pooling_layer=False
+            )
         else:
-            self.model = load_pretrained(RobertaModel, config.text_encoder_name,
-                                         "the RoBERTa text encoder", add_pooling_layer=False)
+            self.model = load_pretrained(
+                RobertaModel,
+                config.text_encoder_name,
+                "the RoBERTa text encoder",
+                add_pooling_layer=False,
+            )
         self.tokenizer = build_tokenizer(
             config.text_tokenizer or config.text_encoder_name, "the RoBERTa tokenizer"
         )
@@ -173,13 +178,15 @@ class ClipSentenceEncoder(FrozenEncoder):
         if config.clip_text_config is not None:
             self.model = CLIPTextModelWithProjection(CLIPTextConfig(**config.clip_text_config))
         else:
-            self.model = load_pretrained(CLIPTextModelWithProjection, config.clip_text_name,
-                                         "the CLIP text tower of the SCB")
+            self.model = load_pretrained(
+                CLIPTextModelWithProjection, config.clip_text_name, "the CLIP text tower of the SCB"
+            )
         self.tokenizer = build_tokenizer(
             config.clip_tokenizer or config.clip_text_name, "the CLIP tokenizer"
         )
-        self.max_length = min(config.max_text_length * 2,
-                              int(self.model.config.max_position_embeddings))
+        self.max_length = min(
+            config.max_text_length * 2, int(self.model.config.max_position_embeddings)
+        )
         self.width = int(self.model.config.projection_dim)
         self.freeze()
 

@@ -36,11 +36,11 @@ class TrackState:
 
     def __post_init__(self) -> None:
         n = self.ids.shape[0]
-        for name in ("query_pos", "query_feat", "boxes_cxcywh", "scores", "refer_scores",
-                     "misses"):
+        for name in ("query_pos", "query_feat", "boxes_cxcywh", "scores", "refer_scores", "misses"):
             if getattr(self, name).shape[0] != n:
-                raise ValueError(f"TrackState.{name} has {getattr(self, name).shape[0]} rows, "
-                                 f"ids has {n}")
+                raise ValueError(
+                    f"TrackState.{name} has {getattr(self, name).shape[0]} rows, ids has {n}"
+                )
         if self.query_pos.shape != self.query_feat.shape:
             raise ValueError("query_pos and query_feat must have the same shape")
         if self.boxes_cxcywh.dim() != 2 or self.boxes_cxcywh.shape[-1] != 4:
@@ -71,7 +71,12 @@ class TrackState:
     def select(self, index: Tensor) -> TrackState:
         """The tracks at `index` (a long index or bool mask), same next_id."""
         return TrackState(
-            self.query_pos[index], self.query_feat[index], self.boxes_cxcywh[index],
-            self.ids[index], self.scores[index], self.refer_scores[index], self.misses[index],
+            self.query_pos[index],
+            self.query_feat[index],
+            self.boxes_cxcywh[index],
+            self.ids[index],
+            self.scores[index],
+            self.refer_scores[index],
+            self.misses[index],
             self.next_id,
         )

@@ -46,8 +46,9 @@ class FrameResult:
         return int(self.ids.shape[0])
 
 
-def select_tracks(outputs: dict, track: TrackState, config: MLSTrackConfig
-                  ) -> tuple[Tensor, Tensor, Tensor, int, Tensor]:
+def select_tracks(
+    outputs: dict, track: TrackState, config: MLSTrackConfig
+) -> tuple[Tensor, Tensor, Tensor, int, Tensor]:
     """Which main queries live on: (keep indices, ids, misses, next_id, visible mask over keep).
 
     Track queries come first in `keep` (in the state's order), then new tracks by query index.
@@ -56,8 +57,9 @@ def select_tracks(outputs: dict, track: TrackState, config: MLSTrackConfig
     scores = outputs["pred_logits"][0].sigmoid().max(-1).values  # (N,)
     device = scores.device
     track_scores = scores[num_detect:]
-    misses = torch.where(track_scores < config.drop_score, track.misses + 1,
-                         torch.zeros_like(track.misses))
+    misses = torch.where(
+        track_scores < config.drop_score, track.misses + 1, torch.zeros_like(track.misses)
+    )
     alive = misses < config.miss_tolerance
     new = torch.nonzero(scores[:num_detect] >= config.new_track_score).flatten()
     new_ids = torch.arange(track.next_id, track.next_id + len(new), device=device)
@@ -69,8 +71,9 @@ def select_tracks(outputs: dict, track: TrackState, config: MLSTrackConfig
 
 
 @torch.no_grad()
-def track_step(model: MLSTrack, image: Tensor, text: TextFeatures, track: TrackState | None
-               ) -> tuple[TrackState, FrameResult]:
+def track_step(
+    model: MLSTrack, image: Tensor, text: TextFeatures, track: TrackState | None
+) -> tuple[TrackState, FrameResult]:
     """One frame of online tracking. `image` is (1, 3, H, W) in [0, 1]."""
     config = model.config
     if track is None:

@@ -33,14 +33,32 @@ from uecity.records import (
 
 VEHICLE_TYPES = {"car": 0.45, "suv": 0.2, "van": 0.15, "bus": 0.1, "truck": 0.1}
 COLOURS = {
-    "black": 0.16, "white": 0.16, "grey": 0.14, "silver": 0.12, "red": 0.08, "blue": 0.08,
-    "green": 0.05, "yellow": 0.05, "orange": 0.04, "brown": 0.04, "beige": 0.04, "purple": 0.04,
+    "black": 0.16,
+    "white": 0.16,
+    "grey": 0.14,
+    "silver": 0.12,
+    "red": 0.08,
+    "blue": 0.08,
+    "green": 0.05,
+    "yellow": 0.05,
+    "orange": 0.04,
+    "brown": 0.04,
+    "beige": 0.04,
+    "purple": 0.04,
 }
 COLOUR_RGB = {
-    "black": (20, 20, 20), "white": (240, 240, 240), "grey": (128, 128, 128),
-    "silver": (192, 192, 192), "red": (200, 30, 30), "blue": (30, 60, 200),
-    "green": (30, 150, 60), "yellow": (230, 210, 40), "orange": (240, 140, 30),
-    "brown": (120, 80, 40), "beige": (220, 200, 160), "purple": (120, 50, 150),
+    "black": (20, 20, 20),
+    "white": (240, 240, 240),
+    "grey": (128, 128, 128),
+    "silver": (192, 192, 192),
+    "red": (200, 30, 30),
+    "blue": (30, 60, 200),
+    "green": (30, 150, 60),
+    "yellow": (230, 210, 40),
+    "orange": (240, 140, 30),
+    "brown": (120, 80, 40),
+    "beige": (220, 200, 160),
+    "purple": (120, 50, 150),
 }
 HEADINGS = ["towards", "away", "crossing left-to-right", "crossing right-to-left"]
 
@@ -82,22 +100,29 @@ def _script_track(
     heading = HEADINGS[int(rng.integers(4))]
     a = rng.uniform(0.05, 0.95, 2)
     directions = {
-        "towards": (0.0, 0.6), "away": (0.0, -0.6),
-        "crossing left-to-right": (0.8, 0.05), "crossing right-to-left": (-0.8, 0.05),
+        "towards": (0.0, 0.6),
+        "away": (0.0, -0.6),
+        "crossing left-to-right": (0.8, 0.05),
+        "crossing right-to-left": (-0.8, 0.05),
     }
     if kind == "vehicle":
         vtype = _weighted(rng, VEHICLE_TYPES)
         colour = _weighted(rng, COLOURS)
         record = ObjectRecord(
-            track_id=track, category="vehicle", type=vtype, colour_name=colour,
-            colour_rgb=COLOUR_RGB[colour], size_m=(4.5, 1.8, 1.5),
+            track_id=track,
+            category="vehicle",
+            type=vtype,
+            colour_name=colour,
+            colour_rgb=COLOUR_RGB[colour],
+            size_m=(4.5, 1.8, 1.5),
         )
         if rng.random() < 0.12:
             intervals.append(_interval(track, "parked", start, end, p))
             path = np.repeat(a[None], len(frames), axis=0)
             return record, intervals, path
-        manoeuvre = _weighted(rng, {"turning left": 0.25, "turning right": 0.25,
-                                    "going straight": 0.5})
+        manoeuvre = _weighted(
+            rng, {"turning left": 0.25, "turning right": 0.25, "going straight": 0.5}
+        )
         stop = rng.random() < 0.3 and length > 40
         if stop:
             s0 = start + int(rng.integers(5, max(length // 3, 6)))
@@ -123,7 +148,9 @@ def _script_track(
                 intervals.append(_interval(track, after, middle + 1, end, p))
     else:
         record = ObjectRecord(
-            track_id=track, category=kind, type="pedestrian" if kind == "pedestrian" else "bicycle",
+            track_id=track,
+            category=kind,
+            type="pedestrian" if kind == "pedestrian" else "bicycle",
             size_m=(0.5, 0.5, 1.75),
         )
         intervals.append(_interval(track, "moving", start, end, p))
@@ -149,8 +176,10 @@ def build_traffic_dataset(root: Path, spec: TrafficSpec = TrafficSpec()) -> Data
     dataset = Dataset.create(
         root,
         DatasetManifest(
-            name="traffic", videos=names,
-            generator=GeneratorInfo(name="uecity-tests", version=__version__), seed=spec.seed,
+            name="traffic",
+            videos=names,
+            generator=GeneratorInfo(name="uecity-tests", version=__version__),
+            seed=spec.seed,
         ),
     )
     rng_root = np.random.SeedSequence(spec.seed).spawn(spec.videos)
@@ -160,8 +189,14 @@ def build_traffic_dataset(root: Path, spec: TrafficSpec = TrafficSpec()) -> Data
         w, h, n = spec.width, spec.height, spec.num_frames
         video.write_info(
             VideoInfo(
-                video_id=name, width=w, height=h, fps=10.0, num_frames=n,
-                image_format=spec.image_format, backend="sim", seed=index,
+                video_id=name,
+                width=w,
+                height=h,
+                fps=10.0,
+                num_frames=n,
+                image_format=spec.image_format,
+                backend="sim",
+                seed=index,
                 camera=CameraModel(
                     intrinsics=CameraIntrinsics(fx=w, fy=w, cx=w / 2, cy=h / 2),
                     extrinsics=CameraExtrinsics(
@@ -189,12 +224,17 @@ def build_traffic_dataset(root: Path, spec: TrafficSpec = TrafficSpec()) -> Data
             y2 = np.clip(path[:, 1] * h, 0, h)
             y1 = np.clip(path[:, 1] * h - bh, 0, h)
             keep = (x2 - x1 >= 1) & (y2 - y1 >= 1)
-            for f, a, b, c, d in zip(frames[keep], x1[keep], y1[keep], x2[keep], y2[keep],
-                                     strict=True):
+            for f, a, b, c, d in zip(
+                frames[keep], x1[keep], y1[keep], x2[keep], y2[keep], strict=True
+            ):
                 rows.append((int(f), track, float(a), float(b), float(c), float(d), 1.0, 0.0))
         video.write_objects(objects)
-        video.write_boxes(pd.DataFrame(rows, columns=[
-            "frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation"]))
+        video.write_boxes(
+            pd.DataFrame(
+                rows,
+                columns=["frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation"],
+            )
+        )
         video.write_motion(intervals)
         image = np.full((h, w, 3), 90, np.uint8)
         cv2.line(image, (0, h // 2), (w - 1, h // 2), (200, 200, 200), max(1, h // 60))

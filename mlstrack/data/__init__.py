@@ -5,6 +5,15 @@ from mlstrack.data.refer_kitti import FrameLabels, ReferExpression, ReferKittiIn
 from mlstrack.data.transforms import AugmentConfig, Clip, collate_clips, load_clip
 
 __all__ = [
-    "AugmentConfig", "Clip", "ClipSampler", "ClipSpec", "ClipStart", "FrameLabels",
-    "ReferExpression", "ReferKittiIndex", "VideoIndex", "collate_clips", "load_clip",
+    "AugmentConfig",
+    "Clip",
+    "ClipSampler",
+    "ClipSpec",
+    "ClipStart",
+    "FrameLabels",
+    "ReferExpression",
+    "ReferKittiIndex",
+    "VideoIndex",
+    "collate_clips",
+    "load_clip",
 ]

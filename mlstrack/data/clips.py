@@ -52,8 +52,16 @@ class ClipStart:
 class ClipSampler:
     """Which clip a given step trains on (see the module docstring)."""
 
-    def __init__(self, index: ReferKittiIndex, spec: ClipSpec, seed: int, *, rank: int = 0,
-                 world_size: int = 1, videos: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        index: ReferKittiIndex,
+        spec: ClipSpec,
+        seed: int,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        videos: list[str] | None = None,
+    ) -> None:
         self.index, self.spec, self.seed = index, spec, seed
         self.rank, self.world_size = rank, world_size
         span = (spec.length - 1) * spec.interval
@@ -67,7 +75,9 @@ class ClipSampler:
         if len(self.items) < world_size:
             raise DatasetError(
                 f"no training clips: the train videos ({', '.join(chosen) or 'none'}) need frames "
-                "and at least one expression each", path=index.root)
+                "and at least one expression each",
+                path=index.root,
+            )
 
     @property
     def steps_per_epoch(self) -> int:

@@ -122,15 +122,18 @@ def _read_expression(path: Path, video_id: str) -> ReferExpression:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         sentence = str(data["sentence"]).strip()
-        label = {int(key): frozenset(int(float(i)) for i in ids)
-                 for key, ids in dict(data.get("label", {})).items()}
+        label = {
+            int(key): frozenset(int(float(i)) for i in ids)
+            for key, ids in dict(data.get("label", {})).items()
+        }
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DatasetError(f"not valid JSON ({error})", path=path) from None
     except KeyError:
         raise DatasetError("missing the 'sentence' key", path=path, field="sentence") from None
     except (TypeError, ValueError) as error:
-        raise DatasetError(f"'label' must map frame numbers to id lists ({error})", path=path,
-                           field="label") from None
+        raise DatasetError(
+            f"'label' must map frame numbers to id lists ({error})", path=path, field="label"
+        ) from None
     if not sentence:
         raise DatasetError("empty sentence", path=path, field="sentence")
     return ReferExpression(video_id, path.stem, sentence, label, path)
@@ -153,7 +156,9 @@ class ReferKittiIndex:
         if not image_root.is_dir():
             raise DatasetError(
                 f"not a Refer-KITTI tree: {IMAGE_ROOT} is missing (make one with `uecity export "
-                "DATASET --format refer-kitti --out DIR`)", path=root)
+                "DATASET --format refer-kitti --out DIR`)",
+                path=root,
+            )
         videos: dict[str, VideoIndex] = {}
         for folder in sorted(p for p in image_root.iterdir() if p.is_dir()):
             frames = sorted(folder.glob("*.png"))
@@ -161,8 +166,9 @@ class ReferKittiIndex:
                 continue
             numbers = [int(p.stem) for p in frames if p.stem.isdigit()]
             if numbers != list(range(len(frames))):
-                raise DatasetError("frames must be 000000.png, 000001.png, ... without gaps",
-                                   path=folder)
+                raise DatasetError(
+                    "frames must be 000000.png, 000001.png, ... without gaps", path=folder
+                )
             videos[folder.name] = VideoIndex(folder.name, frames, root / LABEL_ROOT / folder.name)
         if not videos:
             raise DatasetError(f"no video folders with PNG frames under {IMAGE_ROOT}", path=root)
@@ -174,14 +180,19 @@ class ReferKittiIndex:
         if not any(expressions.values()):
             raise DatasetError(f"no expressions under {EXPRESSION_ROOT}/<video>/", path=root)
         train, test = cls._splits(root, videos, expressions)
-        logger.info("Refer-KITTI tree %s: %d videos, %d train, %d test sequences", root,
-                    len(videos), len(train), len(test))
+        logger.info(
+            "Refer-KITTI tree %s: %d videos, %d train, %d test sequences",
+            root,
+            len(videos),
+            len(train),
+            len(test),
+        )
         return cls(root, videos, expressions, train, test)
 
     @staticmethod
-    def _splits(root: Path, videos: dict[str, VideoIndex],
-                expressions: dict[str, list[ReferExpression]]
-                ) -> tuple[list[str], list[tuple[str, str]]]:
+    def _splits(
+        root: Path, videos: dict[str, VideoIndex], expressions: dict[str, list[ReferExpression]]
+    ) -> tuple[list[str], list[tuple[str, str]]]:
         train_list, seqmap = root / TRAIN_LIST, root / SEQMAP
         known = {(e.video_id, e.name) for items in expressions.values() for e in items}
         test: list[tuple[str, str]] = []
@@ -192,8 +203,9 @@ class ReferKittiIndex:
                     continue
                 video_id, plus, name = line.partition("+")  # names may hold commas: no split
                 if not plus or (video_id, name) not in known:
-                    raise DatasetError(f"seqmap line {line!r} names no expression of the tree",
-                                       path=seqmap)
+                    raise DatasetError(
+                        f"seqmap line {line!r} names no expression of the tree", path=seqmap
+                    )
                 test.append((video_id, name))
         if train_list.is_file():
             train_set = set()

@@ -55,12 +55,14 @@ class Clip:
 
 def swap_left_right(sentence: str) -> str:
     """'left' ↔ 'right' as whole words, keeping the case of the first letter."""
+
     def swap(match: re.Match[str]) -> str:
         word = match.group(0)
         other = "right" if word.lower() == "left" else "left"
         if word.isupper():
             return other.upper()
         return other.capitalize() if word[0].isupper() else other
+
     return _LEFT_RIGHT.sub(swap, sentence)
 
 
@@ -72,8 +74,9 @@ def read_rgb(path: object) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def resized_size(width: int, height: int, short_side: int | None, max_size: int | None
-                 ) -> tuple[int, int]:
+def resized_size(
+    width: int, height: int, short_side: int | None, max_size: int | None
+) -> tuple[int, int]:
     """(width, height) with the short side at `short_side` and the long side ≤ `max_size`."""
     scale = 1.0
     if short_side is not None:
@@ -95,8 +98,9 @@ def _flip(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return image[:, ::-1], flipped
 
 
-def _crop(labels: FrameLabels, image: np.ndarray, box: tuple[int, int, int, int]
-          ) -> tuple[np.ndarray, FrameLabels]:
+def _crop(
+    labels: FrameLabels, image: np.ndarray, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, FrameLabels]:
     x, y, w, h = box
     shifted = labels.boxes_xyxy - np.array([x, y, x, y], np.float64)
     shifted[:, 0::2] = shifted[:, 0::2].clip(0, w)
@@ -105,14 +109,17 @@ def _crop(labels: FrameLabels, image: np.ndarray, box: tuple[int, int, int, int]
     return image[y : y + h, x : x + w], FrameLabels(labels.ids[keep], shifted[keep])
 
 
-def frame_targets(labels: FrameLabels, referred: frozenset[int], width: int, height: int
-                  ) -> FrameTargets:
+def frame_targets(
+    labels: FrameLabels, referred: frozenset[int], width: int, height: int
+) -> FrameTargets:
     """The model's targets: normalised cxcywh, ids, referred flags."""
     cxcywh = xyxy_to_cxcywh_normalised(labels.boxes_xyxy, width, height).clip(0.0, 1.0)
     flags = [1.0 if int(i) in referred else 0.0 for i in labels.ids]
-    return FrameTargets(torch.tensor(cxcywh, dtype=torch.float32).reshape(-1, 4),
-                        torch.tensor(labels.ids, dtype=torch.long),
-                        torch.tensor(flags, dtype=torch.float32))
+    return FrameTargets(
+        torch.tensor(cxcywh, dtype=torch.float32).reshape(-1, 4),
+        torch.tensor(labels.ids, dtype=torch.long),
+        torch.tensor(flags, dtype=torch.float32),
+    )
 
 
 def load_clip(index: ReferKittiIndex, start: ClipStart, augment: AugmentConfig | None) -> Clip:
@@ -124,12 +131,18 @@ def load_clip(index: ReferKittiIndex, start: ClipStart, augment: AugmentConfig |
     flip = augment is not None and rng.random() < augment.hflip_prob
     crop_box = None
     if augment is not None and rng.random() < augment.crop_prob:
-        crop_w = max(int(width * rng.uniform(augment.crop_min_fraction, 1.0)),
-                     min(width, MIN_CROP_SIDE))
-        crop_h = max(int(height * rng.uniform(augment.crop_min_fraction, 1.0)),
-                     min(height, MIN_CROP_SIDE))
-        crop_box = (int(rng.integers(0, width - crop_w + 1)),
-                    int(rng.integers(0, height - crop_h + 1)), max(crop_w, 1), max(crop_h, 1))
+        crop_w = max(
+            int(width * rng.uniform(augment.crop_min_fraction, 1.0)), min(width, MIN_CROP_SIDE)
+        )
+        crop_h = max(
+            int(height * rng.uniform(augment.crop_min_fraction, 1.0)), min(height, MIN_CROP_SIDE)
+        )
+        crop_box = (
+            int(rng.integers(0, width - crop_w + 1)),
+            int(rng.integers(0, height - crop_h + 1)),
+            max(crop_w, 1),
+            max(crop_h, 1),
+        )
     short_side = None
     if augment is not None and augment.short_sides:
         short_side = int(rng.choice(augment.short_sides))

@@ -11,11 +11,42 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-STOPWORDS = frozenset({
-    "a", "an", "the", "of", "on", "in", "at", "to", "and", "or", "with", "who", "which", "that",
-    "are", "is", "be", "being", "been", "their", "its", "it", "by", "from", "for", "as", "than",
-    "this", "these", "those", "there", "here",
-})
+STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "on",
+        "in",
+        "at",
+        "to",
+        "and",
+        "or",
+        "with",
+        "who",
+        "which",
+        "that",
+        "are",
+        "is",
+        "be",
+        "being",
+        "been",
+        "their",
+        "its",
+        "it",
+        "by",
+        "from",
+        "for",
+        "as",
+        "than",
+        "this",
+        "these",
+        "those",
+        "there",
+        "here",
+    }
+)
 
 
 def sentence_atoms(sentence: str) -> list[str]:

@@ -61,10 +61,13 @@ class EvaluationReport:
             "combined": self.combined,
             "per_expression_mean": self.per_expression_mean,
             "per_video": self.per_video,
-            "per_atom": {a: {**s, "sequences": self.atom_counts[a]}
-                         for a, s in self.per_atom.items()},
-            "per_sequence": {s: {**v, "sentence": self.sentences.get(s, "")}
-                             for s, v in self.per_sequence.items()},
+            "per_atom": {
+                a: {**s, "sequences": self.atom_counts[a]} for a, s in self.per_atom.items()
+            },
+            "per_sequence": {
+                s: {**v, "sentence": self.sentences.get(s, "")}
+                for s, v in self.per_sequence.items()
+            },
         }
 
     def markdown(self) -> str:
@@ -74,17 +77,29 @@ class EvaluationReport:
 
         head = "| | " + " | ".join(METRIC_FIELDS) + " |\n|---|" + "---|" * len(METRIC_FIELDS)
         lines = [
-            "# Evaluation (TrackEval HOTA)", "",
-            f"{len(self.per_sequence)} (video, expression) sequences.", "", head,
+            "# Evaluation (TrackEval HOTA)",
+            "",
+            f"{len(self.per_sequence)} (video, expression) sequences.",
+            "",
+            head,
             row("combined (TrackEval COMBINED_SEQ)", self.combined),
-            row("per-expression mean (paper)", self.per_expression_mean), "",
-            "## Per video", "", head,
-            *(row(v, s) for v, s in self.per_video.items()), "",
-            f"## Per atom ({self.atom_source})", "", head,
-            *(row(a, s, f" ({self.atom_counts[a]})") for a, s in self.per_atom.items()), "",
-            "## Per expression", "", head,
-            *(row(f"{s}: {self.sentences.get(s, '')}", v)
-              for s, v in self.per_sequence.items()), "",
+            row("per-expression mean (paper)", self.per_expression_mean),
+            "",
+            "## Per video",
+            "",
+            head,
+            *(row(v, s) for v, s in self.per_video.items()),
+            "",
+            f"## Per atom ({self.atom_source})",
+            "",
+            head,
+            *(row(a, s, f" ({self.atom_counts[a]})") for a, s in self.per_atom.items()),
+            "",
+            "## Per expression",
+            "",
+            head,
+            *(row(f"{s}: {self.sentences.get(s, '')}", v) for s, v in self.per_sequence.items()),
+            "",
         ]
         return "\n".join(lines)
 
@@ -100,13 +115,19 @@ def _read_predictions(results_dir: Path, sequences: list[tuple[str, str]]) -> di
     if missing:
         raise DatasetError(
             f"{len(missing)} of {len(sequences)} predictions are missing (first: {missing[0]}); "
-            "run `uecity track RUN --data EXPORT_DIR --out RESULTS` first", path=results_dir)
+            "run `uecity track RUN --data EXPORT_DIR --out RESULTS` first",
+            path=results_dir,
+        )
     return predictions
 
 
-def evaluate_results(results_dir: str | Path, index: ReferKittiIndex, *,
-                     sequences: list[tuple[str, str]] | None = None,
-                     dataset_root: str | Path | None = None) -> EvaluationReport:
+def evaluate_results(
+    results_dir: str | Path,
+    index: ReferKittiIndex,
+    *,
+    sequences: list[tuple[str, str]] | None = None,
+    dataset_root: str | Path | None = None,
+) -> EvaluationReport:
     """Score `RESULTS/<video>/<expression>/predict.txt` against the tree's ground truth."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
@@ -128,8 +149,10 @@ def evaluate_results(results_dir: str | Path, index: ReferKittiIndex, *,
     if dataset_root is not None:
         atoms_of = native_atoms(dataset_root)
         source = f"atoms of the native dataset {dataset_root}"
-        atoms = {s: atoms_of.get((e.video_id, e.name), sentence_atoms(e.sentence))
-                 for s, e in expressions.items()}
+        atoms = {
+            s: atoms_of.get((e.video_id, e.name), sentence_atoms(e.sentence))
+            for s, e in expressions.items()
+        }
     else:
         source = "content words of the sentences"
         atoms = {s: sentence_atoms(e.sentence) for s, e in expressions.items()}

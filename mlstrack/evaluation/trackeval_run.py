@@ -52,16 +52,17 @@ def gt_lines(index: ReferKittiIndex, expression: ReferExpression) -> list[str]:
         if not referred:
             continue
         labels = video.labels(frame)
-        for track_id, (x, y, w, h) in zip(labels.ids, xyxy_to_mot_xywh(labels.boxes_xyxy),
-                                          strict=True):
+        for track_id, (x, y, w, h) in zip(
+            labels.ids, xyxy_to_mot_xywh(labels.boxes_xyxy), strict=True
+        ):
             if int(track_id) in referred:
-                lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},"
-                             "1,1,1\n")
+                lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,1,1\n")
     return lines
 
 
-def run_trackeval(gt: dict[str, list[str]], predictions: dict[str, str],
-                  lengths: dict[str, int]) -> dict[str, dict]:
+def run_trackeval(
+    gt: dict[str, list[str]], predictions: dict[str, str], lengths: dict[str, int]
+) -> dict[str, dict]:
     """TrackEval's HOTA result per sequence and `COMBINED_SEQ`.
 
     gt: sequence → gt lines; predictions: sequence → predict.txt text; lengths: frames per
@@ -79,16 +80,28 @@ def run_trackeval(gt: dict[str, list[str]], predictions: dict[str, str],
         for sequence, text in predictions.items():
             (data / f"{sequence}.txt").write_text(text, encoding="utf-8")
         dataset_config = {
-            "GT_FOLDER": str(root / "gt"), "TRACKERS_FOLDER": str(root / "trackers"),
-            "OUTPUT_FOLDER": str(root / "output"), "TRACKERS_TO_EVAL": [TRACKER],
-            "CLASSES_TO_EVAL": [CLASS], "BENCHMARK": "refer-ue-city", "SPLIT_TO_EVAL": "test",
-            "SKIP_SPLIT_FOL": True, "SEQ_INFO": dict(lengths), "DO_PREPROC": True,
+            "GT_FOLDER": str(root / "gt"),
+            "TRACKERS_FOLDER": str(root / "trackers"),
+            "OUTPUT_FOLDER": str(root / "output"),
+            "TRACKERS_TO_EVAL": [TRACKER],
+            "CLASSES_TO_EVAL": [CLASS],
+            "BENCHMARK": "refer-ue-city",
+            "SPLIT_TO_EVAL": "test",
+            "SKIP_SPLIT_FOL": True,
+            "SEQ_INFO": dict(lengths),
+            "DO_PREPROC": True,
             "PRINT_CONFIG": False,
         }
         eval_config = {
-            "USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False,
-            "TIME_PROGRESS": False, "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False,
-            "PLOT_CURVES": False, "LOG_ON_ERROR": None, "BREAK_ON_ERROR": True,
+            "USE_PARALLEL": False,
+            "PRINT_RESULTS": False,
+            "PRINT_CONFIG": False,
+            "TIME_PROGRESS": False,
+            "OUTPUT_SUMMARY": False,
+            "OUTPUT_DETAILED": False,
+            "PLOT_CURVES": False,
+            "LOG_ON_ERROR": None,
+            "BREAK_ON_ERROR": True,
             "DISPLAY_LESS_PROGRESS": True,
         }
         printed = io.StringIO()

@@ -28,60 +28,94 @@ class TrainConfig(BaseModel):
 
     # --- model -------------------------------------------------------------------------
     preset: Literal["tiny", "paper", "paper-random"] = Field(
-        default="tiny", description="MLSTrackConfig preset: tiny (CPU demos), paper "
-        "(pretrained parts by hub name or path), paper-random (paper sizes, random weights).")
+        default="tiny",
+        description="MLSTrackConfig preset: tiny (CPU demos), paper "
+        "(pretrained parts by hub name or path), paper-random (paper sizes, random weights).",
+    )
     variant: Literal["transrmot", "sgm", "sgm_scb"] = Field(
-        default="sgm_scb", description="Table 3 row: TransRMOT*, +SGM, +SGM+SCB (MLS-Track).")
+        default="sgm_scb", description="Table 3 row: TransRMOT*, +SGM, +SGM+SCB (MLS-Track)."
+    )
     model: dict[str, Any] = Field(
-        default_factory=dict, description="Further MLSTrackConfig fields, e.g. "
-        "{text_encoder_name: /models/roberta-base, refer_threshold: 0.5}.")
+        default_factory=dict,
+        description="Further MLSTrackConfig fields, e.g. "
+        "{text_encoder_name: /models/roberta-base, refer_threshold: 0.5}.",
+    )
     init_from_deformable_detr: str | None = Field(
-        default=None, description="Start from COCO Deformable-DETR weights (hub name or folder).")
+        default=None, description="Start from COCO Deformable-DETR weights (hub name or folder)."
+    )
 
     # --- optimisation ------------------------------------------------------------------
     max_steps: int = Field(default=1000, ge=1, description="Training steps (one clip each).")
     lr: float = Field(default=1e-4, gt=0, description="AdamW learning rate of most parameters.")
     lr_backbone: float = Field(default=1e-5, ge=0, description="Learning rate of the ResNet.")
     lr_linear_proj_mult: float = Field(
-        default=0.1, ge=0, description="Factor on lr for the sampling-offset and attention-weight "
-        "projections of deformable attention (Deformable-DETR's 0.1).")
+        default=0.1,
+        ge=0,
+        description="Factor on lr for the sampling-offset and attention-weight "
+        "projections of deformable attention (Deformable-DETR's 0.1).",
+    )
     weight_decay: float = Field(default=1e-4, ge=0, description="AdamW weight decay.")
     lr_drop_step: int | None = Field(
-        default=None, ge=1, description="Step at which the LR is multiplied by lr_drop_factor "
-        "(None: half of max_steps, TransRMOT's drop at half the epochs).")
+        default=None,
+        ge=1,
+        description="Step at which the LR is multiplied by lr_drop_factor "
+        "(None: half of max_steps, TransRMOT's drop at half the epochs).",
+    )
     lr_drop_factor: float = Field(default=0.1, gt=0, le=1, description="The LR drop's factor.")
-    clip_max_norm: float = Field(default=0.1, ge=0,
-                                 description="Gradient-norm clip (0 turns clipping off).")
+    clip_max_norm: float = Field(
+        default=0.1, ge=0, description="Gradient-norm clip (0 turns clipping off)."
+    )
 
     # --- data --------------------------------------------------------------------------
     clip_length: int = Field(default=2, ge=1, description="Frames per training clip.")
     sample_interval: int = Field(default=1, ge=1, description="Largest frame interval in a clip.")
     sample_mode: Literal["random_interval", "fixed"] = Field(
-        default="random_interval", description="Interval drawn from 1..sample_interval, or fixed.")
+        default="random_interval", description="Interval drawn from 1..sample_interval, or fixed."
+    )
     train_short_sides: list[int] | None = Field(
-        default=None, description="Short sides for multi-scale training; None: the preset's "
-        "default (paper: 608..992 step 32; tiny: the frames' own size). [] keeps the size.")
-    max_size: int | None = Field(default=None, ge=16, description="Cap on the long side "
-                                 "(None: paper 1536, tiny none).")
+        default=None,
+        description="Short sides for multi-scale training; None: the preset's "
+        "default (paper: 608..992 step 32; tiny: the frames' own size). [] keeps the size.",
+    )
+    max_size: int | None = Field(
+        default=None, ge=16, description="Cap on the long side (None: paper 1536, tiny none)."
+    )
     test_short_side: int | None = Field(
-        default=None, ge=16, description="Short side at inference (None: paper 800, tiny the "
-        "frames' own size). Stored in the run for `uecity track`.")
-    hflip_prob: float = Field(default=0.5, ge=0, le=1, description="Horizontal flip probability "
-                              "(the sentence's left/right are swapped with it).")
+        default=None,
+        ge=16,
+        description="Short side at inference (None: paper 800, tiny the "
+        "frames' own size). Stored in the run for `uecity track`.",
+    )
+    hflip_prob: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Horizontal flip probability (the sentence's left/right are swapped with it).",
+    )
     crop_prob: float = Field(default=0.5, ge=0, le=1, description="Random crop probability.")
-    crop_min_fraction: float = Field(default=0.6, gt=0, le=1,
-                                     description="Smallest crop side / image side.")
-    track_drop_prob: float = Field(default=0.1, ge=0, le=1,
-                                   description="Chance to drop each track query (TransRMOT).")
-    false_positive_prob: float = Field(default=0.3, ge=0, le=1, description="Chance to insert "
-                                       "an unmatched detect query as a false-positive track.")
+    crop_min_fraction: float = Field(
+        default=0.6, gt=0, le=1, description="Smallest crop side / image side."
+    )
+    track_drop_prob: float = Field(
+        default=0.1, ge=0, le=1, description="Chance to drop each track query (TransRMOT)."
+    )
+    false_positive_prob: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Chance to insert an unmatched detect query as a false-positive track.",
+    )
 
     # --- run ---------------------------------------------------------------------------
     seed: int = Field(default=0, ge=0, description="Seed of the run (model init, data, drops).")
-    device: Literal["auto", "cpu", "cuda"] = Field(default="auto",
-                                                   description="auto: cuda when available.")
-    num_threads: int = Field(default=1, ge=1, description="torch threads on CPU (1 is fastest "
-                             "for tiny on small machines).")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: cuda when available."
+    )
+    num_threads: int = Field(
+        default=1,
+        ge=1,
+        description="torch threads on CPU (1 is fastest for tiny on small machines).",
+    )
     amp: bool = Field(default=True, description="Mixed precision on CUDA (ignored on CPU).")
     checkpoint_every: int = Field(default=500, ge=1, description="Steps between checkpoints.")
     keep_checkpoints: int = Field(default=2, ge=1, description="Checkpoints kept (newest).")
@@ -115,15 +149,15 @@ class TrainConfig(BaseModel):
         return 800 if self.is_paper else None
 
     def resolved_lr_drop_step(self) -> int:
-        return self.lr_drop_step if self.lr_drop_step is not None else max(1,
-                                                                           self.max_steps // 2)
+        return self.lr_drop_step if self.lr_drop_step is not None else max(1, self.max_steps // 2)
 
     def model_settings(self) -> dict[str, Any]:
         return {**self.model, "variant": self.variant}
 
 
-def load_train_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None
-                      ) -> TrainConfig:
+def load_train_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
     """The config of `path` (YAML; None: defaults) with `overrides` (None values ignored)."""
     values: dict[str, Any] = {}
     if path is not None:

@@ -20,9 +20,16 @@ from mlstrack.track_state import TrackState
 FALSE_POSITIVE_ID_BASE = 1_000_000  # above any real track id of a video
 
 
-def noisy_training_tracks(qim: QueryInteraction, outputs: dict, targets: FrameTargets,
-                          assignment: Assignment, track: TrackState, rng: np.random.Generator,
-                          drop_prob: float, fp_prob: float) -> TrackState:
+def noisy_training_tracks(
+    qim: QueryInteraction,
+    outputs: dict,
+    targets: FrameTargets,
+    assignment: Assignment,
+    track: TrackState,
+    rng: np.random.Generator,
+    drop_prob: float,
+    fp_prob: float,
+) -> TrackState:
     """The next frame's tracks: paired queries (minus random drops) plus maybe one false
     positive. With both probabilities 0 this is `criterion.next_training_tracks`."""
     order = torch.argsort(assignment.query_index)

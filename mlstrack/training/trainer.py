@@ -58,8 +58,16 @@ CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "trainer_state.pt"
 LINEAR_PROJ_NAMES = ("sampling_offsets", "reference_box")
 # fields that may change between a run and its resumption
-RESUMABLE_CHANGES = {"max_steps", "checkpoint_every", "keep_checkpoints", "log_every", "device",
-                     "num_threads", "tensorboard", "amp"}
+RESUMABLE_CHANGES = {
+    "max_steps",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "log_every",
+    "device",
+    "num_threads",
+    "tensorboard",
+    "amp",
+}
 
 
 @dataclass(frozen=True)
@@ -128,8 +136,14 @@ def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
 class Trainer:
     """Trains one run folder; constructing it resumes from the run's newest checkpoint."""
 
-    def __init__(self, config: TrainConfig, data_root: str | Path, run_dir: str | Path,
-                 *, index: ReferKittiIndex | None = None) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        data_root: str | Path,
+        run_dir: str | Path,
+        *,
+        index: ReferKittiIndex | None = None,
+    ) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
         self.rank, self.world_size, local_rank = _distributed()
@@ -138,11 +152,19 @@ class Trainer:
             torch.set_num_threads(config.num_threads)
         self.index = index if index is not None else ReferKittiIndex.open(data_root)
         self.sampler = ClipSampler(
-            self.index, ClipSpec(config.clip_length, config.sample_interval, config.sample_mode),
-            config.seed, rank=self.rank, world_size=self.world_size)
-        self.augment = AugmentConfig(config.resolved_short_sides(), config.resolved_max_size(),
-                                     config.hflip_prob, config.crop_prob,
-                                     config.crop_min_fraction)
+            self.index,
+            ClipSpec(config.clip_length, config.sample_interval, config.sample_mode),
+            config.seed,
+            rank=self.rank,
+            world_size=self.world_size,
+        )
+        self.augment = AugmentConfig(
+            config.resolved_short_sides(),
+            config.resolved_max_size(),
+            config.hflip_prob,
+            config.crop_prob,
+            config.crop_min_fraction,
+        )
         self._check_run_folder()
         torch.manual_seed(config.seed)
         self.model = MLSTrack(model_config(config)).to(self.device)
@@ -152,12 +174,13 @@ class Trainer:
             report = init_from_deformable_detr(self.model, config.init_from_deformable_detr)
             logger.info("Deformable-DETR init: %s", report.summary())
         self.criterion = SetCriterion(self.model.config)
-        self.optimiser = torch.optim.AdamW(parameter_groups(self.model, config), lr=config.lr,
-                                           weight_decay=config.weight_decay)
+        self.optimiser = torch.optim.AdamW(
+            parameter_groups(self.model, config), lr=config.lr, weight_decay=config.weight_decay
+        )
         # one drop (TransRMOT's at half the epochs), not one every N steps
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimiser, milestones=[config.resolved_lr_drop_step()],
-            gamma=config.lr_drop_factor)
+            self.optimiser, milestones=[config.resolved_lr_drop_step()], gamma=config.lr_drop_factor
+        )
         self.use_amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.text_cache: dict[str, TextFeatures] = {}
@@ -189,25 +212,33 @@ class Trainer:
         if saved.is_file():
             previous = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
             current = self.config.model_dump(mode="json")
-            changed = sorted(k for k in set(previous) | set(current)
-                             if k not in RESUMABLE_CHANGES and previous.get(k) != current.get(k))
+            changed = sorted(
+                k
+                for k in set(previous) | set(current)
+                if k not in RESUMABLE_CHANGES and previous.get(k) != current.get(k)
+            )
             if changed:
                 raise UsageError(
                     f"{self.run_dir} holds a run with a different config ({', '.join(changed)} "
-                    "differ); resume it with the same settings or choose a new --out")
+                    "differ); resume it with the same settings or choose a new --out"
+                )
         elif self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise UsageError(f"--out {self.run_dir} is not empty and holds no training run")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(saved, yaml.safe_dump(self.config.model_dump(mode="json"),
-                                                sort_keys=False))
+        atomic_write_text(
+            saved, yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+        )
 
     # --- checkpoints ----------------------------------------------------------------------
     def checkpoints(self) -> list[Path]:
         folder = self.run_dir / CHECKPOINT_DIR
         if not folder.is_dir():
             return []
-        return sorted(p for p in folder.iterdir()
-                      if p.is_dir() and p.name.startswith("step-") and (p / STATE_FILE).is_file())
+        return sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_dir() and p.name.startswith("step-") and (p / STATE_FILE).is_file()
+        )
 
     def save_checkpoint(self) -> Path | None:
         """Write RUN/checkpoints/step-NNNNNNN atomically (rank 0) and prune old ones."""
@@ -254,8 +285,9 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
         except (OSError, RuntimeError, KeyError, ValueError) as error:
-            raise CheckpointError(f"cannot resume from this checkpoint ({error})",
-                                  path=latest) from None
+            raise CheckpointError(
+                f"cannot resume from this checkpoint ({error})", path=latest
+            ) from None
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         if rng["cuda"] and torch.cuda.is_available():
@@ -275,8 +307,9 @@ class Trainer:
             self.text_cache[sentence] = cached
         return cached
 
-    def clip_loss(self, clip: Clip, rng: np.random.Generator
-                  ) -> tuple[torch.Tensor, dict[str, float]]:
+    def clip_loss(
+        self, clip: Clip, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Weighted loss of a clip (mean over its frames) and its main loss terms."""
         config = self.config
         text = self.text_features(clip.sentence)
@@ -294,9 +327,16 @@ class Trainer:
             for name in LOSS_NAMES:
                 terms[name] += float(losses[name].detach()) / len(clip.images)
             if t < last:
-                track = noisy_training_tracks(self.model.query_interaction, outputs, targets,
-                                              assignment, track, rng, config.track_drop_prob,
-                                              config.false_positive_prob)
+                track = noisy_training_tracks(
+                    self.model.query_interaction,
+                    outputs,
+                    targets,
+                    assignment,
+                    track,
+                    rng,
+                    config.track_drop_prob,
+                    config.false_positive_prob,
+                )
         return total / len(clip.images), terms
 
     def _all_reduce_gradients(self) -> None:
@@ -322,25 +362,35 @@ class Trainer:
         self.scaler.unscale_(self.optimiser)
         if self.config.clip_max_norm > 0:
             nn.utils.clip_grad_norm_(
-                [p for p in self.model.parameters() if p.requires_grad], self.config.clip_max_norm)
+                [p for p in self.model.parameters() if p.requires_grad], self.config.clip_max_norm
+            )
         self.scaler.step(self.optimiser)
         self.scaler.update()
         lrs = [group["lr"] for group in self.optimiser.param_groups]
         self.scheduler.step()
         epoch = self.step // self.sampler.steps_per_epoch
         self.step += 1
-        return StepLog(self.step, epoch, lrs[0], lrs[1], float(loss.detach()), terms,
-                       time.perf_counter() - started)
+        return StepLog(
+            self.step,
+            epoch,
+            lrs[0],
+            lrs[1],
+            float(loss.detach()),
+            terms,
+            time.perf_counter() - started,
+        )
 
     # --- the loop -------------------------------------------------------------------------
-    def train(self, on_step: Callable[[StepLog], None] | None = None,
-              stop_at: int | None = None) -> TrainResult:
+    def train(
+        self, on_step: Callable[[StepLog], None] | None = None, stop_at: int | None = None
+    ) -> TrainResult:
         """Train up to `max_steps` (or `stop_at`, to simulate an interruption)."""
         started = time.perf_counter()
         until = min(self.config.max_steps, stop_at or self.config.max_steps)
         logs: list[StepLog] = []
-        writer = _LogWriter(self.run_dir, self.step, self.config.tensorboard) \
-            if self.is_main else None
+        writer = (
+            _LogWriter(self.run_dir, self.step, self.config.tensorboard) if self.is_main else None
+        )
         last: StepLog | None = None
         try:
             while self.step < until:
@@ -348,8 +398,9 @@ class Trainer:
                 logs.append(last)
                 if not np.isfinite(last.loss):
                     raise FloatingPointError(f"the loss became {last.loss} at step {last.step}")
-                if writer is not None and (last.step % self.config.log_every == 0
-                                           or last.step == until):
+                if writer is not None and (
+                    last.step % self.config.log_every == 0 or last.step == until
+                ):
                     writer.write(last)
                 if on_step is not None and self.is_main:
                     on_step(last)
@@ -363,17 +414,30 @@ class Trainer:
         if self.step >= self.config.max_steps and self.is_main:
             model_dir = self._save_final()
         self._barrier()
-        return TrainResult(self.run_dir, model_dir, self.step, self.resumed_from, last,
-                           time.perf_counter() - started, logs)
+        return TrainResult(
+            self.run_dir,
+            model_dir,
+            self.step,
+            self.resumed_from,
+            last,
+            time.perf_counter() - started,
+            logs,
+        )
 
     def _save_final(self) -> Path:
         final = self.run_dir / MODEL_DIR
         temporary = self.run_dir / f".tmp-{MODEL_DIR}-{os.getpid()}"
         shutil.rmtree(temporary, ignore_errors=True)
         save_pretrained(self.model, temporary)
-        atomic_write_text(temporary / "inference.yaml", yaml.safe_dump(
-            {"test_short_side": self.config.resolved_test_short_side(),
-             "max_size": self.config.resolved_max_size()}))
+        atomic_write_text(
+            temporary / "inference.yaml",
+            yaml.safe_dump(
+                {
+                    "test_short_side": self.config.resolved_test_short_side(),
+                    "max_size": self.config.resolved_max_size(),
+                }
+            ),
+        )
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)
@@ -387,16 +451,26 @@ class Trainer:
 class _LogWriter:
     """CSV rows (and TensorBoard scalars when the package is there) of the logged steps."""
 
-    COLUMNS: tuple[str, ...] = ("step", "epoch", "lr", "lr_backbone", "loss", *LOSS_NAMES,
-                              "seconds")
+    COLUMNS: tuple[str, ...] = (
+        "step",
+        "epoch",
+        "lr",
+        "lr_backbone",
+        "loss",
+        *LOSS_NAMES,
+        "seconds",
+    )
 
     def __init__(self, run_dir: Path, resumed_step: int, tensorboard: bool) -> None:
         path = run_dir / LOG_FILE
         kept: list[list[str]] = []
         if path.is_file():  # a resumed run forgets the rows logged after its checkpoint
             with path.open(newline="", encoding="utf-8") as handle:
-                kept = [row for row in list(csv.reader(handle))[1:]
-                        if row and int(row[0]) <= resumed_step]
+                kept = [
+                    row
+                    for row in list(csv.reader(handle))[1:]
+                    if row and int(row[0]) <= resumed_step
+                ]
         self.handle = path.open("w", newline="", encoding="utf-8")
         self.csv = csv.writer(self.handle)
         self.csv.writerow(self.COLUMNS)
@@ -412,9 +486,17 @@ class _LogWriter:
                 logger.debug("tensorboard is not installed; logging to CSV only")
 
     def write(self, log: StepLog) -> None:
-        self.csv.writerow([log.step, log.epoch, f"{log.lr:.3g}", f"{log.lr_backbone:.3g}",
-                           f"{log.loss:.6f}", *(f"{log.terms[n]:.6f}" for n in LOSS_NAMES),
-                           f"{log.seconds:.4f}"])
+        self.csv.writerow(
+            [
+                log.step,
+                log.epoch,
+                f"{log.lr:.3g}",
+                f"{log.lr_backbone:.3g}",
+                f"{log.loss:.6f}",
+                *(f"{log.terms[n]:.6f}" for n in LOSS_NAMES),
+                f"{log.seconds:.4f}",
+            ]
+        )
         self.handle.flush()
         if self.board is not None:
             self.board.add_scalar("loss/total", log.loss, log.step)

@@ -45,15 +45,22 @@ def image() -> torch.Tensor:
 def two_frame_targets() -> list[FrameTargets]:
     """Two objects moving a little between two frames; object 3 is referred, object 5 not."""
     return [
-        FrameTargets(torch.tensor([[0.30, 0.40, 0.20, 0.30], [0.70, 0.60, 0.10, 0.20]]),
-                     torch.tensor([3, 5]), torch.tensor([1.0, 0.0])),
-        FrameTargets(torch.tensor([[0.32, 0.40, 0.20, 0.30], [0.68, 0.60, 0.10, 0.20]]),
-                     torch.tensor([3, 5]), torch.tensor([1.0, 0.0])),
+        FrameTargets(
+            torch.tensor([[0.30, 0.40, 0.20, 0.30], [0.70, 0.60, 0.10, 0.20]]),
+            torch.tensor([3, 5]),
+            torch.tensor([1.0, 0.0]),
+        ),
+        FrameTargets(
+            torch.tensor([[0.32, 0.40, 0.20, 0.30], [0.68, 0.60, 0.10, 0.20]]),
+            torch.tensor([3, 5]),
+            torch.tensor([1.0, 0.0]),
+        ),
     ]
 
 
-def clip_loss(model: MLSTrack, criterion: SetCriterion, images: list[torch.Tensor],
-              text: TextFeatures) -> tuple[torch.Tensor, TrackState]:
+def clip_loss(
+    model: MLSTrack, criterion: SetCriterion, images: list[torch.Tensor], text: TextFeatures
+) -> tuple[torch.Tensor, TrackState]:
     """Weighted loss of a two-frame clip, tracks carried from frame to frame as in training."""
     track = TrackState.empty(model.config.d_model)
     total = torch.zeros(())
@@ -61,8 +68,7 @@ def clip_loss(model: MLSTrack, criterion: SetCriterion, images: list[torch.Tenso
         outputs = model(image, text, track)
         assignment = criterion.assign(outputs, targets, track.ids)
         total = total + criterion.total(criterion(outputs, targets, track.ids, assignment))
-        track = next_training_tracks(model.query_interaction, outputs, targets, assignment,
-                                     track)
+        track = next_training_tracks(model.query_interaction, outputs, targets, assignment, track)
     return total, track
 
 

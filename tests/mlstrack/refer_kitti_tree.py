@@ -20,8 +20,10 @@ COLOURS_BGR = {1: (0, 0, 220), 2: (220, 0, 0), 7: (0, 200, 0)}
 
 def boxes_at(video: str, frame: int) -> dict[int, tuple[float, float, float, float]]:
     """xyxy pixels (exclusive edges) of every object at `frame`."""
-    boxes = {1: (4.0 + 4 * frame, 8.0, 24.0 + 4 * frame, 24.0),
-             2: (56.0, 4.0 + 3 * frame, 72.0, 20.0 + 3 * frame)}
+    boxes = {
+        1: (4.0 + 4 * frame, 8.0, 24.0 + 4 * frame, 24.0),
+        2: (56.0, 4.0 + 3 * frame, 72.0, 20.0 + 3 * frame),
+    }
     if video == "0002" and frame >= 2:
         boxes[7] = (30.0, 40.0, 46.0, 56.0)
     return boxes
@@ -34,14 +36,21 @@ def expressions(video: str) -> dict[str, dict]:
     }
     if video == "0002":
         items["cars-turning-right"] = (
-            "cars turning right", {f: [2, 7] if f >= 2 else [2] for f in range(FRAMES)})
-    return {name: {"label": {str(f): ids for f, ids in label.items()}, "ignore": [],
-                   "video_name": video, "sentence": sentence}
-            for name, (sentence, label) in items.items()}
+            "cars turning right",
+            {f: [2, 7] if f >= 2 else [2] for f in range(FRAMES)},
+        )
+    return {
+        name: {
+            "label": {str(f): ids for f, ids in label.items()},
+            "ignore": [],
+            "video_name": video,
+            "sentence": sentence,
+        }
+        for name, (sentence, label) in items.items()
+    }
 
 
-def write_tree(root: Path, videos: tuple[str, ...] = ("0001", "0002"),
-               seqmap: bool = True) -> Path:
+def write_tree(root: Path, videos: tuple[str, ...] = ("0001", "0002"), seqmap: bool = True) -> Path:
     train_lines = []
     for video in videos:
         images = root / "KITTI/training/image_02" / video
@@ -52,10 +61,13 @@ def write_tree(root: Path, videos: tuple[str, ...] = ("0001", "0002"),
             image = np.full((HEIGHT, WIDTH, 3), 60, np.uint8)
             lines = []
             for track, (x1, y1, x2, y2) in boxes_at(video, frame).items():
-                cv2.rectangle(image, (int(x1), int(y1)), (int(x2) - 1, int(y2) - 1),
-                              COLOURS_BGR[track], -1)
-                lines.append(f"0 {track} {x1 / WIDTH:.6f} {y1 / HEIGHT:.6f} "
-                             f"{(x2 - x1) / WIDTH:.6f} {(y2 - y1) / HEIGHT:.6f}\n")
+                cv2.rectangle(
+                    image, (int(x1), int(y1)), (int(x2) - 1, int(y2) - 1), COLOURS_BGR[track], -1
+                )
+                lines.append(
+                    f"0 {track} {x1 / WIDTH:.6f} {y1 / HEIGHT:.6f} "
+                    f"{(x2 - x1) / WIDTH:.6f} {(y2 - y1) / HEIGHT:.6f}\n"
+                )
             cv2.imwrite(str(images / f"{frame:06d}.png"), image)
             (labels / f"{frame:06d}.txt").write_text("".join(lines))
             if video == videos[0]:

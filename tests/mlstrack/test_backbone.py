@@ -24,7 +24,11 @@ def test_pyramid_strides_and_widths(tiny_config: MLSTrackConfig, image: torch.Te
     backbone = Backbone(tiny_config)
     features = backbone(image)  # image 64×96
     assert [tuple(f.shape) for f in features] == [
-        (1, 32, 8, 12), (1, 32, 4, 6), (1, 32, 2, 3), (1, 32, 1, 2)]
+        (1, 32, 8, 12),
+        (1, 32, 4, 6),
+        (1, 32, 2, 3),
+        (1, 32, 1, 2),
+    ]
     assert not any(isinstance(m, nn.BatchNorm2d) for m in backbone.modules())
 
 

@@ -24,16 +24,20 @@ def test_save_load_round_trip(tmp_path: Path, image: torch.Tensor) -> None:
     model = MLSTrack(config).eval()
     save_pretrained(model, tmp_path / "ckpt")
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
-        "config.json", "model.safetensors"]
+        "config.json",
+        "model.safetensors",
+    ]
     loaded = from_pretrained(tmp_path / "ckpt").eval()
+
     # the saved config records each pretrained part's full architecture
     def plain(c: MLSTrackConfig) -> dict:
         return {k: v for k, v in c.to_dict().items() if not k.endswith("_config")}
 
     assert plain(loaded.config) == plain(config)
     assert loaded.config.backbone_config["hidden_sizes"] == config.backbone_config["hidden_sizes"]
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(),
-                                 strict=True):
+    for (name, a), (_, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
     text = model.encode_text(["a red car"])
     assert torch.equal(model(image, text)["pred_boxes"], loaded(image, text)["pred_boxes"])
@@ -55,8 +59,9 @@ def test_corrupt_files_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{broken")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         load_config(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({"format": "mlstrack",
-                                                      "config": {"d_model": 30}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"format": "mlstrack", "config": {"d_model": 30}})
+    )
     with pytest.raises(UECityError, match="d_model"):
         load_config(tmp_path)
 
@@ -76,12 +81,23 @@ def test_init_from_a_transformers_deformable_detr() -> None:
     config = MLSTrackConfig.tiny()
     torch.manual_seed(0)
     source_config = DeformableDetrConfig(
-        use_timm_backbone=False, use_pretrained_backbone=False,
-        backbone_config=ResNetConfig(**config.backbone_config,
-                                     out_features=["stage2", "stage3", "stage4"]),
-        d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=12,
-        encoder_n_points=2, decoder_n_points=2, with_box_refine=True, num_labels=91,
+        use_timm_backbone=False,
+        use_pretrained_backbone=False,
+        backbone_config=ResNetConfig(
+            **config.backbone_config, out_features=["stage2", "stage3", "stage4"]
+        ),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_queries=12,
+        encoder_n_points=2,
+        decoder_n_points=2,
+        with_box_refine=True,
+        num_labels=91,
     )
     source = DeformableDetrForObjectDetection(source_config).state_dict()
     model = MLSTrack(config)
@@ -89,16 +105,27 @@ def test_init_from_a_transformers_deformable_detr() -> None:
     ours = model.state_dict()
     assert report.absent_in_source == []
     assert len(report.loaded) > 150
-    assert torch.equal(ours["encoder.layers.0.self_attn.value_proj.weight"],
-                       source["model.encoder.layers.0.self_attn.value_proj.weight"])
-    assert torch.equal(ours["decoder.layers.1.self_attn.in_proj_weight"][32:64],
-                       source["model.decoder.layers.1.self_attn.k_proj.weight"])
-    assert torch.equal(ours["backbone.resnet.encoder.stages.3.layers.0.layer.1.convolution.weight"],
-                       source["model.backbone.model.encoder.stages.3.layers.0.layer.1."
-                              "convolution.weight"])
+    assert torch.equal(
+        ours["encoder.layers.0.self_attn.value_proj.weight"],
+        source["model.encoder.layers.0.self_attn.value_proj.weight"],
+    )
+    assert torch.equal(
+        ours["decoder.layers.1.self_attn.in_proj_weight"][32:64],
+        source["model.decoder.layers.1.self_attn.k_proj.weight"],
+    )
+    assert torch.equal(
+        ours["backbone.resnet.encoder.stages.3.layers.0.layer.1.convolution.weight"],
+        source["model.backbone.model.encoder.stages.3.layers.0.layer.1.convolution.weight"],
+    )
     mismatched = {line.split(":")[0] for line in report.shape_mismatch}
-    assert mismatched == {"class_embed.0.weight", "class_embed.0.bias", "class_embed.1.weight",
-                          "class_embed.1.bias", "reference_box.weight", "reference_box.bias"}
+    assert mismatched == {
+        "class_embed.0.weight",
+        "class_embed.0.bias",
+        "class_embed.1.weight",
+        "class_embed.1.bias",
+        "reference_box.weight",
+        "reference_box.bias",
+    }
     assert any(key.startswith("sgm.") for key in report.not_mapped)
     assert all(key.startswith("model.decoder.bbox_embed.") for key in report.unused_source)
     assert "tensors loaded" in report.summary()
@@ -121,8 +148,13 @@ def _word_level_tokenizer(folder: Path) -> Path:
     vocab = {"<pad>": 0, "<s>": 1, "<unk>": 2, "</s>": 3, "red": 4, "car": 5, "bus": 6}
     core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>",
-                                        unk_token="<unk>", bos_token="<s>", eos_token="</s>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+    )
     tokenizer.save_pretrained(str(folder))
     return folder
 

@@ -12,16 +12,21 @@ from mlstrack.deformable_attention import (
 SHAPES = [(6, 8), (3, 4), (2, 2), (1, 1)]
 
 
-def _inputs(seed: int, batch: int = 2, queries: int = 5, heads: int = 2, head_dim: int = 3,
-            points: int = 3) -> tuple:
+def _inputs(
+    seed: int, batch: int = 2, queries: int = 5, heads: int = 2, head_dim: int = 3, points: int = 3
+) -> tuple:
     g = torch.Generator().manual_seed(seed)
     tokens = sum(h * w for h, w in SHAPES)
     value = torch.randn(batch, tokens, heads, head_dim, generator=g, dtype=torch.float64)
     # locations reach outside [0, 1] so zero padding at the borders is exercised too
-    locations = torch.rand(batch, queries, heads, len(SHAPES), points, 2, generator=g,
-                           dtype=torch.float64) * 1.4 - 0.2
-    weights = torch.rand(batch, queries, heads, len(SHAPES), points, generator=g,
-                         dtype=torch.float64)
+    locations = (
+        torch.rand(batch, queries, heads, len(SHAPES), points, 2, generator=g, dtype=torch.float64)
+        * 1.4
+        - 0.2
+    )
+    weights = torch.rand(
+        batch, queries, heads, len(SHAPES), points, generator=g, dtype=torch.float64
+    )
     weights = weights / weights.sum((-1, -2), keepdim=True)
     return value, locations, weights
 
@@ -46,8 +51,9 @@ def test_hand_computed_single_point() -> None:
     locations = torch.tensor([0.25, 0.25]).view(1, 1, 1, 1, 1, 2)
     assert ms_deform_attn_sample(value, [(2, 2)], locations, weights).item() == pytest.approx(1)
     locations = torch.tensor([0.0, 0.25]).view(1, 1, 1, 1, 1, 2)
-    assert ms_deform_attn_sample_reference(value, [(2, 2)], locations,
-                                           weights).item() == pytest.approx(0.5)
+    assert ms_deform_attn_sample_reference(
+        value, [(2, 2)], locations, weights
+    ).item() == pytest.approx(0.5)
 
 
 def test_gradients_agree() -> None:
@@ -63,8 +69,7 @@ def test_gradients_agree() -> None:
 
 @pytest.mark.parametrize("ref_dim", [2, 4])
 def test_layer_shapes(ref_dim: int) -> None:
-    layer = MultiScaleDeformableAttention(d_model=16, n_levels=len(SHAPES), n_heads=4,
-                                          n_points=2)
+    layer = MultiScaleDeformableAttention(d_model=16, n_levels=len(SHAPES), n_heads=4, n_points=2)
     tokens = sum(h * w for h, w in SHAPES)
     query = torch.randn(1, 7, 16)
     reference = torch.rand(1, 7, len(SHAPES), ref_dim)

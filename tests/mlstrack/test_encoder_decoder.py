@@ -29,16 +29,23 @@ def test_decoder_refines_boxes_per_layer() -> None:
     torch.manual_seed(0)
     decoder = DeformableDecoder(DecoderLayer(16, 32, 0.0, 2, 4, 2), num_layers=3, d_model=16)
     boxes = torch.rand(1, 5, 4) * 0.5 + 0.25
-    hidden, refined = decoder(torch.randn(1, 5, 16), torch.randn(1, 5, 16), boxes,
-                              torch.randn(1, 30, 16), SHAPES)
+    hidden, refined = decoder(
+        torch.randn(1, 5, 16), torch.randn(1, 5, 16), boxes, torch.randn(1, 30, 16), SHAPES
+    )
     assert len(hidden) == len(refined) == 3
     assert hidden[-1].shape == (1, 5, 16) and refined[-1].shape == (1, 5, 4)
     # the box heads start at zero: every layer returns the reference boxes unchanged
     assert torch.allclose(refined[0], boxes, atol=1e-5)
     mask = torch.zeros(5, 5, dtype=torch.bool)
     mask[:3, 3:] = mask[3:, :3] = True
-    hidden_masked, _ = decoder(torch.randn(1, 5, 16), torch.randn(1, 5, 16), boxes,
-                               torch.randn(1, 30, 16), SHAPES, attn_mask=mask)
+    hidden_masked, _ = decoder(
+        torch.randn(1, 5, 16),
+        torch.randn(1, 5, 16),
+        boxes,
+        torch.randn(1, 30, 16),
+        SHAPES,
+        attn_mask=mask,
+    )
     assert hidden_masked[-1].shape == (1, 5, 16)
 
 

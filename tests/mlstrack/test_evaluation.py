@@ -24,8 +24,9 @@ def index(tmp_path: Path) -> ReferKittiIndex:
     return ReferKittiIndex.open(write_tree(tmp_path / "rk"))
 
 
-def write_predictions(index: ReferKittiIndex, out: Path, shift: int = 0,
-                      empty: bool = False) -> Path:
+def write_predictions(
+    index: ReferKittiIndex, out: Path, shift: int = 0, empty: bool = False
+) -> Path:
     for expression in index.test_expressions():
         folder = out / expression.video_id / expression.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -48,8 +49,12 @@ def test_gt_lines_are_one_based(index: ReferKittiIndex) -> None:
 
 def test_ground_truth_as_prediction_scores_100(index: ReferKittiIndex, tmp_path: Path) -> None:
     report = evaluate_results(write_predictions(index, tmp_path / "res"), index)
-    for scores in (report.combined, report.per_expression_mean, *report.per_video.values(),
-                   *report.per_atom.values()):
+    for scores in (
+        report.combined,
+        report.per_expression_mean,
+        *report.per_video.values(),
+        *report.per_atom.values(),
+    ):
         assert scores["HOTA"] == pytest.approx(100.0)
         assert all(scores[f] == pytest.approx(100.0) for f in METRIC_FIELDS)
 
@@ -70,7 +75,8 @@ def test_equal_to_trackeval_run_directly(index: ReferKittiIndex, tmp_path: Path)
     # one sequence partly right, to make the numbers less trivial
     first = index.test_expressions()[0]
     (results / first.video_id / first.name / "predict.txt").write_text(
-        "".join(gt_lines(index, first)))
+        "".join(gt_lines(index, first))
+    )
     ours = evaluate_results(results, index)
     # TrackEval's default MOTChallenge layout, seqmap and seqinfo.ini, default settings
     gt_root, trackers = tmp_path / "gt", tmp_path / "trackers"
@@ -83,18 +89,31 @@ def test_equal_to_trackeval_run_directly(index: ReferKittiIndex, tmp_path: Path)
         folder = gt_root / "rk-test" / expression.sequence
         (folder / "gt").mkdir(parents=True)
         (folder / "gt" / "gt.txt").write_text("".join(gt_lines(index, expression)))
-        (folder / "seqinfo.ini").write_text(f"[Sequence]\nname={expression.sequence}\n"
-                                            "seqLength=6\n")
+        (folder / "seqinfo.ini").write_text(
+            f"[Sequence]\nname={expression.sequence}\nseqLength=6\n"
+        )
         (data / f"{expression.sequence}.txt").write_text(
-            (results / expression.video_id / expression.name / "predict.txt").read_text())
-    config = {"GT_FOLDER": str(gt_root), "TRACKERS_FOLDER": str(trackers), "BENCHMARK": "rk",
-              "SPLIT_TO_EVAL": "test"}
+            (results / expression.video_id / expression.name / "predict.txt").read_text()
+        )
+    config = {
+        "GT_FOLDER": str(gt_root),
+        "TRACKERS_FOLDER": str(trackers),
+        "BENCHMARK": "rk",
+        "SPLIT_TO_EVAL": "test",
+    }
     with contextlib.redirect_stdout(io.StringIO()):
-        evaluator = trackeval.Evaluator({"PRINT_RESULTS": False, "OUTPUT_SUMMARY": False,
-                                         "OUTPUT_DETAILED": False, "PLOT_CURVES": False,
-                                         "LOG_ON_ERROR": None})
-        direct, _ = evaluator.evaluate([trackeval.datasets.MotChallenge2DBox(config)],
-                                       [trackeval.metrics.HOTA()])
+        evaluator = trackeval.Evaluator(
+            {
+                "PRINT_RESULTS": False,
+                "OUTPUT_SUMMARY": False,
+                "OUTPUT_DETAILED": False,
+                "PLOT_CURVES": False,
+                "LOG_ON_ERROR": None,
+            }
+        )
+        direct, _ = evaluator.evaluate(
+            [trackeval.datasets.MotChallenge2DBox(config)], [trackeval.metrics.HOTA()]
+        )
     direct = direct["MotChallenge2DBox"]["ours"]
     combined = direct["COMBINED_SEQ"]["pedestrian"]["HOTA"]
     for field in METRIC_FIELDS:

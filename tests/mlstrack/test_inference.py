@@ -25,15 +25,26 @@ from uecity.errors import SpecError, UsageError
 
 def result(ids: list[int], boxes: list[list[float]]) -> FrameResult:
     k = len(ids)
-    return FrameResult(np.array(ids, np.int64), np.array(boxes, np.float32).reshape(k, 4),
-                       np.ones(k, np.float32), np.ones(k, np.float32))
+    return FrameResult(
+        np.array(ids, np.int64),
+        np.array(boxes, np.float32).reshape(k, 4),
+        np.ones(k, np.float32),
+        np.ones(k, np.float32),
+    )
 
 
 def test_prediction_lines_are_one_based_xywh() -> None:
-    lines = prediction_lines([result([4], [[10, 20, 30, 60]]), result([], []),
-                              result([4, 9], [[11, 20, 31, 60], [5, 5, 5, 9]])])
-    assert lines == ["1,4,10.00,20.00,20.00,40.00,1,1,1\n",
-                     "3,4,11.00,20.00,20.00,40.00,1,1,1\n"]  # the empty box is left out
+    lines = prediction_lines(
+        [
+            result([4], [[10, 20, 30, 60]]),
+            result([], []),
+            result([4, 9], [[11, 20, 31, 60], [5, 5, 5, 9]]),
+        ]
+    )
+    assert lines == [
+        "1,4,10.00,20.00,20.00,40.00,1,1,1\n",
+        "3,4,11.00,20.00,20.00,40.00,1,1,1\n",
+    ]  # the empty box is left out
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +55,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return tree, root / "run"
 
 
-def test_track_dataset_writes_every_test_sequence(trained: tuple[Path, Path],
-                                                  tmp_path: Path) -> None:
+def test_track_dataset_writes_every_test_sequence(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
     tree, run = trained
     index = ReferKittiIndex.open(tree)
     model, settings, folder = load_run(run)

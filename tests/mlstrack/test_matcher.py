@@ -12,8 +12,7 @@ def test_hand_computed_assignment_with_l1_only() -> None:
     logits = torch.zeros(3, 1)
     # costs: query0→t0 1.19, query0→t1 0.01, query1→t0 0.01, query1→t1 1.19, query2 0.59 / 0.59
     cost = matcher.cost_matrix(logits, boxes, torch.zeros(2, dtype=torch.long), targets)
-    assert torch.allclose(cost, torch.tensor([[1.19, 0.01], [0.01, 1.19], [0.59, 0.59]]),
-                          atol=1e-5)
+    assert torch.allclose(cost, torch.tensor([[1.19, 0.01], [0.01, 1.19], [0.59, 0.59]]), atol=1e-5)
     queries, objects = matcher(logits, boxes, torch.zeros(2, dtype=torch.long), targets)
     assert queries.tolist() == [0, 1] and objects.tolist() == [1, 0]
 
@@ -28,9 +27,11 @@ def test_class_cost_breaks_ties() -> None:
 
 def test_empty_cases() -> None:
     matcher = HungarianMatcher()
-    q, t = matcher(torch.zeros(3, 1), torch.rand(3, 4), torch.zeros(0, dtype=torch.long),
-                   torch.zeros(0, 4))
+    q, t = matcher(
+        torch.zeros(3, 1), torch.rand(3, 4), torch.zeros(0, dtype=torch.long), torch.zeros(0, 4)
+    )
     assert q.numel() == t.numel() == 0
-    q, t = matcher(torch.zeros(0, 1), torch.zeros(0, 4), torch.zeros(2, dtype=torch.long),
-                   torch.rand(2, 4))
+    q, t = matcher(
+        torch.zeros(0, 1), torch.zeros(0, 4), torch.zeros(2, dtype=torch.long), torch.rand(2, 4)
+    )
     assert q.numel() == t.numel() == 0

@@ -39,13 +39,21 @@ def test_rejects_batches_of_videos(tiny_config: MLSTrackConfig) -> None:
         model(torch.rand(2, 3, 64, 64), text)
 
 
-def test_track_queries_and_denoising_groups(tiny_config: MLSTrackConfig,
-                                            image: torch.Tensor) -> None:
+def test_track_queries_and_denoising_groups(
+    tiny_config: MLSTrackConfig, image: torch.Tensor
+) -> None:
     model = _model(tiny_config).train()
     text = model.encode_text(["a car"])
-    track = TrackState(torch.randn(3, 32), torch.randn(3, 32), torch.full((3, 4), 0.3),
-                       torch.tensor([0, 4, 7]), torch.ones(3), torch.ones(3),
-                       torch.zeros(3, dtype=torch.long), next_id=8)
+    track = TrackState(
+        torch.randn(3, 32),
+        torch.randn(3, 32),
+        torch.full((3, 4), 0.3),
+        torch.tensor([0, 4, 7]),
+        torch.ones(3),
+        torch.ones(3),
+        torch.zeros(3, dtype=torch.long),
+        next_id=8,
+    )
     outputs = model(image, text, track)
     assert outputs["pred_logits"].shape == (1, 12 + 3, 1)
     assert outputs["num_track"] == 3
@@ -55,13 +63,21 @@ def test_track_queries_and_denoising_groups(tiny_config: MLSTrackConfig,
     assert model(image, text, track)["denoising"] == []
 
 
-def test_denoising_groups_do_not_change_the_main_answer(tiny_config: MLSTrackConfig,
-                                                        image: torch.Tensor) -> None:
+def test_denoising_groups_do_not_change_the_main_answer(
+    tiny_config: MLSTrackConfig, image: torch.Tensor
+) -> None:
     model = _model(tiny_config)
     text = model.encode_text(["a car"])
-    track = TrackState(torch.randn(2, 32), torch.randn(2, 32), torch.full((2, 4), 0.3),
-                       torch.tensor([0, 1]), torch.ones(2), torch.ones(2),
-                       torch.zeros(2, dtype=torch.long), next_id=2)
+    track = TrackState(
+        torch.randn(2, 32),
+        torch.randn(2, 32),
+        torch.full((2, 4), 0.3),
+        torch.tensor([0, 1]),
+        torch.ones(2),
+        torch.ones(2),
+        torch.zeros(2, dtype=torch.long),
+        next_id=2,
+    )
     with torch.no_grad():
         plain = model.eval()(image, text, track)["pred_boxes"]
         grouped = model.train()(image, text, track)["pred_boxes"]  # dropout is 0 in tiny
@@ -84,8 +100,9 @@ def test_gradients_reach_every_trainable_parameter_and_no_frozen_one(
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert missing == []
     # zero-initialised last box layers block the gradient to the layers before them at first
-    zero = [n for n, p in model.named_parameters()
-            if p.requires_grad and not p.grad.abs().sum() > 0]
+    zero = [
+        n for n, p in model.named_parameters() if p.requires_grad and not p.grad.abs().sum() > 0
+    ]
     assert all(n.startswith("decoder.bbox_embed.") for n in zero)
     leaked = [n for n, p in model.named_parameters() if not p.requires_grad and p.grad is not None]
     assert leaked == []
@@ -107,9 +124,15 @@ def test_deterministic_under_a_seed(tiny_config: MLSTrackConfig, image: torch.Te
 
 @pytest.mark.parametrize(
     "changes",
-    [{"variant": "transrmot"}, {"variant": "sgm"}, {"variant": "sgm", "sgm_variant": "only_det"},
-     {"variant": "sgm", "sgm_variant": "only_cross_attention"}, {"scb_variant": "roberta"},
-     {"scb_variant": "concat_mlp"}, {"scb_variant": "cross_attention"}],
+    [
+        {"variant": "transrmot"},
+        {"variant": "sgm"},
+        {"variant": "sgm", "sgm_variant": "only_det"},
+        {"variant": "sgm", "sgm_variant": "only_cross_attention"},
+        {"scb_variant": "roberta"},
+        {"scb_variant": "concat_mlp"},
+        {"scb_variant": "cross_attention"},
+    ],
 )
 def test_variants_run(changes: dict, image: torch.Tensor) -> None:
     config = MLSTrackConfig.tiny(**changes)
@@ -121,8 +144,10 @@ def test_variants_run(changes: dict, image: torch.Tensor) -> None:
 
 
 def test_table3_rows_grow_in_parameters() -> None:
-    counts = [trainable_parameters(_model(MLSTrackConfig.tiny(variant=v)))
-              for v in ("transrmot", "sgm", "sgm_scb")]
+    counts = [
+        trainable_parameters(_model(MLSTrackConfig.tiny(variant=v)))
+        for v in ("transrmot", "sgm", "sgm_scb")
+    ]
     assert counts[0] < counts[1] < counts[2]
     summary = parameter_summary(_model(MLSTrackConfig.tiny()))
     assert summary["text encoder (RoBERTa)"][0] == 0 and summary["text encoder (RoBERTa)"][1] > 0

@@ -15,14 +15,12 @@ runner = CliRunner()
 def test_summary_tiny_lists_components_and_table3_rows() -> None:
     result = runner.invoke(app, ["model", "summary", "--preset", "tiny"])
     assert result.exit_code == 0, result.output
-    for text in ("backbone (ResNet-50)", "SGM", "referring heads / SCB", "transrmot",
-                 "sgm_scb"):
+    for text in ("backbone (ResNet-50)", "SGM", "referring heads / SCB", "transrmot", "sgm_scb"):
         assert text in result.output
 
 
 def test_summary_paper_builds_without_downloading() -> None:
-    result = runner.invoke(app, ["model", "summary", "--preset", "paper", "--variant",
-                                 "transrmot"])
+    result = runner.invoke(app, ["model", "summary", "--preset", "paper", "--variant", "transrmot"])
     assert result.exit_code == 0, result.output
     assert "42.8M" in result.output  # the paper's figure, printed next to ours
     assert "124,055,040" in result.output  # RoBERTa-base, frozen
@@ -37,8 +35,9 @@ def test_bad_options_exit_with_usage_error() -> None:
 
 
 def test_init_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["model", "init", "--preset", "tiny", "--out",
-                                 str(tmp_path / "ckpt")])
+    result = runner.invoke(
+        app, ["model", "init", "--preset", "tiny", "--out", str(tmp_path / "ckpt")]
+    )
     assert result.exit_code == 0, result.output
     model = from_pretrained(tmp_path / "ckpt")
     assert model.config.d_model == 32

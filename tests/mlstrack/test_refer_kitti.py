@@ -34,7 +34,10 @@ def test_expressions_and_splits_from_train_list_and_seqmap(tree: Path) -> None:
     index = ReferKittiIndex.open(tree)
     assert index.train_videos == ["0001"]
     assert {n for _, n in index.test_sequences} == {
-        "the-red-car-on-the-left", "blue-cars", "cars-turning-right"}
+        "the-red-car-on-the-left",
+        "blue-cars",
+        "cars-turning-right",
+    }
     expression = index.expression("0002", "cars-turning-right")
     assert expression.sequence == "0002+cars-turning-right"
     assert expression.referred_at(3) == {2, 7} and expression.referred_at(0) == {2}
@@ -95,23 +98,27 @@ def test_ranks_share_an_epoch_without_overlap(tree: Path) -> None:
     index = ReferKittiIndex.open(tree)
     spec = ClipSpec(length=2, interval=1)
     ranks = [ClipSampler(index, spec, seed=1, rank=r, world_size=2) for r in range(2)]
-    seen = [(c.video_id, c.frames) for s in ranks for c in
-            (s.clip(i) for i in range(s.steps_per_epoch))]
+    seen = [
+        (c.video_id, c.frames) for s in ranks for c in (s.clip(i) for i in range(s.steps_per_epoch))
+    ]
     assert len(set(seen)) == len(seen) == 2 * ranks[0].steps_per_epoch
 
 
 def test_swap_left_right() -> None:
-    assert swap_left_right("the car on the Left turning right") == \
-        "the car on the Right turning left"
-    assert swap_left_right("crossing left-to-right, leftover") == \
-        "crossing right-to-left, leftover"
+    assert (
+        swap_left_right("the car on the Left turning right") == "the car on the Right turning left"
+    )
+    assert swap_left_right("crossing left-to-right, leftover") == "crossing right-to-left, leftover"
 
 
 def test_flip_mirrors_boxes_and_swaps_the_sentence(tree: Path) -> None:
     index = ReferKittiIndex.open(tree)
     sampler = ClipSampler(index, ClipSpec(length=2, interval=1), seed=0)
-    start = next(c for c in (sampler.clip(s) for s in range(40))
-                 if c.expression.name == "the-red-car-on-the-left")
+    start = next(
+        c
+        for c in (sampler.clip(s) for s in range(40))
+        if c.expression.name == "the-red-car-on-the-left"
+    )
     plain = load_clip(index, start, None)
     flipped = load_clip(index, start, AugmentConfig(hflip_prob=1.0, crop_prob=0.0))
     assert plain.sentence == "the red car on the left"
@@ -127,12 +134,14 @@ def test_flip_mirrors_boxes_and_swaps_the_sentence(tree: Path) -> None:
 def test_resize_crop_and_padding_masks(tree: Path) -> None:
     index = ReferKittiIndex.open(tree)
     sampler = ClipSampler(index, ClipSpec(length=2), seed=0)
-    resized = load_clip(index, sampler.clip(0), AugmentConfig(short_sides=(32,), hflip_prob=0,
-                                                              crop_prob=0))
+    resized = load_clip(
+        index, sampler.clip(0), AugmentConfig(short_sides=(32,), hflip_prob=0, crop_prob=0)
+    )
     assert resized.images[0].shape == (3, 32, 48)
     plain = load_clip(index, sampler.clip(0), None)
-    torch.testing.assert_close(resized.targets[0].boxes_cxcywh, plain.targets[0].boxes_cxcywh,
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        resized.targets[0].boxes_cxcywh, plain.targets[0].boxes_cxcywh, atol=1e-6, rtol=0
+    )
     images, masks, clips = collate_clips([resized, plain])
     assert images.shape == (2, 2, 3, 64, 96)
     assert not masks[1].any() and masks[0, :, 32:, :].all() and not masks[0, :, :32, :48].any()

@@ -54,8 +54,9 @@ def test_contrastive_head_is_scaled_cosine() -> None:
     text = _text()
     hidden = torch.randn(1, 6, 32)
     logits = head(hidden, text, torch.zeros(1, 5, 32))
-    cosine = torch.nn.functional.cosine_similarity(head.projection(hidden),
-                                                   text.sentence_embedding[:, None], dim=-1)
+    cosine = torch.nn.functional.cosine_similarity(
+        head.projection(hidden), text.sentence_embedding[:, None], dim=-1
+    )
     assert logits.shape == (1, 6, 1)
     assert torch.allclose(logits[..., 0], cosine / 0.07, atol=1e-4)
     roberta = ContrastiveReferringHead(32, 24, 0.07, source="roberta")
@@ -65,8 +66,13 @@ def test_contrastive_head_is_scaled_cosine() -> None:
 
 @pytest.mark.parametrize(
     ("variant", "scb"),
-    [("transrmot", "clip"), ("sgm_scb", "clip"), ("sgm_scb", "roberta"),
-     ("sgm_scb", "concat_mlp"), ("sgm_scb", "cross_attention")],
+    [
+        ("transrmot", "clip"),
+        ("sgm_scb", "clip"),
+        ("sgm_scb", "roberta"),
+        ("sgm_scb", "concat_mlp"),
+        ("sgm_scb", "cross_attention"),
+    ],
 )
 def test_referring_head_variants(variant: str, scb: str) -> None:
     config = MLSTrackConfig.tiny(variant=variant, scb_variant=scb)
@@ -86,6 +92,11 @@ def test_early_fusion_is_residual_and_word_projection_normalises() -> None:
     with torch.no_grad():
         fusion.cross_attn.out_proj.weight.zero_()
         fusion.cross_attn.out_proj.bias.zero_()
-    out = fusion(visual, torch.randn(1, 12, 32), words, torch.randn(1, 5, 32),
-                 torch.zeros(1, 5, dtype=torch.bool))
+    out = fusion(
+        visual,
+        torch.randn(1, 12, 32),
+        words,
+        torch.randn(1, 5, 32),
+        torch.zeros(1, 5, dtype=torch.bool),
+    )
     assert torch.allclose(out, visual)  # a zero attention answer leaves the tokens unchanged

@@ -41,8 +41,9 @@ def test_clip_sentence_embedding(tiny_config: MLSTrackConfig) -> None:
 
 
 def test_text_features_validate_and_select() -> None:
-    features = TextFeatures(torch.zeros(2, 4, 8), torch.zeros(2, 4, dtype=torch.bool),
-                            torch.zeros(2, 5))
+    features = TextFeatures(
+        torch.zeros(2, 4, 8), torch.zeros(2, 4, dtype=torch.bool), torch.zeros(2, 5)
+    )
     one = features.select(1)
     assert one.word_features.shape == (1, 4, 8) and one.sentence_embedding.shape == (1, 5)
     with pytest.raises(ValueError, match="bool"):
@@ -71,7 +72,8 @@ def test_open_clip_backend_when_it_imports(tiny_config: MLSTrackConfig) -> None:
         pytest.skip(f"open_clip cannot be imported here: {error}")
     from mlstrack.text_encoders import OpenClipSentenceEncoder
 
-    config = tiny_config.replace(clip_backend="open_clip", open_clip_model="ViT-B-32",
-                                 open_clip_pretrained="")
+    config = tiny_config.replace(
+        clip_backend="open_clip", open_clip_model="ViT-B-32", open_clip_pretrained=""
+    )
     embedding = OpenClipSentenceEncoder(config)(["red car"])
     assert embedding.shape[0] == 1

@@ -10,9 +10,16 @@ from mlstrack.track_state import TrackState
 
 
 def _state(n: int) -> TrackState:
-    return TrackState(torch.randn(n, 8), torch.randn(n, 8), torch.rand(n, 4),
-                      torch.arange(n), torch.rand(n), torch.rand(n),
-                      torch.zeros(n, dtype=torch.long), next_id=n)
+    return TrackState(
+        torch.randn(n, 8),
+        torch.randn(n, 8),
+        torch.rand(n, 4),
+        torch.arange(n),
+        torch.rand(n),
+        torch.rand(n),
+        torch.zeros(n, dtype=torch.long),
+        next_id=n,
+    )
 
 
 def test_empty_and_select() -> None:
@@ -25,11 +32,27 @@ def test_empty_and_select() -> None:
 
 def test_validation() -> None:
     with pytest.raises(ValueError, match="next_id"):
-        TrackState(torch.zeros(1, 8), torch.zeros(1, 8), torch.zeros(1, 4), torch.tensor([3]),
-                   torch.zeros(1), torch.zeros(1), torch.zeros(1, dtype=torch.long), next_id=2)
+        TrackState(
+            torch.zeros(1, 8),
+            torch.zeros(1, 8),
+            torch.zeros(1, 4),
+            torch.tensor([3]),
+            torch.zeros(1),
+            torch.zeros(1),
+            torch.zeros(1, dtype=torch.long),
+            next_id=2,
+        )
     with pytest.raises(ValueError, match="rows"):
-        TrackState(torch.zeros(2, 8), torch.zeros(2, 8), torch.zeros(1, 4), torch.tensor([0]),
-                   torch.zeros(1), torch.zeros(1), torch.zeros(1, dtype=torch.long), next_id=2)
+        TrackState(
+            torch.zeros(2, 8),
+            torch.zeros(2, 8),
+            torch.zeros(1, 4),
+            torch.tensor([0]),
+            torch.zeros(1),
+            torch.zeros(1),
+            torch.zeros(1, dtype=torch.long),
+            next_id=2,
+        )
 
 
 def test_query_interaction_shapes_and_empty() -> None:

@@ -24,17 +24,54 @@ def invoke(*args: str) -> str:
 
 def test_compose_export_train_track_evaluate(tmp_path: Path) -> None:
     dataset = tmp_path / "dataset"
-    build_traffic_dataset(dataset, TrafficSpec(videos=2, num_frames=12, width=160, height=90,
-                                               concurrent=4, image_format="png", seed=3))
-    invoke("compose", dataset, "-n", "3", "--min-objects", "1", "--min-frames", "2",
-           "--test-videos", "0002", "--workers", "1")
+    build_traffic_dataset(
+        dataset,
+        TrafficSpec(
+            videos=2, num_frames=12, width=160, height=90, concurrent=4, image_format="png", seed=3
+        ),
+    )
+    invoke(
+        "compose",
+        dataset,
+        "-n",
+        "3",
+        "--min-objects",
+        "1",
+        "--min-frames",
+        "2",
+        "--test-videos",
+        "0002",
+        "--workers",
+        "1",
+    )
     export = tmp_path / "export"
     invoke("export", dataset, "--format", "refer-kitti", "--out", export, "--workers", "1")
-    output = invoke("train", export, "--out", tmp_path / "run", "--preset", "tiny",
-                    "--max-steps", "2", "--no-progress")
+    output = invoke(
+        "train",
+        export,
+        "--out",
+        tmp_path / "run",
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "2",
+        "--no-progress",
+    )
     assert "trained 2 steps" in output
-    output = invoke("track", tmp_path / "run", "--data", export, "--out", tmp_path / "res",
-                    "--new-track-score", "0.0", "--drop-score", "0.0", "--refer-threshold", "0")
+    output = invoke(
+        "track",
+        tmp_path / "run",
+        "--data",
+        export,
+        "--out",
+        tmp_path / "res",
+        "--new-track-score",
+        "0.0",
+        "--drop-score",
+        "0.0",
+        "--refer-threshold",
+        "0",
+    )
     assert "tracked" in output
     output = invoke("evaluate", tmp_path / "res", "--data", export, "--dataset", dataset)
     assert "HOTA" in output and "combined" in output
@@ -42,8 +79,9 @@ def test_compose_export_train_track_evaluate(tmp_path: Path) -> None:
     assert report["sequences"] >= 1 and "native dataset" in report["protocol"]["atoms"]
     assert any(":" in atom or atom for atom in report["per_atom"])
     # a finished run is not retrained
-    assert "already trained" in invoke("train", export, "--out", tmp_path / "run",
-                                       "--max-steps", "2", "--no-progress")
+    assert "already trained" in invoke(
+        "train", export, "--out", tmp_path / "run", "--max-steps", "2", "--no-progress"
+    )
 
 
 @pytest.fixture(scope="module")

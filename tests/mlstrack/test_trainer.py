@@ -96,16 +96,21 @@ def test_track_noise_drops_and_inserts_false_positives(tiny_config: MLSTrackConf
     model = MLSTrack(tiny_config).train()
     criterion = SetCriterion(tiny_config)
     text = model.encode_text(["cars"])
-    targets = FrameTargets(torch.tensor([[0.3, 0.4, 0.2, 0.3], [0.7, 0.6, 0.1, 0.2]]),
-                           torch.tensor([3, 5]), torch.tensor([1.0, 0.0]))
+    targets = FrameTargets(
+        torch.tensor([[0.3, 0.4, 0.2, 0.3], [0.7, 0.6, 0.1, 0.2]]),
+        torch.tensor([3, 5]),
+        torch.tensor([1.0, 0.0]),
+    )
     track = TrackState.empty(tiny_config.d_model)
     outputs = model(torch.rand(1, 3, 64, 96), text, track)
     assignment = criterion.assign(outputs, targets, track.ids)
     rng = np.random.default_rng(0)
-    kept = noisy_training_tracks(model.query_interaction, outputs, targets, assignment, track,
-                                 rng, 0.0, 0.0)
+    kept = noisy_training_tracks(
+        model.query_interaction, outputs, targets, assignment, track, rng, 0.0, 0.0
+    )
     assert sorted(kept.ids.tolist()) == [3, 5]
-    dropped = noisy_training_tracks(model.query_interaction, outputs, targets, assignment, track,
-                                    rng, 1.0, 1.0)
+    dropped = noisy_training_tracks(
+        model.query_interaction, outputs, targets, assignment, track, rng, 1.0, 1.0
+    )
     assert dropped.ids.tolist() == [FALSE_POSITIVE_ID_BASE]
     assert dropped.next_id == FALSE_POSITIVE_ID_BASE + 1

@@ -17,14 +17,21 @@ console = Console(highlight=False)
 
 ExportDir = Annotated[
     Path,
-    typer.Argument(metavar="EXPORT_DIR", show_default=False,
-                   help="A Refer-KITTI tree (`uecity export DATASET --format refer-kitti`) or the "
-                        "original Refer-KITTI."),
+    typer.Argument(
+        metavar="EXPORT_DIR",
+        show_default=False,
+        help="A Refer-KITTI tree (`uecity export DATASET --format refer-kitti`) or the "
+        "original Refer-KITTI.",
+    ),
 ]
 DataOption = Annotated[
     Path,
-    typer.Option("--data", "-d", show_default=False,
-                 help="The Refer-KITTI tree (EXPORT_DIR) the run was trained on / to score."),
+    typer.Option(
+        "--data",
+        "-d",
+        show_default=False,
+        help="The Refer-KITTI tree (EXPORT_DIR) the run was trained on / to score.",
+    ),
 ]
 Device = Annotated[
     str | None, typer.Option("--device", help="cpu, cuda or auto (cuda when available).")
@@ -54,26 +61,47 @@ def _device(device: str | None) -> str:
 
 def train(
     export_dir: ExportDir,
-    out: Annotated[Path, typer.Option("--out", "-o", show_default=False,
-                                      help="Run folder: config, checkpoints, log.csv, model/.")],
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", show_default=False,
-        help="YAML file of TrainConfig fields (docs/train.md); options below override it.")] = None,
-    preset: Annotated[str | None, typer.Option(
-        "--preset", help="tiny (CPU), paper (pretrained parts) or paper-random.")] = None,
-    variant: Annotated[str | None, typer.Option(
-        "--variant", help="Table 3 row: transrmot, sgm or sgm_scb (MLS-Track).")] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1,
-                                                  help="Training steps (clips).")] = None,
-    checkpoint_every: Annotated[int | None, typer.Option(
-        "--checkpoint-every", min=1, help="Steps between checkpoints.")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            show_default=False,
+            help="Run folder: config, checkpoints, log.csv, model/.",
+        ),
+    ],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            show_default=False,
+            help="YAML file of TrainConfig fields (docs/train.md); options below override it.",
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", help="tiny (CPU), paper (pretrained parts) or paper-random."),
+    ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option("--variant", help="Table 3 row: transrmot, sgm or sgm_scb (MLS-Track)."),
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", min=1, help="Training steps (clips).")
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints.")
+    ] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (not backbone).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed of the run.")] = None,
     device: Device = None,
-    num_threads: Annotated[int | None, typer.Option(
-        "--num-threads", min=1, help="torch threads on CPU (default 1).")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress",
-                                           help="Show a progress bar.")] = True,
+    num_threads: Annotated[
+        int | None, typer.Option("--num-threads", min=1, help="torch threads on CPU (default 1).")
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
 ) -> None:
     """Train MLS-Track on EXPORT_DIR's train videos; resumes when --out holds the same run.
 
@@ -82,23 +110,37 @@ def train(
     _torch()
     from mlstrack.training import Trainer, load_train_config
 
-    settings = load_train_config(config, {
-        "preset": preset, "variant": variant, "max_steps": max_steps,
-        "checkpoint_every": checkpoint_every, "lr": lr, "seed": seed, "device": device,
-        "num_threads": num_threads,
-    })
+    settings = load_train_config(
+        config,
+        {
+            "preset": preset,
+            "variant": variant,
+            "max_steps": max_steps,
+            "checkpoint_every": checkpoint_every,
+            "lr": lr,
+            "seed": seed,
+            "device": device,
+            "num_threads": num_threads,
+        },
+    )
     trainer = Trainer(settings, export_dir, out)
     if trainer.resumed_from:
         console.print(f"resuming {out} at step {trainer.resumed_from}")
     if trainer.resumed_from >= settings.max_steps and (out / "model").is_dir():
         console.print(f"{out} is already trained ({settings.max_steps} steps)")
         return
-    columns = (TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not progress or not trainer.is_main,
-                  transient=False) as bar:
-        task = bar.add_task("train", total=settings.max_steps, completed=trainer.step,
-                            losses="")
+    columns = (
+        TextColumn("train"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[losses]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(
+        *columns, console=console, disable=not progress or not trainer.is_main, transient=False
+    ) as bar:
+        task = bar.add_task("train", total=settings.max_steps, completed=trainer.step, losses="")
 
         def on_step(log) -> None:  # type: ignore[no-untyped-def]
             terms = " ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in log.terms.items())
@@ -107,29 +149,54 @@ def train(
         result = trainer.train(on_step)
     if trainer.is_main:
         last = f", last loss {result.last.loss:.3f}" if result.last else ""
-        console.print(f"[green]trained[/] {result.steps} steps in {result.seconds:.0f} s{last}; "
-                      f"model: {result.model_dir}")
+        console.print(
+            f"[green]trained[/] {result.steps} steps in {result.seconds:.0f} s{last}; "
+            f"model: {result.model_dir}"
+        )
 
 
 def track(
-    run: Annotated[Path, typer.Argument(metavar="RUN", show_default=False,
-                                        help="A training run folder (or a model folder).")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN", show_default=False, help="A training run folder (or a model folder)."
+        ),
+    ],
     data: DataOption,
-    out: Annotated[Path, typer.Option("--out", "-o", show_default=False,
-                                      help="Results folder: <video>/<expression>/predict.txt.")],
-    video: Annotated[bool, typer.Option(
-        "--video/--no-video", help="Also write referred.mp4 with the boxes drawn.")] = False,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            show_default=False,
+            help="Results folder: <video>/<expression>/predict.txt.",
+        ),
+    ],
+    video: Annotated[
+        bool,
+        typer.Option("--video/--no-video", help="Also write referred.mp4 with the boxes drawn."),
+    ] = False,
     device: Device = None,
-    short_side: Annotated[int | None, typer.Option(
-        "--short-side", min=16, help="Frame short side (default: the run's).")] = None,
-    new_track_score: Annotated[float | None, typer.Option(
-        "--new-track-score", help="Score that starts a track (config default 0.7).")] = None,
-    drop_score: Annotated[float | None, typer.Option(
-        "--drop-score", help="Score under which a track counts a miss (0.6).")] = None,
-    miss_tolerance: Annotated[int | None, typer.Option(
-        "--miss-tolerance", min=1, help="Misses before a track is dropped (5).")] = None,
-    refer_threshold: Annotated[float | None, typer.Option(
-        "--refer-threshold", help="β_ref: referring score to output a box (0.5).")] = None,
+    short_side: Annotated[
+        int | None,
+        typer.Option("--short-side", min=16, help="Frame short side (default: the run's)."),
+    ] = None,
+    new_track_score: Annotated[
+        float | None,
+        typer.Option("--new-track-score", help="Score that starts a track (config default 0.7)."),
+    ] = None,
+    drop_score: Annotated[
+        float | None,
+        typer.Option("--drop-score", help="Score under which a track counts a miss (0.6)."),
+    ] = None,
+    miss_tolerance: Annotated[
+        int | None,
+        typer.Option("--miss-tolerance", min=1, help="Misses before a track is dropped (5)."),
+    ] = None,
+    refer_threshold: Annotated[
+        float | None,
+        typer.Option("--refer-threshold", help="β_ref: referring score to output a box (0.5)."),
+    ] = None,
 ) -> None:
     """Track every test (video, expression) of --data online and write MOTChallenge files."""
     _torch()
@@ -142,26 +209,48 @@ def track(
         torch.set_num_threads(1)  # the tiny model only loses from intra-op threads
     index = ReferKittiIndex.open(data)
     model, settings, folder = load_run(run, _device(device))
-    with_tracker_settings(model, new_track_score=new_track_score, drop_score=drop_score,
-                          miss_tolerance=miss_tolerance, refer_threshold=refer_threshold)
+    with_tracker_settings(
+        model,
+        new_track_score=new_track_score,
+        drop_score=drop_score,
+        miss_tolerance=miss_tolerance,
+        refer_threshold=refer_threshold,
+    )
     if short_side is not None:
         settings = InferenceSettings(short_side, settings.max_size)
     summary = track_dataset(model, index, out, settings, video=video, checkpoint=str(folder))
-    console.print(f"[green]tracked[/] {summary.sequences} sequences ({summary.frames} frames, "
-                  f"{summary.boxes} referred boxes) in {summary.seconds:.0f} s into {out}")
+    console.print(
+        f"[green]tracked[/] {summary.sequences} sequences ({summary.frames} frames, "
+        f"{summary.boxes} referred boxes) in {summary.seconds:.0f} s into {out}"
+    )
 
 
 def evaluate(
-    results: Annotated[Path, typer.Argument(metavar="RESULTS", show_default=False,
-                                            help="The folder `uecity track` wrote.")],
+    results: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RESULTS", show_default=False, help="The folder `uecity track` wrote."
+        ),
+    ],
     data: DataOption,
-    dataset: Annotated[Path | None, typer.Option(
-        "--dataset", show_default=False,
-        help="The native UE-City dataset, for per-atom scores from its expressions' atoms "
-             "(default: atoms from the sentences' words).")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", show_default=False,
-        help="Where evaluation.json / .md go (default: RESULTS).")] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            show_default=False,
+            help="The native UE-City dataset, for per-atom scores from its expressions' atoms "
+            "(default: atoms from the sentences' words).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            show_default=False,
+            help="Where evaluation.json / .md go (default: RESULTS).",
+        ),
+    ] = None,
 ) -> None:
     """HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA through TrackEval: combined and
     per-expression mean, per video and per atom, as evaluation.json and evaluation.md."""
@@ -176,8 +265,10 @@ def evaluate(
     table.add_column("")
     for name in METRIC_FIELDS:
         table.add_column(name, justify="right")
-    for label, scores in (("combined", report.combined),
-                          ("per-expression mean", report.per_expression_mean)):
+    for label, scores in (
+        ("combined", report.combined),
+        ("per-expression mean", report.per_expression_mean),
+    ):
         table.add_row(label, *(f"{scores[n]:.2f}" for n in METRIC_FIELDS))
     console.print(table)
     console.print(f"[green]wrote[/] {json_path} and {markdown_path}")

@@ -27,14 +27,29 @@ def test_gt_is_one_based_xywh(tmp_path):
 def _hota(out: Path, trackers: Path, split: str) -> float:
     trackeval = pytest.importorskip("trackeval")
     evaluator = trackeval.Evaluator(
-        {"USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False,
-         "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False, "PLOT_CURVES": False,
-         "PRINT_ONLY_COMBINED": True, "TIME_PROGRESS": False, "OUTPUT_EMPTY_CLASSES": False}
+        {
+            "USE_PARALLEL": False,
+            "PRINT_RESULTS": False,
+            "PRINT_CONFIG": False,
+            "OUTPUT_SUMMARY": False,
+            "OUTPUT_DETAILED": False,
+            "PLOT_CURVES": False,
+            "PRINT_ONLY_COMBINED": True,
+            "TIME_PROGRESS": False,
+            "OUTPUT_EMPTY_CLASSES": False,
+        }
     )
     dataset = trackeval.datasets.MotChallenge2DBox(
-        {"GT_FOLDER": str(out), "TRACKERS_FOLDER": str(trackers), "BENCHMARK": "refer-ue-city",
-         "SPLIT_TO_EVAL": split, "TRACKERS_TO_EVAL": ["copy"], "DO_PREPROC": False,
-         "PRINT_CONFIG": False, "SKIP_SPLIT_FOL": False}
+        {
+            "GT_FOLDER": str(out),
+            "TRACKERS_FOLDER": str(trackers),
+            "BENCHMARK": "refer-ue-city",
+            "SPLIT_TO_EVAL": split,
+            "TRACKERS_TO_EVAL": ["copy"],
+            "DO_PREPROC": False,
+            "PRINT_CONFIG": False,
+            "SKIP_SPLIT_FOL": False,
+        }
     )
     results, _ = evaluator.evaluate([dataset], [trackeval.metrics.HOTA({"PRINT_CONFIG": False})])
     hota = results["MotChallenge2DBox"]["copy"]["COMBINED_SEQ"]["pedestrian"]["HOTA"]["HOTA"]

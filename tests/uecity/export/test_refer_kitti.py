@@ -31,8 +31,7 @@ def test_exact_tree(tmp_path):
     assert decoded.shape == (48, 64, 3)
     # Frame 0 of the factory: track 0 at (2, 4, 20, 16), track 1 at (30, 10, 50, 30).
     assert (out / "KITTI/labels_with_ids/image_02/0001/000000.txt").read_text() == (
-        "0 0 0.031250 0.083333 0.281250 0.250000\n"
-        "0 1 0.468750 0.208333 0.312500 0.416667\n"
+        "0 0 0.031250 0.083333 0.281250 0.250000\n0 1 0.468750 0.208333 0.312500 0.416667\n"
     )
     expression = json.loads((out / "expression/0001/red-cars.json").read_text())
     assert list(expression) == ["label", "ignore", "video_name", "sentence"]

@@ -48,11 +48,19 @@ def test_box_position_atoms(tmp_path):
     table = _table(tmp_path)
     assert _referred(table, atom("position=left")) == {str(f): [0] for f in range(5)}
     assert _referred(table, atom("position=right")) == {
-        "0": [1], "1": [1], "2": [1], "3": [2], "4": [2]
+        "0": [1],
+        "1": [1],
+        "2": [1],
+        "3": [2],
+        "4": [2],
     }
     assert _referred(table, atom("position=far")) == {str(f): [0] for f in range(5)}
     assert _referred(table, atom("position=near")) == {
-        "0": [1], "1": [1], "2": [1], "3": [2], "4": [2]
+        "0": [1],
+        "1": [1],
+        "2": [1],
+        "3": [2],
+        "4": [2],
     }
 
 

@@ -21,7 +21,8 @@ def test_compose_writes_valid_expressions_and_split(traffic):
     assert not validate_dataset(traffic.root, check_frame_files=False).problems
     reopened = type(traffic).open(traffic.root)
     assert sorted(reopened.manifest.splits["train"] + reopened.manifest.splits["test"]) == [
-        "0001", "0002"
+        "0001",
+        "0002",
     ]
     assert len(reopened.manifest.splits["test"]) == 1
     expression = reopened.video("0001").expressions()[0]
@@ -44,9 +45,7 @@ def test_rerun_removes_stale_ours_and_keeps_hand_written(traffic):
     )
     traffic.video("0001").write_expression(manual)
     compose_dataset(traffic, load_vocabulary(), CompositionConfig(), seed=1)
-    compose_dataset(
-        traffic, load_vocabulary(), CompositionConfig(expressions_per_video=3), seed=2
-    )
+    compose_dataset(traffic, load_vocabulary(), CompositionConfig(expressions_per_video=3), seed=2)
     ids = traffic.video("0001").expression_ids()
     assert "my-car" in ids
     assert len(ids) == 4
@@ -54,13 +53,19 @@ def test_rerun_removes_stale_ours_and_keeps_hand_written(traffic):
 
 def test_explicit_test_videos(traffic):
     report = compose_dataset(
-        traffic, load_vocabulary(), CompositionConfig(), seed=1,
+        traffic,
+        load_vocabulary(),
+        CompositionConfig(),
+        seed=1,
         split=SplitConfig(test_videos=["0002"]),
     )
     assert report.splits == {"train": ["0001"], "test": ["0002"]}
     with pytest.raises(SpecError, match="not in the dataset"):
         compose_dataset(
-            traffic, load_vocabulary(), CompositionConfig(), seed=1,
+            traffic,
+            load_vocabulary(),
+            CompositionConfig(),
+            seed=1,
             split=SplitConfig(test_videos=["9999"]),
         )
 

@@ -78,8 +78,11 @@ def test_thresholds_and_dedup(traffic):
     for item in composed:
         assert item.num_objects >= 3 and item.num_frames >= 15
         assert len(np.unique(table.facts.track_id[item.mask])) == item.num_objects
-        signatures.add(frozenset(zip(table.facts.frame[item.mask], table.facts.track_id[item.mask],
-                                     strict=True)))
+        signatures.add(
+            frozenset(
+                zip(table.facts.frame[item.mask], table.facts.track_id[item.mask], strict=True)
+            )
+        )
     assert len(signatures) == len(composed)  # identical referent sets are deduplicated
 
 

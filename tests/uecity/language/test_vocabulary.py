@@ -10,8 +10,15 @@ def test_default_vocabulary_covers_the_generator_elements():
     vocabulary = load_vocabulary()
     attributes = {atom.attribute for atom in vocabulary.atoms}
     assert {
-        "category", "type", "colour", "motion_state", "manoeuvre", "heading",
-        "pedestrian_activity", "horizontal_position", "depth",
+        "category",
+        "type",
+        "colour",
+        "motion_state",
+        "manoeuvre",
+        "heading",
+        "pedestrian_activity",
+        "horizontal_position",
+        "depth",
     } <= attributes
     colours = [a for a in vocabulary.atoms if a.attribute == "colour"]
     assert len(colours) >= 8
@@ -49,12 +56,24 @@ def test_extension_adds_and_replaces_atoms(tmp_path: Path):
 @pytest.mark.parametrize(
     ("text", "field", "message"),
     [
-        ("attributes: {colour: {}}\natoms:\n  - {id: a, attribute: colr, "
-         "test: {motion: [x]}, post: [x]}\n", "atoms[0].attribute", "unknown attribute 'colr'"),
-        ("attributes: {colour: {}}\natoms:\n  - {id: a, attribute: colour, "
-         "test: {object: {hue: [red]}}, adjective: [red]}\n", "atoms[0].test.object.hue", "hue"),
-        ("attributes: {colour: {}}\natoms:\n  - {id: a, attribute: colour, "
-         "test: {motion: [x]}}\n", "atoms[0]", "needs a noun"),
+        (
+            "attributes: {colour: {}}\natoms:\n  - {id: a, attribute: colr, "
+            "test: {motion: [x]}, post: [x]}\n",
+            "atoms[0].attribute",
+            "unknown attribute 'colr'",
+        ),
+        (
+            "attributes: {colour: {}}\natoms:\n  - {id: a, attribute: colour, "
+            "test: {object: {hue: [red]}}, adjective: [red]}\n",
+            "atoms[0].test.object.hue",
+            "hue",
+        ),
+        (
+            "attributes: {colour: {}}\natoms:\n  - {id: a, attribute: colour, "
+            "test: {motion: [x]}}\n",
+            "atoms[0]",
+            "needs a noun",
+        ),
         ("atoms: [\n", None, "malformed YAML"),
     ],
 )

@@ -12,7 +12,10 @@ def test_table1_numbers_hand_computed(tmp_path):
     dataset = build_small_dataset(tmp_path / "d")  # per video: "red cars", track 0 on 5 frames
     stats = dataset_stats(dataset)
     assert stats.table_row() == {
-        "frames": 10, "prompts": 2, "annotated_boxes": 10, "instances_per_prompt": 1.0,
+        "frames": 10,
+        "prompts": 2,
+        "annotated_boxes": 10,
+        "instances_per_prompt": 1.0,
         "temporal_ratio": 1.0,
     }
     assert stats.durations == [5, 5]

@@ -202,10 +202,14 @@ def test_observe_mode_records_what_the_catalogs_name_rules_say(
     catalog_file = tmp_path / "catalog.yaml"
     catalog_file.write_text(yaml.safe_dump({"assets": vehicles, "observe": rules}))
     spec = tmp_path / "observe.yaml"
-    spec.write_text(yaml.safe_dump({
-        "capture": {"width": 320, "height": 180, "fps": 10},
-        "run": {"warmup_s": 0.2, "backend": "unrealcv", "mode": "observe"},
-    }))  # fmt: skip  (its demand has pedestrians, which this catalog has no asset for)
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "capture": {"width": 320, "height": 180, "fps": 10},
+                "run": {"warmup_s": 0.2, "backend": "unrealcv", "mode": "observe"},
+            }
+        )
+    )  # fmt: skip  (its demand has pedestrians, which this catalog has no asset for)
     traffic = EngineTraffic(SceneSpec(), network, tick_s=0.01, seed=1)  # type: ignore[arg-type]
     try:
         server = start_server(tick_s=0.01, traffic=traffic)
@@ -222,8 +226,11 @@ def test_observe_mode_records_what_the_catalogs_name_rules_say(
                                                                     ("vehicle", "suv")}  # fmt: skip
     skipped = [r.getMessage() for r in caplog.records if "no asset in the catalog" in r.message]
     kinds = [m.rsplit("; ", 1)[1].split()[0] for m in skipped]  # once per kind, not per actor
-    assert kinds and sorted(kinds) == sorted(set(kinds)) and set(kinds) <= {"pedestrian/adult",
-                                                                             "pedestrian/child"}
+    assert (
+        kinds
+        and sorted(kinds) == sorted(set(kinds))
+        and set(kinds) <= {"pedestrian/adult", "pedestrian/child"}
+    )
 
 
 def test_observe_mode_needs_an_engine(spec_file: Path, tmp_path: Path) -> None:
