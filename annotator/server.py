@@ -9,15 +9,28 @@ unless told otherwise. Requests are checked before anything is read from disk:
   absolute paths answer 404);
 - writes must be `application/json` (a cross-site form cannot send that without a CORS
   preflight, which this server never grants) and at most `MAX_BODY_BYTES`;
-- the `Host` header must name this machine when bound to loopback (no DNS rebinding).
+- the `Host` header must name this machine (no DNS rebinding): on loopback one of its loopback
+  names; on another address that address, this machine's host names, or a name given with
+  `allow_hosts` (`--allow-host`);
+- every refused request, including the ones `http.server` itself refuses (an unknown method, an
+  over-long request line, HTTP/0.9), answers a 4xx JSON `{"error": ...}`; `HEAD` works.
+
+Connections time out after `SOCKET_TIMEOUT_S` of silence, the listen backlog takes a burst of
+connections, and stopping the server waits (briefly) only for requests being answered, never
+for idle keep-alive connections a browser holds open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import json
 import logging
 import socket
 import threading
+import time
+from collections.abc import Iterable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -36,6 +49,33 @@ _STATIC_TYPES = {
     ".svg": "image/svg+xml",
 }
 _LOOPBACK_NAMES = {"127.0.0.1", "localhost", "[::1]"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+_WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
+SOCKET_TIMEOUT_S = 30.0  # a silent connection is closed after this (slow clients, idle tabs)
+LISTEN_BACKLOG = 128  # a page opening many frames at once must not see resets
+STOP_GRACE_S = 5.0  # how long stopping waits for requests being answered (saves)
+
+
+def host_names(host: str, extra: Iterable[str] = ()) -> set[str]:
+    """The `Host` header names (no port) accepted by a server bound to `host`."""
+    names = set(_LOOPBACK_NAMES)
+    if host not in LOOPBACK_HOSTS:
+        names |= {socket.gethostname(), socket.getfqdn()}
+        if host in _WILDCARD_HOSTS:  # every interface: the machine's own addresses
+            with contextlib.suppress(OSError):
+                names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+        else:
+            names.add(f"[{host}]" if ":" in host else host)
+    names |= set(extra)
+    return {name.lower() for name in names if name}
+
+
+def _host_of(header: str) -> str:
+    """The name in a `Host` header, without its port (`[::1]:80` → `[::1]`)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[: header.find("]") + 1] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 def static_table(folder: Path = STATIC_FOLDER) -> dict[str, tuple[bytes, str]]:
@@ -54,14 +94,43 @@ class AnnotatorServer(ThreadingHTTPServer):
     """One dataset served at http://host:port/."""
 
     daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not keep Ctrl+C waiting
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, dataset: Dataset, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        dataset: Dataset,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_hosts: Iterable[str] = (),
+    ):
         self.api = AnnotatorApi(dataset)
         self.static = static_table()
-        self.loopback_only = host in {"127.0.0.1", "localhost", "::1"}
+        self.allowed_hosts = host_names(host, allow_hosts)
+        self._busy = 0  # requests being answered
+        self._idle = threading.Condition()
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
+
+    def begin_request(self) -> None:
+        with self._idle:
+            self._busy += 1
+
+    def end_request(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def close(self, grace_s: float = STOP_GRACE_S) -> int:
+        """Stop: close the listening socket, wait up to `grace_s` for requests being answered
+        (a save finishes and is acknowledged, or never starts); return how many were cut."""
+        self.server_close()
+        deadline = time.monotonic() + grace_s
+        with self._idle:
+            while self._busy and time.monotonic() < deadline:
+                self._idle.wait(deadline - time.monotonic())
+            return self._busy
 
     @property
     def url(self) -> str:
@@ -85,12 +154,47 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "uecity-annotator"
     sys_version = ""
+    timeout = SOCKET_TIMEOUT_S
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(400, "HTTP/0.9 requests are not supported: send HTTP/1.1")
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """`http.server`'s own refusals (unknown method, long line, bad syntax) as JSON."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = 405, f"the method {self.command!r} is not allowed here"
+        if code >= 500:
+            logger.error("error %d answering %r: %s", code, self.requestline, message)
+        if message is None:
+            message = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "error"
+        if getattr(self, "request_version", "") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # so the status line and headers are written
+        body = json.dumps({"error": message}).encode("utf-8")
+        self.close_connection = True
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if getattr(self, "command", "") != "HEAD":
+                self.wfile.write(body)
+        except OSError:
+            logger.debug("client went away before the error answer")
+
     def do_GET(self) -> None:
         self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
@@ -102,18 +206,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
+        self.server.begin_request()
         try:
-            response = self._answer(method)
-        except Exception:  # a bug: log it, tell the page, keep serving
-            logger.exception("error answering %s %s", method, self.path)
-            response = error_response(500, "internal error in the annotator (see its log)")
-        self._send(response)
+            try:
+                response = self._answer(method)
+            except TimeoutError:
+                self.close_connection = True
+                response = error_response(408, "the request body did not arrive in time")
+            except Exception:  # a bug: log it, tell the page, keep serving
+                logger.exception("error answering %s %s", method, self.path)
+                response = error_response(500, "internal error in the annotator (see its log)")
+            self._send(response)
+        finally:
+            self.server.end_request()
 
     def _answer(self, method: str) -> Response:
-        if self.server.loopback_only:
-            host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
-            if host not in _LOOPBACK_NAMES:
-                return error_response(400, f"unexpected Host header '{host}'")
+        host = _host_of(self.headers.get("Host") or "")
+        if host not in self.server.allowed_hosts:
+            return error_response(
+                400,
+                f"unexpected Host header '{host[:100]}' (start the annotator with "
+                "--allow-host NAME to serve under another name)",
+            )
         raw_path = urlsplit(self.path).path
         try:
             path = unquote(raw_path, errors="strict")
@@ -133,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
         if path.startswith("/api/"):
             return self.server.api.handle(method, path, body)
-        if method != "GET":
+        if method not in {"GET", "HEAD"}:
             return error_response(405, f"{method} is not allowed here")
         static = self.server.static.get(path)
         if static is None:
@@ -169,12 +283,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # broken pipe, reset, time-out: the client went away
+            self.close_connection = True
             logger.debug("client went away before the answer to %s", self.path)
 
 
-def serve(dataset: Dataset, host: str = "127.0.0.1", port: int = 0) -> AnnotatorServer:
+def serve(
+    dataset: Dataset, host: str = "127.0.0.1", port: int = 0, allow_hosts: Iterable[str] = ()
+) -> AnnotatorServer:
     """Make (but don't start) the server for `dataset`; port 0 picks a free port."""
-    server = AnnotatorServer(dataset, host, port)
+    server = AnnotatorServer(dataset, host, port, allow_hosts)
     logger.info("annotator for %s at %s", dataset.root, server.url)
     return server

@@ -41,6 +41,7 @@ class VideoPayload:
     stamp: tuple[float, ...]
     boxes: VideoBoxes
     track_ids: frozenset[int]
+    life: dict[int, tuple[int, int]]  # track -> first and last frame with a box
     json_bytes: bytes
     gzip_bytes: bytes
 
@@ -108,6 +109,11 @@ def build_payload(video: Video) -> VideoPayload:
         stamp=stamp,
         boxes=boxes,
         track_ids=frozenset(t["track_id"] for t in tracks),
+        life={
+            t["track_id"]: (t["first_frame"], t["last_frame"])
+            for t in tracks
+            if t["first_frame"] is not None
+        },
         json_bytes=encoded,
         gzip_bytes=gzip.compress(encoded, compresslevel=5),
     )

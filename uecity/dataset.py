@@ -246,39 +246,32 @@ class Video:
         return read_record(self.motion_path, MotionFile)
 
     def write_motion(
-        self, intervals: list[MotionInterval], *, base_revision: int | None = None
+        self,
+        intervals: list[MotionInterval],
+        *,
+        base_revision: int | None = None,
+        history: list[MotionInterval] | None = None,
     ) -> MotionFile:
         """Save intervals as the next revision; refuse if the file moved past `base_revision`.
 
         `base_revision` is the revision the caller's copy was read at (None: don't check). The
-        check and the write happen under a lock, so two writers cannot both win.
+        check and the write happen under a lock, so two writers cannot both win. `history`
+        replaces the file's history of superseded automatic intervals (None: keep it).
         """
         ordered = sorted(intervals, key=lambda i: (i.track_id, i.start, i.end, i.label))
-        with _motion_lock, self._motion_file_lock():
-            current = self.motion().revision
-            if base_revision is not None and base_revision != current:
+        with _motion_lock, _folder_lock(self.folder):
+            current = self.motion()
+            if base_revision is not None and base_revision != current.revision:
                 raise RevisionConflict(
                     f"motion intervals changed since you loaded them (your revision "
-                    f"{base_revision}, saved revision {current}); reload and apply your edit again",
+                    f"{base_revision}, saved revision {current.revision}); reload and apply "
+                    "your edit again",
                     path=self.motion_path,
                 )
-            saved = MotionFile(revision=current + 1, intervals=ordered)
+            kept = current.history if history is None else history
+            saved = MotionFile(revision=current.revision + 1, intervals=ordered, history=kept)
             write_record(self.motion_path, saved)
         return saved
-
-    @contextlib.contextmanager
-    def _motion_file_lock(self) -> Iterator[None]:
-        # The lock is taken on the video folder itself, so no lock file litters the dataset.
-        if fcntl is None:
-            yield
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     # --- expressions
     @property
@@ -385,6 +378,31 @@ class Dataset:
         write_record(self.manifest_path(self.root), manifest)
         self.manifest = manifest
 
+    def add_motion_labels(self, labels: list[str]) -> DatasetManifest:
+        """Add motion labels to the vocabulary in dataset.json, keeping every other writer's.
+
+        The manifest is read again from disk under the lock motion saves take (in-process and
+        `flock`, here on the dataset folder), so two annotators adding labels at once both keep
+        theirs: the registry only grows, and it is never rewritten from a stale copy.
+        """
+        with _motion_lock, _folder_lock(self.root):
+            manifest = Dataset.open(self.root).manifest
+            known = manifest.vocabulary.motion_labels
+            missing = [label for label in dict.fromkeys(labels) if label not in known]
+            if missing:
+                vocabulary = manifest.vocabulary.model_copy(
+                    update={"motion_labels": [*known, *missing]}
+                )
+                manifest = manifest.model_copy(update={"vocabulary": vocabulary})
+                write_record(self.manifest_path(self.root), manifest)
+        self.manifest = manifest
+        return manifest
+
+    def reload_manifest(self) -> DatasetManifest:
+        """Read dataset.json again (another process may have added labels)."""
+        self.manifest = Dataset.open(self.root).manifest
+        return self.manifest
+
     @property
     def videos(self) -> list[str]:
         return list(self.manifest.videos)
@@ -406,6 +424,21 @@ class Dataset:
                 field="splits",
             )
         return list(self.manifest.splits[name])
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive `flock` on a folder itself, so no lock file litters the dataset."""
+    if fcntl is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def now_utc() -> datetime:

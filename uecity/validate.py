@@ -186,7 +186,7 @@ class _Validator:
         if objects is not None:
             self.report.objects += len(objects.objects)
         present = self.boxes(folder / "boxes.parquet", info, object_ids)
-        self.motion(folder / "motion.json", info, object_ids, manifest)
+        self.motion(folder / "motion.json", info, object_ids, manifest, present)
         self.expressions(self.root / "expressions" / video_id, video_id, info, present)
 
     def frame_files(self, folder: Path, info: VideoInfo) -> None:
@@ -313,12 +313,17 @@ class _Validator:
         info: VideoInfo | None,
         object_ids: set[int] | None,
         manifest: DatasetManifest,
+        present: set[tuple[int, int]] | None = None,
     ) -> None:
         motion = self.read(path, MotionFile, required=False)
         if motion is None:
             return
         self.report.intervals += len(motion.intervals)
         labels = set(manifest.vocabulary.motion_labels)
+        life: dict[int, tuple[int, int]] = {}  # track -> first, last frame with a box
+        for frame, track in present or ():
+            first, last = life.get(track, (frame, frame))
+            life[track] = (min(first, frame), max(last, frame))
         seen: dict[tuple[int, str], list[tuple[int, int, int]]] = {}
         for index, interval in enumerate(motion.intervals):
             where = f"intervals[{index}] (track {interval.track_id}, '{interval.label}')"
@@ -331,6 +336,15 @@ class _Validator:
                 )
             if object_ids is not None and interval.track_id not in object_ids:
                 self.problem(path, "interval on a track that is not in objects.json", where)
+            if interval.track_id in life:
+                first, last = life[interval.track_id]
+                if interval.start < first or interval.end > last:
+                    self.problem(
+                        path,
+                        f"interval {interval.start}..{interval.end} reaches past the track's "
+                        f"life (boxes on frames {first}..{last})",
+                        where,
+                    )
             if labels and interval.label not in labels:
                 self.problem(
                     path,

@@ -40,6 +40,7 @@ export const api = {
   video: (videoId) => call("GET", videoPath(videoId)),
   frameUrl: (videoId, frame) => `${videoPath(videoId)}/frames/${frame}`,
   motion: (videoId) => call("GET", `${videoPath(videoId)}/motion`),
+  revision: (videoId) => call("GET", `${videoPath(videoId)}/revision`),
   putMotion: (videoId, baseRevision, intervals) =>
     call("PUT", `${videoPath(videoId)}/motion`, { base_revision: baseRevision, intervals }),
   edit: (videoId, baseRevision, author, edit) =>

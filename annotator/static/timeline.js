@@ -1,87 +1,140 @@
-// The per-track timeline: one row per track with its life span and its motion intervals
-// coloured by label, a ruler and a playhead. Click or drag to scrub, click an interval to
-// select it, drag an end of the selected interval to move it.
+// The timeline: one header row per track (life span, collapse and hide toggles) and under it
+// one lane per (track, label) that the track has intervals of, so every interval is drawn at
+// its true extent and none can cover another. The selected interval is drawn last, on top,
+// with its end handles. Click or drag to scrub, click an interval to select it, drag an end
+// of the selected interval to move it. Only the rows in view are drawn.
 
-import { labelColour, trackColour } from "./frameview.js";
+import { labelColour } from "./labels.js";
+import { trackColour } from "./frameview.js";
 
-const NAME_WIDTH = 150;
-const ROW_HEIGHT = 16;
-const RULER_HEIGHT = 20;
+const NAME_WIDTH = 190;
+const ROW_HEIGHT = 14;
+const RULER_HEIGHT = 18;
 const EDGE_GRAB_PX = 5;
+const TOGGLE_WIDTH = 14; // the collapse triangle, then the eye
+
+export const sameInterval = (a, b) =>
+  !!a && !!b && a.track_id === b.track_id && a.label === b.label && a.start === b.start &&
+  a.end === b.end && a.source === b.source && a.author === b.author &&
+  a.timestamp === b.timestamp;
+
+export function reviewState(interval) {
+  if (interval.source === "manual") return "corrected";
+  return interval.timestamp ? "accepted" : "unreviewed";
+}
 
 export class Timeline {
   constructor(root, callbacks) {
     this.root = root;
-    this.callbacks = callbacks; // onSeek(frame), onSelect(index|null), onHover(track|null),
-    // onMoveEnd(index, {start|end})
+    this.callbacks = callbacks; // onSeek, onSelect, onHover, onMoveEnd, onCollapse, onHide
     this.ruler = root.querySelector("#ruler");
-    this.rowsCanvas = root.querySelector("#rows");
+    this.scroller = root.querySelector("#lanes");
+    this.canvas = root.querySelector("#rows");
+    this.spacer = root.querySelector("#lanes-spacer");
     this.playhead = root.querySelector("#playhead");
     this.tracks = [];
-    this.rowOf = new Map();
     this.numFrames = 1;
     this.intervals = [];
     this.labels = [];
     this.marks = { hover: null, selected: null, pending: null };
+    this.view = { collapsed: new Set(), hidden: new Set(), category: "", label: "", state: "" };
+    this.rows = []; // {track, label|null, intervals}
     this.drag = null;
-    this.hoverRow = null;
+    this.frame = 0;
     this.bind();
   }
 
   setVideo(video) {
     this.tracks = video.tracks;
-    this.rowOf = new Map(video.tracks.map((track, row) => [track.track_id, row]));
     this.numFrames = Math.max(1, video.num_frames);
     this.resize();
   }
 
   resize() {
-    const width = Math.max(300, this.root.clientWidth);
+    const width = Math.max(320, this.scroller.clientWidth);
     this.ruler.width = width;
     this.ruler.height = RULER_HEIGHT;
-    this.rowsCanvas.width = width;
-    this.rowsCanvas.height = Math.max(ROW_HEIGHT, this.tracks.length * ROW_HEIGHT);
-    this.playhead.style.height = `${RULER_HEIGHT + this.rowsCanvas.height}px`;
-    if (this.frame !== undefined) this.setFrame(this.frame);
-    this.redraw();
+    this.canvas.width = width;
+    this.canvas.height = Math.max(ROW_HEIGHT, this.scroller.clientHeight);
+    this.layout();
   }
 
   xOf(frame) {
-    return NAME_WIDTH + (frame / this.numFrames) * (this.ruler.width - NAME_WIDTH);
+    return NAME_WIDTH + (frame / this.numFrames) * (this.canvas.width - NAME_WIDTH);
   }
 
   frameAt(x) {
-    const frame = Math.floor(((x - NAME_WIDTH) / (this.ruler.width - NAME_WIDTH)) * this.numFrames);
+    const frame = Math.floor(((x - NAME_WIDTH) / (this.canvas.width - NAME_WIDTH)) * this.numFrames);
     return Math.min(this.numFrames - 1, Math.max(0, frame));
   }
 
-  update(intervals, labels, marks) {
+  update(intervals, labels, marks, view) {
     this.intervals = intervals;
     this.labels = labels;
     this.marks = marks;
+    this.view = view;
+    this.layout();
+  }
+
+  /** Whether an interval passes the label and review-state filters. */
+  shown(interval) {
+    const { label, state } = this.view;
+    return (!label || interval.label === label) && (!state || reviewState(interval) === state);
+  }
+
+  /** The rows: a header per track passing the category filter, its lanes unless collapsed. */
+  layout() {
+    const byTrack = new Map();
+    for (const interval of this.intervals) {
+      if (!this.shown(interval)) continue;
+      if (!byTrack.has(interval.track_id)) byTrack.set(interval.track_id, new Map());
+      const lanes = byTrack.get(interval.track_id);
+      if (!lanes.has(interval.label)) lanes.set(interval.label, []);
+      lanes.get(interval.label).push(interval);
+    }
+    const order = (label) => {
+      const index = this.labels.indexOf(label);
+      return index < 0 ? this.labels.length : index;
+    };
+    const filtering = this.view.label || this.view.state;
+    this.rows = [];
+    for (const track of this.tracks) {
+      if (this.view.category && track.category !== this.view.category) continue;
+      const lanes = byTrack.get(track.track_id) || new Map();
+      if (filtering && !lanes.size) continue;
+      const all = [...lanes.values()].flat();
+      this.rows.push({ track, label: null, intervals: all });
+      if (this.view.collapsed.has(track.track_id)) continue;
+      const labels = [...lanes.keys()].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+      for (const label of labels) this.rows.push({ track, label, intervals: lanes.get(label) });
+    }
+    const total = this.rows.length * ROW_HEIGHT;
+    this.spacer.style.height = `${Math.max(0, total - this.canvas.height)}px`;
     this.redraw();
   }
 
-  setFrame(frame) {
-    const x = this.xOf(frame + 0.5);
-    this.playhead.style.transform = `translateX(${x.toFixed(1)}px)`;
-    this.frame = frame;
+  /** Scroll so the row of `interval`'s lane is in view. */
+  reveal(interval) {
+    const row = this.rows.findIndex(
+      (r) => r.track.track_id === interval.track_id && r.label === interval.label,
+    );
+    if (row < 0) return;
+    const top = row * ROW_HEIGHT, scroll = this.scroller.scrollTop;
+    if (top < scroll || top + ROW_HEIGHT > scroll + this.canvas.height) {
+      this.scroller.scrollTop = Math.max(0, top - this.canvas.height / 3);
+    }
   }
 
-  /** The interval drawn at (track row, frame): the last drawn one wins, as on screen. */
-  intervalAt(trackId, frame) {
-    for (let index = this.intervals.length - 1; index >= 0; index--) {
-      const interval = this.intervals[index];
-      if (interval.track_id === trackId && interval.start <= frame && frame <= interval.end) {
-        return index;
-      }
-    }
-    return null;
+  setFrame(frame) {
+    this.frame = frame;
+    const x = this.xOf(frame + 0.5);
+    this.playhead.style.transform = `translateX(${x.toFixed(1)}px)`;
   }
 
   redraw() {
     this.drawRuler();
     this.drawRows();
+    this.setFrame(this.frame);
   }
 
   drawRuler() {
@@ -92,165 +145,241 @@ export class Timeline {
     context.fillStyle = "#9aa3b2";
     context.font = "11px system-ui, sans-serif";
     context.textBaseline = "middle";
-    context.fillText(`${this.tracks.length} tracks`, 6, height / 2);
+    const lanes = this.rows.filter((r) => r.label !== null).length;
+    context.fillText(`${this.tracks.length} tracks · ${lanes} lanes`, 6, height / 2);
     const pixelsPerFrame = (width - NAME_WIDTH) / this.numFrames;
     const steps = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
-    const step = steps.find((s) => s * pixelsPerFrame >= 60) || 25000;
+    const step = steps.find((s) => s * pixelsPerFrame >= 50) || 25000;
     context.strokeStyle = "#555c69";
     context.beginPath();
     for (let frame = 0; frame < this.numFrames; frame += step) {
       const x = Math.round(this.xOf(frame)) + 0.5;
-      context.moveTo(x, height - 6);
+      context.moveTo(x, height - 5);
       context.lineTo(x, height);
       context.fillText(String(frame), x + 3, height / 2 - 1);
     }
     context.stroke();
   }
 
+  /** The interval as drawn, with the end being dragged moved. */
+  drawnEnds(interval) {
+    let { start, end } = interval;
+    if (this.drag && this.drag.interval && sameInterval(this.drag.interval, interval)) {
+      if (this.drag.edge === "start") start = Math.min(this.drag.frame, end);
+      else end = Math.max(this.drag.frame, start);
+    }
+    return [start, end];
+  }
+
   drawRows() {
-    const context = this.rowsCanvas.getContext("2d");
-    const { width, height } = this.rowsCanvas;
+    const context = this.canvas.getContext("2d");
+    const { width, height } = this.canvas;
+    const scroll = this.scroller.scrollTop;
     context.fillStyle = "#14161a";
     context.fillRect(0, 0, width, height);
     context.font = "11px system-ui, sans-serif";
     context.textBaseline = "middle";
+    const first = Math.floor(scroll / ROW_HEIGHT);
+    const last = Math.min(this.rows.length, Math.ceil((scroll + height) / ROW_HEIGHT));
     const { hover, pending, selected } = this.marks;
-    this.tracks.forEach((track, row) => {
-      const y = row * ROW_HEIGHT;
+    let selectedAt = null;
+    for (let index = first; index < last; index++) {
+      const row = this.rows[index];
+      const y = index * ROW_HEIGHT - scroll;
+      const track = row.track;
+      const hidden = this.view.hidden.has(track.track_id);
       if (track.track_id === hover) {
         context.fillStyle = "#2a3040";
         context.fillRect(0, y, width, ROW_HEIGHT);
-      } else if (row % 2) {
-        context.fillStyle = "#181b21";
+      } else if (row.label === null) {
+        context.fillStyle = "#1d2128";
         context.fillRect(0, y, width, ROW_HEIGHT);
       }
-      context.fillStyle = trackColour(track.track_id);
-      context.fillRect(2, y + 3, 8, ROW_HEIGHT - 6);
-      context.fillStyle = track.track_id === hover ? "#fff" : "#c9d1dc";
-      const name = [track.type || track.category, track.colour].filter(Boolean).join(" ");
-      context.fillText(`${track.track_id} ${name}`.slice(0, 22), 14, y + ROW_HEIGHT / 2);
-      if (track.first_frame !== null) {
-        context.fillStyle = "#3a404c";
-        const x1 = this.xOf(track.first_frame), x2 = this.xOf(track.last_frame + 1);
-        context.fillRect(x1, y + ROW_HEIGHT / 2 - 1, Math.max(1, x2 - x1), 2);
+      context.globalAlpha = hidden ? 0.4 : 1;
+      if (row.label === null) {
+        const collapsed = this.view.collapsed.has(track.track_id);
+        context.fillStyle = "#9aa3b2";
+        context.fillText(collapsed ? "▸" : "▾", 3, y + ROW_HEIGHT / 2);
+        context.fillText(hidden ? "◌" : "●", TOGGLE_WIDTH + 2, y + ROW_HEIGHT / 2);
+        context.fillStyle = trackColour(track.track_id);
+        context.fillRect(2 * TOGGLE_WIDTH + 2, y + 3, 7, ROW_HEIGHT - 6);
+        context.fillStyle = track.track_id === hover ? "#fff" : "#c9d1dc";
+        const name = [track.type || track.category, track.colour].filter(Boolean).join(" ");
+        const count = row.intervals.length;
+        context.fillText(
+          `${track.track_id} ${name} (${count})`.slice(0, 26),
+          2 * TOGGLE_WIDTH + 13,
+          y + ROW_HEIGHT / 2,
+        );
+        if (track.first_frame !== null) {
+          context.fillStyle = "#4a5160";
+          const x1 = this.xOf(track.first_frame), x2 = this.xOf(track.last_frame + 1);
+          context.fillRect(x1, y + ROW_HEIGHT / 2 - 1, Math.max(1, x2 - x1), 3);
+        }
+        if (this.view.collapsed.has(track.track_id)) {
+          for (const interval of row.intervals) {
+            context.fillStyle = labelColour(this.labels, interval.label);
+            const x1 = this.xOf(interval.start), x2 = this.xOf(interval.end + 1);
+            context.fillRect(x1, y + 2, Math.max(1, x2 - x1), 3);
+          }
+        }
+      } else {
+        const colour = labelColour(this.labels, row.label);
+        context.fillStyle = colour;
+        context.fillRect(2 * TOGGLE_WIDTH + 6, y + 3, 5, ROW_HEIGHT - 6);
+        context.fillStyle = "#aab3c0";
+        context.fillText(row.label.slice(0, 24), 2 * TOGGLE_WIDTH + 15, y + ROW_HEIGHT / 2);
+        if (track.first_frame !== null) {
+          context.fillStyle = "#262a32";
+          const x1 = this.xOf(track.first_frame), x2 = this.xOf(track.last_frame + 1);
+          context.fillRect(x1, y + 1, Math.max(1, x2 - x1), ROW_HEIGHT - 2);
+        }
+        for (const interval of row.intervals) {
+          if (sameInterval(interval, selected)) selectedAt = { interval, y };
+          this.drawInterval(context, interval, y, colour);
+        }
       }
-    });
-    this.intervals.forEach((interval, index) => {
-      const row = this.rowOf.get(interval.track_id);
-      if (row === undefined) return;
-      let { start, end } = interval;
-      if (this.drag && this.drag.index === index) {
-        if (this.drag.edge === "start") start = Math.min(this.drag.frame, end);
-        else end = Math.max(this.drag.frame, start);
-      }
-      const x1 = this.xOf(start), x2 = this.xOf(end + 1);
-      const y = row * ROW_HEIGHT + 2;
-      const w = Math.max(2, x2 - x1), h = ROW_HEIGHT - 4;
-      context.fillStyle = labelColour(this.labels, interval.label);
-      context.globalAlpha = interval.source === "auto" ? 0.45 : 0.9;
-      context.fillRect(x1, y, w, h);
       context.globalAlpha = 1;
-      if (interval.source === "auto") {
-        context.setLineDash([3, 2]);
-        context.strokeStyle = labelColour(this.labels, interval.label);
-        context.lineWidth = 1;
-        context.strokeRect(x1 + 0.5, y + 0.5, w - 1, h - 1);
-        context.setLineDash([]);
-      }
-      if (index === selected) {
-        context.strokeStyle = "#fff";
-        context.lineWidth = 2;
-        context.strokeRect(x1, y - 1, w, h + 2);
-      }
-      if (w > 60) {
-        context.fillStyle = "#000";
-        context.fillText(interval.label, x1 + 3, y + h / 2 + 0.5, w - 6);
-      }
-    });
-    if (pending) {
-      const row = this.rowOf.get(pending.track);
-      if (row !== undefined) {
+      if (pending && row.label === null && pending.track === track.track_id) {
         const x = this.xOf(pending.frame);
         context.fillStyle = "#fff";
         context.beginPath();
-        context.moveTo(x, row * ROW_HEIGHT + 1);
-        context.lineTo(x + 6, row * ROW_HEIGHT + ROW_HEIGHT / 2);
-        context.lineTo(x, row * ROW_HEIGHT + ROW_HEIGHT - 1);
+        context.moveTo(x, y + 1);
+        context.lineTo(x + 6, y + ROW_HEIGHT / 2);
+        context.lineTo(x, y + ROW_HEIGHT - 1);
         context.fill();
       }
     }
+    if (selectedAt) {
+      // on top of everything: the outline and the two end handles
+      const [start, end] = this.drawnEnds(selectedAt.interval);
+      const x1 = this.xOf(start), x2 = this.xOf(end + 1), y = selectedAt.y + 1;
+      const w = Math.max(3, x2 - x1);
+      context.strokeStyle = "#fff";
+      context.lineWidth = 2;
+      context.strokeRect(x1, y, w, ROW_HEIGHT - 2);
+      context.fillStyle = "#fff";
+      context.fillRect(x1 - 2, y - 1, 4, ROW_HEIGHT);
+      context.fillRect(x1 + w - 2, y - 1, 4, ROW_HEIGHT);
+    }
+  }
+
+  drawInterval(context, interval, y, colour) {
+    const [start, end] = this.drawnEnds(interval);
+    const x1 = this.xOf(start), x2 = this.xOf(end + 1);
+    const w = Math.max(2, x2 - x1), h = ROW_HEIGHT - 4;
+    const state = reviewState(interval);
+    context.fillStyle = colour;
+    context.globalAlpha = state === "unreviewed" ? 0.45 : 0.95;
+    context.fillRect(x1, y + 2, w, h);
+    context.globalAlpha = 1;
+    if (state === "unreviewed") {
+      context.setLineDash([3, 2]);
+      context.strokeStyle = colour;
+      context.lineWidth = 1;
+      context.strokeRect(x1 + 0.5, y + 2.5, w - 1, h - 1);
+      context.setLineDash([]);
+    } else if (state === "accepted") {
+      context.fillStyle = "#000";
+      if (w > 14) context.fillText("✓", x1 + 3, y + ROW_HEIGHT / 2);
+    }
+  }
+
+  /** The row and frame under a mouse event on the rows canvas. */
+  at(event) {
+    const rect = this.canvas.getBoundingClientRect();
+    const x = event.clientX - rect.left, y = event.clientY - rect.top + this.scroller.scrollTop;
+    return { x, row: this.rows[Math.floor(y / ROW_HEIGHT)] || null, frame: this.frameAt(x) };
+  }
+
+  /** The interval of a lane under x: the one containing the frame, else one within 3 px. */
+  intervalAt(row, x) {
+    if (!row || row.label === null) return null;
+    const frame = this.frameAt(x);
+    let best = null, bestDistance = 4;
+    for (const interval of row.intervals) {
+      if (interval.start <= frame && frame <= interval.end) return interval;
+      const distance = Math.min(Math.abs(this.xOf(interval.start) - x), Math.abs(this.xOf(interval.end + 1) - x));
+      if (distance < bestDistance) [best, bestDistance] = [interval, distance];
+    }
+    return best;
   }
 
   bind() {
-    const position = (event, canvas) => {
-      const rect = canvas.getBoundingClientRect();
-      return [event.clientX - rect.left, event.clientY - rect.top];
-    };
-    const scrubFrom = (canvas, event) => {
-      const [x] = position(event, canvas);
+    const scrubFrom = (event) => {
+      const rect = this.ruler.getBoundingClientRect();
+      const x = event.clientX - rect.left;
       if (x >= NAME_WIDTH) this.callbacks.onSeek(this.frameAt(x));
-      this.drag = { scrub: canvas };
+      this.drag = { scrub: true };
     };
-    this.ruler.addEventListener("mousedown", (event) => scrubFrom(this.ruler, event));
-    this.rowsCanvas.addEventListener("mousedown", (event) => {
-      const [x, y] = position(event, this.rowsCanvas);
-      const track = this.tracks[Math.floor(y / ROW_HEIGHT)];
-      if (!track) return;
+    this.ruler.addEventListener("mousedown", (event) => {
+      event.preventDefault();
+      scrubFrom(event);
+    });
+    this.canvas.addEventListener("mousedown", (event) => {
+      event.preventDefault();
+      const { x, row, frame } = this.at(event);
+      if (!row) return;
+      const track = row.track;
       if (x < NAME_WIDTH) {
-        if (track.first_frame !== null) this.callbacks.onSeek(track.first_frame);
+        if (row.label === null && x < TOGGLE_WIDTH) this.callbacks.onCollapse(track.track_id);
+        else if (row.label === null && x < 2 * TOGGLE_WIDTH) this.callbacks.onHide(track.track_id);
+        else if (track.first_frame !== null) this.callbacks.onSeek(track.first_frame);
         return;
       }
-      const frame = this.frameAt(x);
-      const selected = this.intervals[this.marks.selected];
-      if (selected && selected.track_id === track.track_id) {
+      const selected = this.marks.selected;
+      if (selected && row.label === selected.label && track.track_id === selected.track_id) {
         for (const edge of ["start", "end"]) {
           const edgeX = this.xOf(edge === "start" ? selected.start : selected.end + 1);
           if (Math.abs(edgeX - x) <= EDGE_GRAB_PX) {
-            this.drag = { index: this.marks.selected, edge, frame: selected[edge] };
+            this.drag = { interval: selected, edge, frame: selected[edge], life: track };
             return;
           }
         }
       }
-      const index = this.intervalAt(track.track_id, frame);
-      if (index !== null) {
-        this.callbacks.onSelect(index);
-        this.callbacks.onSeek(frame);
+      const interval = this.intervalAt(row, x);
+      if (interval) {
+        this.callbacks.onSelect(interval);
+        this.callbacks.onSeek(Math.min(interval.end, Math.max(interval.start, frame)));
         return;
       }
       this.callbacks.onSelect(null);
-      scrubFrom(this.rowsCanvas, event);
+      scrubFrom(event);
     });
     window.addEventListener("mousemove", (event) => {
-      if (this.drag && this.drag.scrub) {
-        const [x] = position(event, this.drag.scrub);
-        this.callbacks.onSeek(this.frameAt(x));
-      } else if (this.drag) {
-        const [x] = position(event, this.rowsCanvas);
-        const frame = this.frameAt(x);
-        if (frame !== this.drag.frame) {
-          this.drag.frame = frame;
-          this.drawRows();
-          this.callbacks.onSeek(frame);
-        }
+      if (!this.drag) return;
+      const rect = this.canvas.getBoundingClientRect();
+      let frame = this.frameAt(event.clientX - rect.left);
+      if (this.drag.scrub) {
+        this.callbacks.onSeek(frame);
+        return;
+      }
+      const life = this.drag.life; // an end never leaves the track's life
+      if (life.first_frame !== null) {
+        frame = Math.min(life.last_frame, Math.max(life.first_frame, frame));
+      }
+      if (frame !== this.drag.frame) {
+        this.drag.frame = frame;
+        this.drawRows();
+        this.callbacks.onSeek(frame);
       }
     });
     window.addEventListener("mouseup", () => {
       const drag = this.drag;
       this.drag = null;
-      if (drag && !drag.scrub) {
-        const interval = this.intervals[drag.index];
-        if (interval && interval[drag.edge] !== drag.frame) {
-          this.callbacks.onMoveEnd(drag.index, { [drag.edge]: drag.frame });
+      if (drag && drag.interval) {
+        if (drag.interval[drag.edge] !== drag.frame) {
+          this.callbacks.onMoveEnd(drag.interval, { [drag.edge]: drag.frame });
         } else this.drawRows();
       }
     });
-    this.rowsCanvas.addEventListener("mousemove", (event) => {
+    this.canvas.addEventListener("mousemove", (event) => {
       if (this.drag) return;
-      const [, y] = position(event, this.rowsCanvas);
-      const track = this.tracks[Math.floor(y / ROW_HEIGHT)];
-      this.callbacks.onHover(track ? track.track_id : null);
+      const { row } = this.at(event);
+      this.callbacks.onHover(row ? row.track.track_id : null);
     });
-    this.rowsCanvas.addEventListener("mouseleave", () => this.callbacks.onHover(null));
+    this.canvas.addEventListener("mouseleave", () => this.callbacks.onHover(null));
+    this.scroller.addEventListener("scroll", () => this.drawRows(), { passive: true });
     window.addEventListener("resize", () => this.resize());
   }
 }
