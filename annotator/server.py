@@ -160,17 +160,20 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
     def parse_request(self) -> bool:
-        if not super().parse_request():
-            return False
-        if self.request_version == "HTTP/0.9":
+        words = self.raw_requestline.split()
+        if len(words) == 2:  # HTTP/0.9: http.server would wait for headers that never come
+            self.command, self.request_version = words[0].decode("latin-1"), "HTTP/0.9"
+            self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
             self.send_error(400, "HTTP/0.9 requests are not supported: send HTTP/1.1")
             return False
-        return True
+        return super().parse_request()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """`http.server`'s own refusals (unknown method, long line, bad syntax) as JSON."""
         if code == HTTPStatus.NOT_IMPLEMENTED:
             code, message = 405, f"the method {self.command!r} is not allowed here"
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            code, message = 400, f"{message}: send HTTP/1.1"
         if code >= 500:
             logger.error("error %d answering %r: %s", code, self.requestline, message)
         if message is None:
@@ -220,10 +223,16 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.end_request()
 
+    def _refuse(self, status: int, message: str) -> Response:
+        """A refusal before the body is read: the connection closes, so an unread body can
+        never be taken for the next request."""
+        self.close_connection = True
+        return error_response(status, message)
+
     def _answer(self, method: str) -> Response:
         host = _host_of(self.headers.get("Host") or "")
         if host not in self.server.allowed_hosts:
-            return error_response(
+            return self._refuse(
                 400,
                 f"unexpected Host header '{host[:100]}' (start the annotator with "
                 "--allow-host NAME to serve under another name)",
@@ -232,19 +241,21 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             path = unquote(raw_path, errors="strict")
         except UnicodeDecodeError:
-            return error_response(400, "the request path is not valid UTF-8")
+            return self._refuse(400, "the request path is not valid UTF-8")
         body = b""
         if method in {"PUT", "POST"}:
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if content_type != "application/json":
-                return error_response(415, "send the request body as application/json")
+                return self._refuse(415, "send the request body as application/json")
             try:
                 length = int(self.headers.get("Content-Length") or "")
             except ValueError:
-                return error_response(411, "a Content-Length header is required")
+                return self._refuse(411, "a Content-Length header is required")
             if not 0 <= length <= MAX_BODY_BYTES:
-                return error_response(413, f"request body over {MAX_BODY_BYTES} bytes")
+                return self._refuse(413, f"request body over {MAX_BODY_BYTES} bytes")
             body = self.rfile.read(length)
+            if len(body) < length:
+                return self._refuse(400, "the request body ended early")
         if path.startswith("/api/"):
             return self.server.api.handle(method, path, body)
         if method not in {"GET", "HEAD"}:
@@ -278,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if "Cache-Control" not in headers:
                 headers["Cache-Control"] = "no-store"
+            if self.close_connection:
+                headers["Connection"] = "close"
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()

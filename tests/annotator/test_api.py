@@ -209,6 +209,58 @@ def test_motion_get_put_and_stale_revision(
             },
             400,
         ),
+        (
+            {
+                "base_revision": 1,
+                "intervals": [
+                    {"track_id": 0, "label": "flying", "start": 0, "end": 1, "source": "auto"}
+                ],
+            },
+            422,
+        ),
+        (
+            {  # track 2 has boxes on frames 3-4 only
+                "base_revision": 1,
+                "intervals": [
+                    {"track_id": 2, "label": "moving", "start": 1, "end": 4, "source": "auto"}
+                ],
+            },
+            422,
+        ),
+        (
+            {
+                "base_revision": 1,
+                "intervals": [
+                    {
+                        "track_id": 0,
+                        "label": "moving",
+                        "start": 0,
+                        "end": 1,
+                        "source": "manual",
+                        "author": "  ",
+                    }
+                ],
+            },
+            422,
+        ),
+        (
+            {
+                "base_revision": 1,
+                "intervals": [
+                    {"track_id": -1, "label": "moving", "start": 0, "end": 1, "source": "auto"}
+                ],
+            },
+            400,
+        ),
+        (
+            {
+                "base_revision": 1,
+                "intervals": [
+                    {"track_id": 0, "label": "moving", "start": 0, "end": 2**40, "source": "auto"}
+                ],
+            },
+            400,
+        ),
         ({"base_revision": 1}, 400),
         ({"base_revision": 1, "intervals": [], "extra": 1}, 400),
     ],
@@ -244,16 +296,20 @@ def test_foreign_host_header_is_refused(small_server: AnnotatorServer) -> None:
     assert status == 400
 
 
-def test_edits_mark_accept_and_conflict(
+def edit(server: AnnotatorServer, body: dict[str, Any], author: str = "ada") -> tuple[int, Any]:
+    status, payload, _ = request(
+        server, "POST", "/api/videos/0001/motion/edits", {"author": author, **body}
+    )
+    return status, json.loads(payload)
+
+
+def test_edits_name_their_interval_and_merge_onto_newer_revisions(
     small_server: AnnotatorServer, small_dataset: Dataset
 ) -> None:
-    def edit(body: dict[str, Any]) -> tuple[int, Any]:
-        status, payload, _ = request(
-            small_server, "POST", "/api/videos/0001/motion/edits", {"author": "ada", **body}
-        )
-        return status, json.loads(payload)
-
+    motion = get_json(small_server, "/api/videos/0001/motion")
+    moving, stopped = motion["intervals"]  # track 0 'moving' 0-4, track 1 'stopped' 0-2
     status, answer = edit(
+        small_server,
         {
             "base_revision": 1,
             "edit": "mark",
@@ -261,47 +317,118 @@ def test_edits_mark_accept_and_conflict(
             "label": "turning left",
             "first_click": 4,
             "second_click": 3,
-        }
+        },
     )
     assert status == 200 and answer["motion"]["revision"] == 2
-    selected = answer["motion"]["intervals"][answer["selected"]]
-    assert selected == {
-        **selected,
+    assert answer["selected"] == {
+        **answer["selected"],
         "track_id": 2,
         "start": 3,
         "end": 4,
         "source": "manual",
         "author": "ada",
     }
-    status, answer = edit({"base_revision": 2, "edit": "accept", "index": 0})
-    assert status == 200 and answer["motion"]["intervals"][0]["source"] == "manual"
-    status, answer = edit({"base_revision": 2, "edit": "delete", "index": 0})
-    assert status == 409 and "Conflict" in answer["error"]
+    # a second annotator, still at revision 1, accepts another interval: merged, not refused
     status, answer = edit(
-        {
-            "base_revision": 3,
-            "edit": "mark",
-            "track_id": 2,
-            "label": "flying",
-            "first_click": 3,
-            "second_click": 4,
-        }
+        small_server, {"base_revision": 1, "edit": "accept", "target": moving}, author="bo"
     )
-    assert status == 422 and "not a motion label" in answer["error"]
+    assert status == 200 and "merged onto revision 2" in answer["message"]
+    accepted = answer["selected"]
+    assert (accepted["source"], accepted["author"]) == ("auto", "bo")
+    assert len(answer["motion"]["intervals"]) == 3
+    # deleting `stopped` twice (a fast double Delete): the second is refused, nothing else goes
+    status, answer = edit(small_server, {"base_revision": 3, "edit": "delete", "target": stopped})
+    assert status == 200 and len(answer["motion"]["intervals"]) == 2
+    assert answer["motion"]["history"] == [stopped]  # the generator's interval, kept
+    status, answer = edit(small_server, {"base_revision": 4, "edit": "delete", "target": stopped})
+    assert status == 409 and "no longer there" in answer["error"]
+    # an edit of an interval someone changed meanwhile is refused too
+    status, answer = edit(small_server, {"base_revision": 4, "edit": "accept", "target": moving})
+    assert status == 409
+    saved = small_dataset.video("0001").motion()
+    assert saved.revision == 4 and len(saved.intervals) == 2 and saved.history[0].label == "stopped"
+
+
+def test_mark_inside_an_automatic_interval_replaces_it_and_ends_are_clamped(
+    small_server: AnnotatorServer, small_dataset: Dataset
+) -> None:
     status, answer = edit(
+        small_server,
         {
-            "base_revision": 3,
+            "base_revision": 1,
+            "edit": "mark",
+            "track_id": 0,
+            "label": "moving",
+            "first_click": 1,
+            "second_click": 2,
+        },
+    )
+    assert status == 200, answer
+    mine = [i for i in answer["motion"]["intervals"] if i["track_id"] == 0]
+    assert [(i["start"], i["end"], i["source"]) for i in mine] == [(1, 2, "manual")]
+    assert [(i["start"], i["end"]) for i in answer["motion"]["history"]] == [(0, 4)]
+    # track 2 has boxes on frames 3-4 only: a mark from 0 is clamped, and says so
+    status, answer = edit(
+        small_server,
+        {
+            "base_revision": 2,
             "edit": "mark",
             "track_id": 2,
             "label": "moving",
-            "first_click": 3,
-            "second_click": 9,
-        }
+            "first_click": 0,
+            "second_click": 4,
+        },
     )
-    assert status == 422 and "past the last frame" in answer["error"]
-    status, answer = edit({"base_revision": 3, "edit": "move", "index": 0})
-    assert status == 400
-    assert small_dataset.video("0001").motion().revision == 3
+    assert status == 200 and "clamped" in answer["message"]
+    assert (answer["selected"]["start"], answer["selected"]["end"]) == (3, 4)
+    status, answer = edit(
+        small_server,
+        {"base_revision": 3, "edit": "move", "target": answer["selected"], "start": 0},
+    )
+    assert status == 200 and answer["selected"]["start"] == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"edit": "mark", "track_id": 2, "label": "flying"}, 422, "not a motion label"),
+        ({"edit": "mark", "track_id": 7, "label": "moving"}, 422, "no track 7"),
+        ({"edit": "mark", "track_id": -1, "label": "moving"}, 400, "track_id"),
+        ({"edit": "mark", "track_id": 0, "label": "moving", "first_click": 2**40}, 400, "first"),
+        ({"edit": "mark", "track_id": 0, "label": "moving", "second_click": 0}, 400, "first"),
+        ({"edit": "move", "target": None}, 400, "needs 'target'"),
+        ({"edit": "accept_all"}, 422, "say which"),
+        ({"edit": "fly"}, 400, "edit"),
+        ({"edit": "accept", "author": " "}, 400, "name"),
+        ({"edit": "accept", "base_revision": 2**70}, 400, "base_revision"),
+    ],
+)
+def test_bad_edits_are_refused_with_a_message(
+    small_server: AnnotatorServer,
+    small_dataset: Dataset,
+    body: dict[str, Any],
+    status: int,
+    words: str,
+) -> None:
+    defaults = {"base_revision": 1, "first_click": 3, "second_click": 4}
+    if "second_click" in body and "first_click" not in body:
+        defaults.pop("first_click")
+    got, answer = edit(small_server, {**defaults, **body})
+    assert got == status and words in answer["error"], answer
+    assert small_dataset.video("0001").motion().revision == 1
+
+
+def test_bulk_accept_of_a_track_and_review_counts(small_server: AnnotatorServer) -> None:
+    listing = get_json(small_server, "/api/videos")
+    assert listing["videos"][0]["review"] == {"unreviewed": 2, "accepted": 0, "corrected": 0}
+    status, answer = edit(small_server, {"base_revision": 1, "edit": "accept_all", "track_id": 1})
+    assert status == 200 and "accepted 1 unreviewed" in answer["message"]
+    listing = get_json(small_server, "/api/videos")
+    assert listing["videos"][0]["review"] == {"unreviewed": 1, "accepted": 1, "corrected": 0}
+    assert get_json(small_server, "/api/videos/0001/revision") == {
+        "revision": 2,
+        "motion_labels": get_json(small_server, "/api/vocabulary")["motion_labels"],
+    }
 
 
 def test_add_motion_label_persists_in_the_manifest(
