@@ -109,9 +109,20 @@ class AnnotatorServer(ThreadingHTTPServer):
         self.allowed_hosts = host_names(host, allow_hosts)
         self._busy = 0  # requests being answered
         self._idle = threading.Condition()
+        self._connections: set[socket.socket] = set()
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self._idle:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._idle:
+            self._connections.discard(request)
+        super().shutdown_request(request)
 
     def begin_request(self) -> None:
         with self._idle:
@@ -124,13 +135,18 @@ class AnnotatorServer(ThreadingHTTPServer):
 
     def close(self, grace_s: float = STOP_GRACE_S) -> int:
         """Stop: close the listening socket, wait up to `grace_s` for requests being answered
-        (a save finishes and is acknowledged, or never starts); return how many were cut."""
+        (a save finishes and is acknowledged, or never starts), then close every connection,
+        idle keep-alive ones included; return how many requests were cut off."""
         self.server_close()
         deadline = time.monotonic() + grace_s
         with self._idle:
             while self._busy and time.monotonic() < deadline:
                 self._idle.wait(deadline - time.monotonic())
-            return self._busy
+            cut, connections = self._busy, list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        return cut
 
     @property
     def url(self) -> str:

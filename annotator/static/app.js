@@ -859,6 +859,12 @@ window.annotator = {
   state,
   show,
   step,
+  get timeline() {
+    return timeline;
+  },
+  get view() {
+    return view;
+  },
   select: (interval) => select(interval),
   pending: () => queue.pending,
   hitTest: (x, y) => view.hitTest(state.shown, x, y),

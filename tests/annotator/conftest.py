@@ -13,11 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from annotator.server import AnnotatorServer, serve
 from tests.annotator.synthetic import build_intersection_dataset
 from tests.factories import build_small_dataset
+from uecity.cli import app
 from uecity.dataset import Dataset
+
+GENERATED_VIDEO = "video_0000"
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -53,6 +57,33 @@ def small_dataset(tmp_path: Path) -> Dataset:
 @pytest.fixture
 def small_server(small_dataset: Dataset) -> Iterator[AnnotatorServer]:
     server = start_server(small_dataset)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `uecity generate` makes with the shipped spec and 16-label vocabulary: two
+    120-frame 1280x720 videos (about 300 automatic intervals each). Made once per session."""
+    root = tmp_path_factory.mktemp("generated") / "data"
+    result = CliRunner().invoke(
+        app, ["generate", "--videos", "2", "--frames", "120", "--out", str(root)]
+    )
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture
+def generated(generated_root: Path, tmp_path: Path) -> Dataset:
+    """A fresh copy of the generated dataset for one test."""
+    shutil.copytree(generated_root, tmp_path / "generated")
+    return Dataset.open(tmp_path / "generated")
+
+
+@pytest.fixture
+def generated_server(generated: Dataset) -> Iterator[AnnotatorServer]:
+    server = start_server(generated)
     yield server
     server.shutdown()
     server.server_close()
@@ -98,8 +129,15 @@ def page_for(browser):  # type: ignore[no-untyped-def]
     """Open the annotator of a server in a fresh browser context, as annotator `author`."""
     contexts = []
 
-    def open_page(server: AnnotatorServer, *, author: str | None = "ada", hash_: str = ""):
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
+    def open_page(
+        server: AnnotatorServer | str,
+        *,
+        author: str | None = "ada",
+        hash_: str = "",
+        viewport: tuple[int, int] = (1366, 768),
+    ):
+        width, height = viewport
+        context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
         contexts.append(context)
         if author is not None:
             context.add_init_script(f"localStorage.setItem('uecity.annotator.author', {author!r});")
@@ -107,7 +145,7 @@ def page_for(browser):  # type: ignore[no-untyped-def]
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(server.url + hash_)
+        page.goto((server if isinstance(server, str) else server.url) + hash_)
         page.evaluate("window.annotator.ready")
         page.errors = errors  # type: ignore[attr-defined]
         return page
