@@ -40,6 +40,7 @@ const state = {
 let view, timeline, frames, queue;
 let requestSeq = 0; // every show() gets a number; a picture older than the one shown is dropped
 let shownSeq = 0;
+let lastAsked = 0; // the frame asked for before, for the direction and pace of preloading
 let byTrack = new Map();
 
 // --- status line and messages
@@ -92,7 +93,14 @@ async function show(frame) {
   const seq = ++requestSeq;
   $("#scrubber").value = String(frame);
   $("#frame-number").dataset.loading = frame === state.shown ? "" : `→ ${frame}`;
-  frames.preload(Array.from({ length: 6 }, (_, k) => frame + k + 1).filter((f) => f < video.num_frames));
+  // preload where the user is going, at the pace they go: the next frames when stepping,
+  // every tenth frame when scrubbing by tens (decoding frames nobody asks for slows the rest)
+  const stride = Math.max(-50, Math.min(50, frame - lastAsked)) || 1;
+  lastAsked = frame;
+  frames.preload(
+    Array.from({ length: Math.abs(stride) === 1 ? 6 : 3 }, (_, k) => frame + (k + 1) * stride)
+      .filter((f) => f >= 0 && f < video.num_frames),
+  );
   let image = null;
   try {
     image = await frames.get(frame);
@@ -191,7 +199,7 @@ function renderSelection() {
   $("#selection-body").hidden = !interval;
   if (interval) {
     const review = reviewState(interval);
-    $("#selection-text").textContent =
+    $("#selection-text").title = $("#selection-text").textContent =
       `track ${interval.track_id} · ${interval.label} · ${interval.start}–${interval.end} · ` +
       `${review}` + (interval.author ? ` (${interval.author})` : "");
     $("#accept").disabled = review !== "unreviewed";
@@ -240,7 +248,7 @@ function renderReview() {
   const total = state.motion.intervals.length;
   const done = total - counts.unreviewed;
   $("#progress").textContent =
-    `${done} of ${total} reviewed · ${counts.unreviewed} unreviewed · ` +
+    `${done}/${total} reviewed · ${counts.unreviewed} left · ` +
     `${counts.accepted} accepted · ${counts.corrected} corrected`;
   $("#progress-bar").style.width = `${total ? (100 * done) / total : 100}%`;
   const rows = [...perLabel.entries()].sort(
@@ -530,7 +538,7 @@ function showAllTracks() {
 
 function renderHidden() {
   const count = state.view.hidden.size;
-  $("#show-all").textContent = `Show all tracks${count ? ` (${count} hidden)` : ""}`;
+  $("#show-all").textContent = `Show all${count ? ` (${count} hidden)` : ""}`;
   redraw();
 }
 
@@ -704,7 +712,7 @@ async function openVideo(videoId, frame = 0) {
   state.redo = [];
   state.view.collapsed.clear();
   state.view.hidden.clear();
-  $("#show-all").textContent = "Show all tracks";
+  $("#show-all").textContent = "Show all";
   $("#conflict").hidden = !state.readOnly;
   $("#conflict-text").textContent = state.readOnly
     ? `Video ${videoId} cannot be edited: ${state.readOnly}. Fix the file (see \`uecity validate\`) and reload; other videos work.`

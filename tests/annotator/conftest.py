@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from annotator.server import AnnotatorServer, serve
-from tests.annotator.synthetic import build_intersection_dataset
 from tests.factories import build_small_dataset
 from uecity.cli import app
 from uecity.dataset import Dataset
@@ -84,22 +83,6 @@ def generated(generated_root: Path, tmp_path: Path) -> Dataset:
 @pytest.fixture
 def generated_server(generated: Dataset) -> Iterator[AnnotatorServer]:
     server = start_server(generated)
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def scene_dataset(tmp_path: Path) -> Dataset:
-    """A 640x360 intersection, 40 frames, 6 cars: big enough to click, quick to build."""
-    return build_intersection_dataset(
-        tmp_path / "scene", width=640, height=360, num_frames=40, num_tracks=6, seed=3
-    )
-
-
-@pytest.fixture
-def scene_server(scene_dataset: Dataset) -> Iterator[AnnotatorServer]:
-    server = start_server(scene_dataset)
     yield server
     server.shutdown()
     server.server_close()

@@ -320,7 +320,7 @@ def test_review_workflow_from_the_keyboard(
     motion = video.motion()
     page = page_for(generated_server, hash_=f"#video={VIDEO}&frame=0")
     total = len(motion.intervals)
-    assert f"0 of {total} reviewed" in page.locator("#progress").text_content()
+    assert f"0/{total} reviewed" in page.locator("#progress").text_content()
     page.keyboard.press("n")
     first = selected(page)
     assert first is not None and page.evaluate("window.annotator.state.frame") == first["start"]
@@ -338,7 +338,7 @@ def test_review_workflow_from_the_keyboard(
     track = second["track_id"]
     assert all(i.timestamp is not None for i in saved.intervals if i.track_id == track)
     reviewed = sum(1 for i in saved.intervals if i.timestamp is not None)
-    assert f"{reviewed} of {total} reviewed" in page.locator("#progress").text_content()
+    assert f"{reviewed}/{total} reviewed" in page.locator("#progress").text_content()
     # filters: only pedestrians' lanes, only unreviewed ones
     page.locator("#filter-category").select_option("pedestrian")
     page.locator("#filter-state").select_option("unreviewed")
@@ -375,6 +375,11 @@ def test_layout_fits_1366_by_768_and_every_label_has_a_key_and_colour(
     select(page, generated.video(VIDEO).motion().intervals[0])
     size = page.evaluate("[document.documentElement.scrollHeight, window.innerHeight]")
     assert size[0] <= size[1]
+    aside = page.evaluate(
+        "(() => { const a = document.querySelector('aside');"
+        " return [a.scrollHeight, a.clientHeight]; })()"
+    )
+    assert aside[0] <= aside[1], aside  # the whole panel, every label button included
     for control in ("#delete", "#relabel", "#accept", "#next-unreviewed", "#help-button"):
         box = page.locator(control).bounding_box()
         assert box and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1366
@@ -459,3 +464,45 @@ def test_annotator_name_is_asked_once(small_server: AnnotatorServer, page_for: A
     page.reload()
     page.evaluate("window.annotator.ready")
     assert not page.locator("#author-dialog").is_visible()
+
+
+def test_stepping_playback_and_undo_redo_from_the_keyboard(
+    generated_server: AnnotatorServer, generated: Dataset, page_for: Any
+) -> None:
+    video = generated.video(VIDEO)
+    motion = video.motion()
+    page = page_for(generated_server, hash_=f"#video={VIDEO}&frame=0")
+    keyboard = page.keyboard
+    frame = "window.annotator.state.frame"
+    for key, expected in (
+        ("ArrowRight", 1),
+        ("Shift+ArrowRight", 11),
+        ("PageDown", 21),
+        ("ArrowLeft", 20),
+        ("End", 119),
+        ("Home", 0),
+    ):
+        keyboard.press(key)
+        assert page.evaluate(frame) == expected, key
+    keyboard.press("Space")  # play ...
+    page.wait_for_function(f"{frame} >= 3")
+    keyboard.press("Space")  # ... and pause
+    paused_at = page.evaluate(frame)
+    page.wait_for_timeout(300)
+    assert page.evaluate(frame) == paused_at
+    track = next(t.track_id for t in video.objects() if clickable(video, [30, 36], t.track_id))
+    show(page, 30)
+    keyboard.press("2")  # "stopped"
+    click_box(page, video, 30, track)
+    show(page, 36)
+    click_box(page, video, 36, track)
+    wait_saved(page, motion.revision + 1)
+    marked = [i for i in video.motion().intervals if i.source == "manual"]
+    assert [(i.track_id, i.label, i.start, i.end) for i in marked] == [(track, "stopped", 30, 36)]
+    keyboard.press("Control+z")
+    wait_saved(page, motion.revision + 2)
+    assert video.motion().intervals == motion.intervals
+    keyboard.press("Control+Shift+Z")
+    wait_saved(page, motion.revision + 3)
+    assert [i for i in video.motion().intervals if i.source == "manual"] == marked
+    assert page.errors == []
