@@ -201,6 +201,11 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "videos/0001/motion.json: intervals[0]",
         "not in the dataset vocabulary",
     ),
+    "motion interval past its track's life": (  # track 1 has boxes on frames 0-2
+        lambda r: edit_json(r / V1 / "motion.json", lambda d: d["intervals"][1].update(end=3)),
+        "videos/0001/motion.json: intervals[1] (track 1, 'stopped')",
+        "interval 0..3 reaches past the track's life (boxes on frames 0..2)",
+    ),
     "referent absent at its frame": (
         lambda r: edit_json(
             r / "expressions/0001/red-cars.json", lambda d: d["label"].update({"4": [0, 1]})
