@@ -339,6 +339,16 @@ class AnnotatorApi:
                 raise ApiError(422, str(error)) from None
             except ValidationError as error:
                 raise ApiError(422, f"the edit gives an invalid interval: {error}") from None
+            selected = None if result.changed is None else result.changed.model_dump(mode="json")
+            if result.intervals == sorted(current.intervals, key=edits.sort_key):
+                # nothing to change (all accepted already, accepting a manual one): no revision
+                return json_response(
+                    {
+                        "motion": self._motion_json(current),
+                        "message": result.message,
+                        "selected": selected,
+                    }
+                )
             self._check_intervals(video, result.intervals)
             history = [*current.history, *result.superseded] if result.superseded else None
             try:
@@ -351,7 +361,6 @@ class AnnotatorApi:
             message = result.message
             if current.revision != request.base_revision:
                 message += f" (merged onto revision {current.revision}, saved by someone else)"
-            selected = None if result.changed is None else result.changed.model_dump(mode="json")
             return json_response(
                 {"motion": self._motion_json(saved), "message": message, "selected": selected}
             )

@@ -311,8 +311,12 @@ function onSaved(answer, change) {
     state.redo = [];
   }
   if (change.after) change.after(answer);
-  if (answer.selected !== undefined && change.target !== undefined) state.selected = answer.selected;
-  else refindSelection();
+  // the selection follows the edited interval, unless the user selected another meanwhile
+  if (change.target && sameInterval(state.selected, change.target)) {
+    state.selected = answer.selected || null;
+  } else if (!change.target && answer.selected && !state.selected) {
+    state.selected = answer.selected; // a new mark
+  } else refindSelection();
   if (answer.message) say(answer.message, /merged onto/.test(answer.message) ? "merged" : "info");
   savedStatus();
   redraw();

@@ -425,6 +425,8 @@ def test_bulk_accept_of_a_track_and_review_counts(small_server: AnnotatorServer)
     assert status == 200 and "accepted 1 unreviewed" in answer["message"]
     listing = get_json(small_server, "/api/videos")
     assert listing["videos"][0]["review"] == {"unreviewed": 1, "accepted": 1, "corrected": 0}
+    status, answer = edit(small_server, {"base_revision": 2, "edit": "accept_all", "track_id": 1})
+    assert status == 200 and answer["motion"]["revision"] == 2  # nothing left: no new revision
     assert get_json(small_server, "/api/videos/0001/revision") == {
         "revision": 2,
         "motion_labels": get_json(small_server, "/api/vocabulary")["motion_labels"],
