@@ -187,13 +187,16 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """`http.server`'s own refusals (unknown method, long line, bad syntax) as JSON."""
         if code == HTTPStatus.NOT_IMPLEMENTED:
-            code, message = 405, f"the method {self.command!r} is not allowed here"
+            code, message = 405, f"the method {str(self.command)[:20]!r} is not allowed here"
         elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
             code, message = 400, f"{message}: send HTTP/1.1"
         if code >= 500:
             logger.error("error %d answering %r: %s", code, self.requestline, message)
         if message is None:
-            message = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "error"
+            try:
+                message = HTTPStatus(code).phrase
+            except ValueError:
+                message = "error"
         if getattr(self, "request_version", "") == "HTTP/0.9":
             self.request_version = "HTTP/1.0"  # so the status line and headers are written
         body = json.dumps({"error": message}).encode("utf-8")

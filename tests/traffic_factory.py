@@ -215,7 +215,6 @@ def build_traffic_dataset(root: Path, spec: TrafficSpec = TrafficSpec()) -> Data
             start = max(0, start)
             record, track_intervals, path = _script_track(track, start, end, rng, spec)
             objects.append(record)
-            intervals += track_intervals
             frames = np.arange(start, end + 1)
             bw = (0.12 if record.category == "vehicle" else 0.025) * w * (0.3 + 0.7 * path[:, 1])
             bh = (0.09 if record.category == "vehicle" else 0.08) * h * (0.3 + 0.7 * path[:, 1])
@@ -224,6 +223,13 @@ def build_traffic_dataset(root: Path, spec: TrafficSpec = TrafficSpec()) -> Data
             y2 = np.clip(path[:, 1] * h, 0, h)
             y1 = np.clip(path[:, 1] * h - bh, 0, h)
             keep = (x2 - x1 >= 1) & (y2 - y1 >= 1)
+            if keep.any():  # a label holds only where the object has a box (`uecity validate`)
+                first, last = int(frames[keep].min()), int(frames[keep].max())
+                intervals += [
+                    i.model_copy(update={"start": max(i.start, first), "end": min(i.end, last)})
+                    for i in track_intervals
+                    if i.end >= first and i.start <= last
+                ]
             for f, a, b, c, d in zip(
                 frames[keep], x1[keep], y1[keep], x2[keep], y2[keep], strict=True
             ):
