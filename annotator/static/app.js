@@ -491,11 +491,23 @@ function clickFrame(event) {
     return;
   }
   const pending = state.pending;
-  if (pending && pending.track === track) {
-    if (pending.frame === frame && !event.shiftKey) {
+  if (pending && pending.frame === frame && !event.shiftKey) {
+    // clicking again where the first click was: the next box under the pointer (the car
+    // behind the one that won the click), or, with none, a reminder to step first
+    const hits = view.hitAll(frame, x, y);
+    const next = hits[(hits.indexOf(pending.track) + 1) % hits.length];
+    if (hits.length > 1 && hits.includes(pending.track)) {
+      state.pending = { ...pending, track: next };
+      say(`Start moved to track ${next}, the next box under the pointer (click again to cycle).`);
+      redraw();
+      return;
+    }
+    if (pending.track === track) {
       say("Same frame as the first click: step to where the motion ends (Shift+click marks one frame).");
       return;
     }
+  }
+  if (pending && pending.track === track) {
     state.pending = null;
     edit({
       edit: "mark",
@@ -583,6 +595,7 @@ const KEYS = [
   ["1…9 0 · ⇧1…0 · ⌥1…0", "pick label 1–10 · 11–20 · 21–30"],
   ["L", "find a label by name"],
   ["click a box twice", "start, then end an interval (Shift+click: one frame)"],
+  ["click the same spot again", "the next box under the pointer (the one behind)"],
   ["Esc", "cancel the started interval, clear the selection"],
   ["N · Shift+N", "next / previous unreviewed interval"],
   ["A", "accept the selected automatic interval"],

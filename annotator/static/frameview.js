@@ -75,21 +75,22 @@ export class FrameView {
 
   /** The visible track whose box contains image point (x, y) on `frame`; smallest box wins. */
   hitTest(frame, x, y) {
+    const hits = this.hitAll(frame, x, y);
+    return hits.length ? hits[0] : null;
+  }
+
+  /** Every visible track whose box contains (x, y) on `frame`, smallest box first. */
+  hitAll(frame, x, y) {
     const [begin, end] = this.rows(frame);
-    let best = null;
-    let bestArea = Infinity;
+    const hits = [];
     for (let row = begin; row < end; row++) {
       const x1 = this.xyxy[4 * row], y1 = this.xyxy[4 * row + 1];
       const x2 = this.xyxy[4 * row + 2], y2 = this.xyxy[4 * row + 3];
       if (x >= x1 && x < x2 && y >= y1 && y < y2 && this.isVisible(this.trackIds[row])) {
-        const area = (x2 - x1) * (y2 - y1);
-        if (area < bestArea) {
-          bestArea = area;
-          best = this.trackIds[row];
-        }
+        hits.push([(x2 - x1) * (y2 - y1), this.trackIds[row]]);
       }
     }
-    return best;
+    return hits.sort((a, b) => a[0] - b[0]).map(([, track]) => track);
   }
 
   /** The box of `trackId` on `frame` as [x1, y1, x2, y2], or null. */

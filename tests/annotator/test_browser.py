@@ -446,11 +446,12 @@ def test_smallest_box_wins_the_click(
           const before = [view.hitTest(0, 15, 15), view.hitTest(0, 25, 25),
                           view.hitTest(0, 50, 50), view.hitTest(0, 30, 15),
                           view.hitTest(0, 100, 5)];
+          const all = view.hitAll(0, 15, 15);
           view.isVisible = (track) => track !== 3;  // a hidden track is not clickable
-          return [...before, view.hitTest(0, 15, 15)];
+          return [...before, view.hitTest(0, 15, 15), all];
         }"""
     )
-    assert hits == [3, 2, 1, 1, None, 2]  # right edges are exclusive
+    assert hits == [3, 2, 1, 1, None, 2, [3, 2, 1]]  # right edges are exclusive
 
 
 def test_annotator_name_is_asked_once(small_server: AnnotatorServer, page_for: Any) -> None:
@@ -506,3 +507,43 @@ def test_stepping_playback_and_undo_redo_from_the_keyboard(
     wait_saved(page, motion.revision + 3)
     assert [i for i in video.motion().intervals if i.source == "manual"] == marked
     assert page.errors == []
+
+
+def test_clicking_again_on_the_same_spot_reaches_the_box_behind(
+    generated_server: AnnotatorServer, generated: Dataset, page_for: Any
+) -> None:
+    """Where boxes overlap, the smallest wins the first click; a second click at the same
+    spot on the same frame moves the start to the next box under the pointer."""
+    video = generated.video(VIDEO)
+    found = None
+    for frame in video.frames():
+        xyxy, ids = frame.boxes.xyxy, frame.boxes.track_id
+        for i in range(len(ids)):
+            for j in range(len(ids)):
+                x1, y1 = max(xyxy[i, 0], xyxy[j, 0]), max(xyxy[i, 1], xyxy[j, 1])
+                x2, y2 = min(xyxy[i, 2], xyxy[j, 2]), min(xyxy[i, 3], xyxy[j, 3])
+                if i < j and x2 - x1 > 8 and y2 - y1 > 8:
+                    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+                    inside = (xyxy[:, 0] <= cx) & (cx < xyxy[:, 2])
+                    inside &= (xyxy[:, 1] <= cy) & (cy < xyxy[:, 3])
+                    if inside.sum() == 2:
+                        found = (frame.index, cx, cy, {int(ids[i]), int(ids[j])})
+                        break
+            if found:
+                break
+        if found:
+            break
+    assert found, "a generated video has overlapping boxes"
+    frame, cx, cy, tracks = found
+    page = page_for(generated_server, hash_=f"#video={VIDEO}&frame={frame}")
+    rect = page.locator("#frame").bounding_box()
+    scale = rect["width"] / video.info.width
+    point = (rect["x"] + cx * scale, rect["y"] + cy * scale)
+    page.mouse.click(*point)
+    first = page.evaluate("window.annotator.state.pending.track")
+    page.mouse.click(*point)
+    second = page.evaluate("window.annotator.state.pending.track")
+    assert {first, second} == tracks
+    page.mouse.click(*point)
+    assert page.evaluate("window.annotator.state.pending.track") == first  # and round again
+    assert video.motion().revision == 1  # nothing saved
