@@ -129,6 +129,7 @@ class AnnotatorApi:
         self._manifest_lock = threading.Lock()
         self._manifest_stamp = self._stamp_of_manifest()
         self._payloads = PayloadCache()
+        self._motions: dict[str, tuple[tuple[int, int, int], MotionFile]] = {}
         self._routes = [
             ("GET", re.compile(r"/api/videos"), self.list_videos),
             ("GET", re.compile(r"/api/vocabulary"), self.vocabulary),
@@ -244,10 +245,10 @@ class AnnotatorApi:
                 "fps": info.fps,
             }
             try:
-                entry["review"] = review_counts(video.motion().intervals)
-            except UECityError as error:
+                entry["review"] = review_counts(self._read_motion(video).intervals)
+            except ApiError as error:
                 entry["review"] = None
-                entry["motion_error"] = self.dataset_message(error)
+                entry["motion_error"] = error.message
             videos.append(entry)
         return json_response({"dataset": self.manifest().name, "videos": videos})
 
@@ -453,12 +454,25 @@ class AnnotatorApi:
             raise ApiError(422, str(error)) from None
 
     def _read_motion(self, video: Video) -> MotionFile:
+        """The video's motion file, parsed again only when it changed on disk (every page
+        polls the revision once a second)."""
         try:
-            return video.motion()
+            stat = video.motion_path.stat()
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        cached = self._motions.get(video.video_id)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            motion = video.motion()
         except UECityError as error:  # a broken file on disk: say so instead of a 500
             raise ApiError(
                 409, f"the motion file cannot be read: {self.dataset_message(error)}"
             ) from None
+        if stamp is not None:
+            self._motions[video.video_id] = (stamp, motion)
+        return motion
 
     @staticmethod
     def _conflict_message(base: int, saved: int) -> str:

@@ -77,7 +77,6 @@ def test_broken_motion_file_is_a_4xx_without_the_absolute_path(
 
 
 def test_a_burst_of_connections_is_served_without_resets(small_server: AnnotatorServer) -> None:
-    host, port = small_server.server_address[:2]
     results: list[int | str] = []
 
     def one() -> None:
@@ -93,7 +92,6 @@ def test_a_burst_of_connections_is_served_without_resets(small_server: Annotator
     for thread in threads:
         thread.join(30)
     assert results == [200] * 80
-    assert small_server.request_queue_size >= 64 and (host, port)
 
 
 def test_a_silent_connection_is_closed(
