@@ -637,6 +637,7 @@ function onKey(event) {
   }
   const ctrl = event.ctrlKey || event.metaKey;
   const key = event.key;
+  const letter = key.length === 1 ? key.toLowerCase() : ""; // Shift, not Caps Lock, decides
   const labelIndex = labelIndexOfEvent(event);
   let handled = true;
   if (ctrl && (key === "z" || key === "Z")) {
@@ -660,31 +661,30 @@ function onKey(event) {
     state.pending = null;
     $("#help").hidden = true;
     select(null);
-  } else if (key === "a") {
+  } else if (letter === "a" && !event.shiftKey) {
     if (state.selected && reviewState(state.selected) === "unreviewed") editSelected({ edit: "accept" });
-  } else if (key === "A") {
+  } else if (letter === "a") {
     if (state.selected) acceptAll({ track_id: state.selected.track_id });
   } else if (key === "[") moveSelectedEnd("start");
   else if (key === "]") moveSelectedEnd("end");
-  else if (key === "n") nextUnreviewed(1);
-  else if (key === "N") nextUnreviewed(-1);
-  else if (key === "c" || key === "C") {
+  else if (letter === "n") nextUnreviewed(event.shiftKey ? -1 : 1);
+  else if (letter === "c") {
     if (focusTrack() !== null) toggleCollapsed(focusTrack());
-  } else if (key === "h") {
+  } else if (letter === "h" && !event.shiftKey) {
     if (focusTrack() !== null) toggleHidden(focusTrack());
-  } else if (key === "H") showAllTracks();
-  else if (key === "t" || key === "T") {
+  } else if (letter === "h") showAllTracks();
+  else if (letter === "t") {
     state.showTexts = !state.showTexts;
     $("#show-texts").checked = state.showTexts;
     redraw();
   } else if (key === "+" || key === "=") zoomBy(1.25);
   else if (key === "-") zoomBy(0.8);
-  else if (key === "z" || key === "Z") zoomBy(0);
+  else if (letter === "z") zoomBy(0);
   else if (key === "<" || key === ">") {
     const index = SPEEDS.indexOf(state.speed) + (key === ">" ? 1 : -1);
     setSpeed(SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, index))]);
     say(`playback at ${state.speed}×`);
-  } else if (key === "l" || key === "L") $("#label-search").focus();
+  } else if (letter === "l") $("#label-search").focus();
   else if (key === "?") $("#help").hidden = !$("#help").hidden;
   else handled = false;
   if (handled) {

@@ -62,7 +62,8 @@ def annotate(
         server = serve(opened, host=host, port=port, allow_hosts=allow_host or ())
     except OSError as error:
         raise UsageError(
-            f"cannot listen on {host}:{port} ({error.strerror}); choose another --port"
+            f"cannot listen on {host}:{port} ({error.strerror}); choose another --port (or "
+            "--host: an address of this machine)"
         ) from None
     previous = _stop_on_signals()  # before the URL is printed: whoever reads it may stop us
     try:
