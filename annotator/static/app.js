@@ -304,10 +304,14 @@ function applyMotion(motion) {
 }
 
 function onSaved(answer, change) {
-  const before = state.motion.intervals;
+  const before = state.motion;
   applyMotion(answer.motion);
-  if (change.history !== false) {
-    state.undo.push(before);
+  if (answer.motion.revision > before.revision + 1) {
+    // merged onto someone else's save: an undo to `before` would revert their work too
+    state.undo = [];
+    state.redo = [];
+  } else if (change.history !== false && answer.motion.revision === before.revision + 1) {
+    state.undo.push(before.intervals);
     state.redo = [];
   }
   if (change.after) change.after(answer);
