@@ -49,10 +49,11 @@ from uecity.unreal.connection import Endpoint, UnrealCvConnection
 
 
 def serve(port: int, tick_s: float, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
-    from uecity.scene.spec import IntersectionSpec
-    from uecity.traffic.network import build_network
     from uecity.unreal.sim_engine import SimEngine
     from uecity.unreal.sim_server import SimServer
+
+    from uecity.scene.spec import IntersectionSpec
+    from uecity.traffic.network import build_network
 
     network = build_network(IntersectionSpec(), Path(tempfile.mkdtemp(prefix="bench-unreal-")))
     catalog = load_catalog()
@@ -200,10 +201,11 @@ def main() -> None:
         )
 
     # Ticks per captured frame, batched vs not, from the server's request log (in-process).
-    from uecity.scene.spec import IntersectionSpec
-    from uecity.traffic.network import build_network
     from uecity.unreal.sim_engine import SimEngine
     from uecity.unreal.sim_server import SimServer
+
+    from uecity.scene.spec import IntersectionSpec
+    from uecity.traffic.network import build_network
 
     network = build_network(IntersectionSpec(), Path(tempfile.mkdtemp(prefix="bench-unreal-")))
     catalog = load_catalog()

@@ -10,9 +10,10 @@ import pytest
 from uecity.scene.spec import IntersectionSpec
 from uecity.traffic.network import Network, build_network
 from uecity.unreal.catalog import AssetCatalog, load_catalog
-from uecity.unreal.engine_traffic import EngineTraffic
-from uecity.unreal.sim_engine import SimEngine
-from uecity.unreal.sim_server import FaultPlan, SimServer
+from uecity.unreal.emulator.engine import EngineBehaviour, SimEngine
+from uecity.unreal.emulator.server import FaultPlan, SimServer
+from uecity.unreal.emulator.traffic import EngineTraffic
+from uecity.unreal.session import close_all_sessions
 
 
 @pytest.fixture(scope="session")
@@ -39,16 +40,22 @@ def start_server(network: Network, catalog: AssetCatalog) -> Iterator[ServerFact
         log_path: Path | None = None,
         traffic: EngineTraffic | None = None,
         engine_catalog: AssetCatalog | None = None,
+        behaviour: EngineBehaviour | None = None,
+        loaded_classes: frozenset[str] | None = None,
     ) -> SimServer:
         assets = engine_catalog or catalog  # what the engine's meshes really are
         server = SimServer(
-            lambda: SimEngine(network, assets, traffic=traffic), "127.0.0.1", 0,
-            tick_s=tick_s, faults=faults, log_path=log_path,
+            lambda: SimEngine(
+                network, assets, behaviour or EngineBehaviour(), loaded_classes=loaded_classes,
+                traffic=traffic,
+            ),
+            "127.0.0.1", 0, tick_s=tick_s, faults=faults, log_path=log_path,
         )  # fmt: skip
         server.start()
         servers.append(server)
         return server
 
     yield start
+    close_all_sessions()  # a run's session outlives its videos, not the test
     for server in servers:
         server.stop()

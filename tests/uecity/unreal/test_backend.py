@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from uecity.unreal.sim_server import FaultPlan
 
 from tests.uecity.unreal.conftest import ServerFactory
 from tests.uecity.unreal.ring_scene import instance_ids, ring_camera, ring_worlds
@@ -17,7 +18,6 @@ from uecity.traffic.simulation import ActorState, WorldState
 from uecity.unreal.backend import UnrealCvOptions, UnrealCvRenderer
 from uecity.unreal.catalog import AssetCatalog
 from uecity.unreal.connection import Endpoint, UnrealCvConnection
-from uecity.unreal.sim_server import FaultPlan
 
 
 def connect(port: int) -> UnrealCvConnection:

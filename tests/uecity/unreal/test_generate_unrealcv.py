@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
+from uecity.unreal.sim_server import FaultPlan
 
 from tests.uecity.unreal.conftest import ServerFactory
 from uecity.cli import app
 from uecity.dataset import Dataset
 from uecity.unreal.catalog import DEFAULT_CATALOG, AssetCatalog, AssetEntry
-from uecity.unreal.sim_server import FaultPlan
 from uecity.validate import validate_dataset
 
 runner = CliRunner()
@@ -152,8 +152,9 @@ def test_a_catalog_without_an_asset_is_refused_before_the_run(
 def test_observe_mode_records_the_engines_own_traffic(
     start_server: ServerFactory, network: object, tmp_path: Path
 ) -> None:
-    from uecity.scene.spec import SceneSpec
     from uecity.unreal.engine_traffic import EngineTraffic
+
+    from uecity.scene.spec import SceneSpec
 
     traffic = EngineTraffic(SceneSpec(), network, tick_s=0.01, seed=1)  # type: ignore[arg-type]
     try:
@@ -191,8 +192,9 @@ def test_observe_mode_records_what_the_catalogs_name_rules_say(
     catalog: AssetCatalog,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from uecity.scene.spec import SceneSpec
     from uecity.unreal.engine_traffic import EngineTraffic
+
+    from uecity.scene.spec import SceneSpec
 
     vehicles = [a.model_dump() for a in catalog.assets if a.category == "vehicle"]
     rules = [

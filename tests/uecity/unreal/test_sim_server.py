@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 import unrealcv
+from uecity.unreal.sim_server import VBATCH_WAIT_S, FaultPlan
 
 from tests.uecity.unreal.conftest import ServerFactory
 from uecity.unreal import wire
 from uecity.unreal.connection import Endpoint, UnrealCvConnection, parse_colour
-from uecity.unreal.sim_server import VBATCH_WAIT_S, FaultPlan
 
 
 def raw_connect(port: int) -> socket.socket:
