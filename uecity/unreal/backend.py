@@ -353,7 +353,7 @@ class UnrealCvRenderer:
             time.sleep(min(0.2 * 2**attempt, 5.0))
             attempt += 1
             try:
-                self._reconnect(f"at frame {frame}")
+                self._reconnect(f"at frame {frame} ({error})")
                 return
             except ConnectionLost as again:
                 error = again

@@ -41,9 +41,9 @@ MAX_REQUESTS_PER_TICK = 32  # `ProcessPendingRequest`'s MaxRequestsPerTick
 _RAW_MESSAGE = re.compile(r"(\d+):(.*)", re.DOTALL)  # `MessageFormat`: (\d{1,}):(.*)
 
 
-def unix_socket_path(port: int) -> Path:
-    """Where a Linux engine listens after its TCP session (`StartMessageServiceUDS`)."""
-    return Path(f"/tmp/unrealcv_{port}.socket")
+def unix_socket_path(port: int, folder: Path = Path("/tmp")) -> Path:
+    """Where a Linux engine listens after its TCP session (`StartMessageServiceUDS`): /tmp."""
+    return folder / f"unrealcv_{port}.socket"
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,14 @@ class FaultPlan:
     drop_at_requests: set[int] = field(default_factory=set)
     drop_every: int | None = None
     restart_engine_on_drop: bool = False
+    drop_on: dict[str, int] = field(default_factory=dict)
+    """Command prefix → how many more times running such a command drops the connection."""
 
-    def drops_at(self, count: int) -> bool:
+    def drops_at(self, count: int, command: str = "") -> bool:
+        for prefix, left in self.drop_on.items():
+            if left > 0 and command.startswith(prefix):
+                self.drop_on[prefix] = left - 1
+                return True
         return count in self.drop_at_requests or bool(
             self.drop_every and count % self.drop_every == 0
         )
@@ -95,6 +101,7 @@ class SimServer:
         faults: FaultPlan | None = None,
         log_path: Path | None = None,
         keep_log: bool = True,
+        socket_folder: Path = Path("/tmp"),
     ) -> None:
         self._engine_factory = engine_factory
         self.engine: SimEngine = engine_factory()
@@ -105,6 +112,8 @@ class SimServer:
         # In memory for tests and benchmarks; a long-running `serve-sim` keeps none (use the
         # log file), since a video of 50 actors sends about a hundred requests per frame.
         self.keep_log = keep_log
+        self.socket_folder = socket_folder
+        """Another folder than /tmp hides the socket from a client, as on another host."""
         self.request_log: list[LoggedRequest] = []
         self.ticks = 0
         self.requests_handled = 0
@@ -130,7 +139,7 @@ class SimServer:
 
     @property
     def socket_path(self) -> Path:
-        return unix_socket_path(self.port)
+        return unix_socket_path(self.port, self.socket_folder)
 
     # --- life cycle
     def start(self) -> int:
@@ -315,7 +324,7 @@ class SimServer:
     def _run(self, request: _Request) -> None:
         self.requests_handled += 1
         self._log(request)
-        if self.faults.drops_at(self.requests_handled):
+        if self.faults.drops_at(self.requests_handled, request.command):
             self._inject_drop()
             return
         self._reply(request, self.engine.handle(request.command))
