@@ -350,7 +350,7 @@ class UnrealCvRenderer:
                     f"after {attempt} reconnections: {error}"
                 ) from None
             log.warning("frame %d: %s; reconnecting", frame, error)
-            time.sleep(min(0.2 * 2**attempt, 5.0))
+            time.sleep(min(0.1 * 2**attempt, 2.0))
             attempt += 1
             try:
                 self._reconnect(f"at frame {frame} ({error})")

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 MIN_PIXELS = 64
 MIN_CHROMA = 0.08
 """Paints less saturated than this (distance of r,g,b/sum from 1/3) are not judged."""
+MIN_BRIGHTNESS = 48
+"""A view whose brightest channel is below this (deep shade, far away) says nothing of hue:
+the actor is judged on a later frame."""
 
 
 def estimate_colour(
@@ -84,7 +87,7 @@ class PaintCheck:
             x0, y0, x1, y1 = regions[iid]
             inside = ids[y0:y1, x0:x1] == iid
             seen = estimate_colour(image_bgr[y0:y1, x0:x1][inside])
-            if seen is None:
+            if seen is None or max(seen) < MIN_BRIGHTNESS:
                 continue
             self.judged.add(name)
             if looks_unpainted(seen, actor.spec.colour_rgb):
