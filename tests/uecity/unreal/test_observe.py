@@ -3,6 +3,7 @@ lists the engine's own actors) and the game time that really passed between capt
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pytest
@@ -37,7 +38,7 @@ def test_observe_records_measured_times_and_only_the_traffic(
         traffic.close()
     times = [w.time_s for w in worlds]
     assert times == observer.timestamps_s and times[0] == 0.0
-    intervals = [b - a for a, b in zip(times, times[1:], strict=False)]
+    intervals = [b - a for a, b in itertools.pairwise(times)]
     assert all(i >= 0.05 for i in intervals)  # at least the 1/fps slept; as measured, not 1/fps
     names = {a.sumo_id for w in worlds for a in w.actors}
     assert names and all(n.startswith("traffic_") for n in names)  # not BP_Bush_C_1, not cameras
