@@ -290,7 +290,8 @@ class UnrealCvRenderer:
         The frame is planned against the engine as the frames sent before it will leave it.
         """
         plan = self.frame_commands(world, instance_ids)
-        self.session.live.update(plan.names[s] for s in plan.spawned)
+        self.session.live.difference_update(set(self._names.values()) - set(plan.names.values()))
+        self.session.live.update(plan.names.values())
         self._spawned, self._names, self._poses = plan.spawned, plan.names, plan.poses
         if not self.options.batched:  # one synchronous request after another
             change_replies = [
