@@ -366,6 +366,7 @@ def test_the_plugins_bmp_is_read_from_its_last_4wh_bytes(width: int, height: int
     bottom_up = bytearray(data)
     struct.pack_into("<i", bottom_up, 22, height)  # a positive height: rows bottom-up
     np.testing.assert_array_equal(bmp_pixels(bytes(bottom_up)), bgra[::-1])
+    np.testing.assert_array_equal(decode_image(bytes(bottom_up), "lit"), bgra[::-1, :, :3])
     with pytest.raises(ExternalToolError, match="truncated"):
         bmp_pixels(data[: 54 + 10])
     with pytest.raises(ExternalToolError, match="captured"):
