@@ -72,7 +72,7 @@ def generate(
         str,
         typer.Option(
             "--endpoint",
-            help="HOST:PORT of the UnrealCV server, or unix:/tmp/unrealcv_<port>.socket (a Linux "
+            help="HOST:PORT of the UnrealCV server, or unix:/tmp/unrealcv_PORT.socket (a Linux "
             "engine on this host) (backend unrealcv).",
         ),
     ] = "127.0.0.1:9000",

@@ -46,7 +46,7 @@ def serve_sim(
         typer.Option(
             "--platform",
             help="linux: one TCP session per engine process, then only the Unix socket "
-            "/tmp/unrealcv_<port>.socket; windows: TCP clients one after another, and a "
+            "/tmp/unrealcv_PORT.socket; windows: TCP clients one after another, and a "
             "dropped client's queued requests answered to the next.",
         ),
     ] = Platform.linux,
