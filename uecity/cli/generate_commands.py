@@ -70,13 +70,23 @@ def generate(
     ] = None,
     endpoint: Annotated[
         str,
-        typer.Option("--endpoint", help="HOST:PORT of the UnrealCV server (backend unrealcv)."),
+        typer.Option(
+            "--endpoint",
+            help="HOST:PORT of the UnrealCV server, or unix:/tmp/unrealcv_PORT.socket (a Linux "
+            "engine on this host) (backend unrealcv).",
+        ),
     ] = "127.0.0.1:9000",
     catalog: CatalogFile = None,
     connect_timeout: Annotated[
         float,
         typer.Option("--connect-timeout", min=0.1, help="Seconds to wait for the UnrealCV server."),
     ] = 30.0,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            "--request-timeout", min=0.1, help="Seconds to wait for each reply of the engine."
+        ),
+    ] = 60.0,
 ) -> None:
     """Generate a dataset: SUMO traffic at a junction, rendered, with boxes and auto labels.
 
@@ -103,6 +113,7 @@ def generate(
             endpoint=Endpoint.parse(endpoint),
             catalog_path=catalog or DEFAULT_CATALOG,
             connect_timeout_s=connect_timeout,
+            request_timeout_s=request_timeout,
         )
     try:
         plan = plan_run(

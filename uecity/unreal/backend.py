@@ -1,15 +1,20 @@
 """The `unrealcv` render backend: SUMO's actors puppeteered in Unreal Engine through UnrealCV.
 
-One `UnrealCvRenderer` per video, behind the same `Renderer` protocol as the `sim` backend.
-Each SUMO actor becomes one Unreal actor spawned from the asset catalog, painted through the
-asset's Blueprint paint function and given a unique, well-separated mask colour. Every frame
-is one deterministic capture: pause → spawn/destroy and set every pose → capture lit and
-object_mask → resume, sent as one `vbatch` so the engine runs it within a tick. Boxes are then
-computed from the decoded object mask by the same code as the `sim` backend.
+One `UnrealCvRenderer` per video, behind the same `Renderer` protocol as the `sim` backend,
+on the run's one engine session (`uecity.unreal.session`). Each SUMO actor becomes one Unreal
+actor spawned from the asset catalog under a name never used before on the engine, in its
+colour (the colour's own class, or the asset's paint function), with a unique, well-separated
+mask colour. Every frame is one deterministic capture: pause → spawn/destroy and set the poses
+that changed → capture lit and object_mask → resume, sent as one `vbatch` so the engine runs it
+within one tick (it dequeues ≤ 32 requests per tick, so a large frame spans several ticks of
+dequeuing, then runs at once). Boxes are computed from the decoded object mask by the same code
+as the `sim` backend. The video's camera is spawned for it and destroyed after it.
 
-A dropped connection or an engine restart mid-video is survived: reconnect with backoff,
-set the camera up again, re-spawn every actor, and capture the same frame again, so the video
-has no missing or duplicated frame.
+A dropped connection or an engine restart mid-video is survived where the engine allows it
+(Windows; Linux through its Unix socket): reconnect with backoff, flush what the last
+connection left queued, set the camera up again, re-spawn every actor under new names, and send
+the frames in flight again, so the video has no missing or duplicated frame. A Linux engine
+reached over TCP cannot be reconnected to: that is one clear error saying to restart it.
 """
 
 from __future__ import annotations
@@ -39,13 +44,20 @@ from uecity.unreal.catalog import (
     check_catalog_covers,
     load_catalog,
 )
-from uecity.unreal.connection import ConnectionLost, Endpoint, UnrealCvConnection
+from uecity.unreal.connection import (
+    ConnectionLost,
+    Endpoint,
+    EngineCommandError,
+    UnrealCvConnection,
+)
 from uecity.unreal.coordinates import (
     camera_to_unreal_rotation,
     heading_to_unreal_yaw,
     horizontal_fov_deg,
     world_to_unreal_location,
 )
+from uecity.unreal.paint_check import PaintCheck
+from uecity.unreal.session import EngineSession, session_for
 
 log = logging.getLogger(__name__)
 
@@ -91,32 +103,36 @@ class UnrealCvSettings:
             request_timeout_s=self.request_timeout_s,
         )
 
+    def session(self) -> EngineSession:
+        """The run's one engine session (this process's, for this endpoint), connected."""
+        key = (self.endpoint, self.connect_timeout_s, self.request_timeout_s)
+        return session_for(key, self.connection)
+
     def check_reachable(self) -> None:
-        """Connect once and hang up: an engine that is not there is an error before any work."""
-        connection = self.connection()
-        connection.connect()
-        connection.close()
+        """Open the run's session: an engine that is not there is an error before any work,
+        and the connection stays open for every video (a Linux engine serves one TCP client
+        per process: connecting again would not be answered)."""
+        self.session()
 
     def build_renderer(self, camera: Camera) -> UnrealCvRenderer:
-        return UnrealCvRenderer(camera, self.connection(), self.catalog(), self.options)
+        return UnrealCvRenderer(camera, self.session(), self.catalog(), self.options)
 
 
 @dataclass(frozen=True)
 class FramePlan:
-    """The requests of one frame, and the actors spawned in the engine once they ran."""
+    """The requests of one frame, and the engine's actors once they ran."""
 
     changes: list[str]  # spawns (with scale, mask colour, paint) and destroys
-    capture: list[str]  # pause → every pose → lit, object_mask → resume
+    capture: list[str]  # pause → the poses that changed → lit, object_mask → resume
     spawned: dict[str, int]  # sumo id → instance id
-
-
-def actor_name(instance_id: int) -> str:
-    """The Unreal name of our actor (stable across reconnections)."""
-    return f"uecity_{instance_id}"
+    names: dict[str, str]  # sumo id → engine actor name
+    poses: dict[str, tuple[str, str]]  # sumo id → the pose commands the engine has run
+    paint_calls: dict[int, str]  # index in `changes` of a `vbp` → the actor it paints
 
 
 def pose_commands(actor: ActorState, name: str, asset: AssetEntry) -> list[str]:
-    """`vset` commands that put `name` where `actor` is."""
+    """`vset` commands that put `name` where `actor` is (fixed-point: the server's `[float]`
+    takes no exponent)."""
     z = actor.z + (actor.spec.size_m[2] / 2 if asset.pivot == "centre" else 0.0)
     x, y, zc = world_to_unreal_location(actor.x, actor.y, z)
     yaw = heading_to_unreal_yaw(math.degrees(actor.heading)) + asset.yaw_offset_deg
@@ -127,16 +143,17 @@ def pose_commands(actor: ActorState, name: str, asset: AssetEntry) -> list[str]:
 
 
 def spawn_commands(actor: ActorState, name: str, asset: AssetEntry, instance_id: int) -> list[str]:
-    """Spawn, scale, mask colour and paint for a new actor."""
+    """Spawn (in the colour's own class where the asset has colour variants), scale, mask
+    colour, and the paint call for an asset painted by its Blueprint function."""
     spec = actor.spec
     scale = [s / a for s, a in zip(spec.size_m, asset.size_m, strict=True)]
     r, g, b = instance_colour(instance_id)
     commands = [
-        f"vset /objects/spawn {asset.blueprint} {name}",
+        f"vset /objects/spawn {asset.spawn_class(spec.colour_name)} {name}",
         f"vset /object/{name}/scale {scale[0]:.6f} {scale[1]:.6f} {scale[2]:.6f}",
         f"vset /object/{name}/color {r} {g} {b}",
     ]
-    if asset.paint_function:
+    if asset.paint_mode == "function":
         pr, pg, pb = (c / 255.0 for c in spec.colour_rgb)
         commands.append(f"vbp {name} {asset.paint_function} {pr:.4f} {pg:.4f} {pb:.4f}")
     return commands
@@ -148,33 +165,36 @@ class UnrealCvRenderer:
     def __init__(
         self,
         camera: Camera,
-        connection: UnrealCvConnection,
+        session: EngineSession,
         catalog: AssetCatalog,
         options: UnrealCvOptions | None = None,
     ) -> None:
         self.camera = camera
-        self.connection = connection
+        self.session = session
+        self.connection = session.connection
         self.catalog = catalog
         self.options = options or UnrealCvOptions()
         self.reconnections = 0
+        self.paint = PaintCheck()
         self._spawned: dict[str, int] = {}  # sumo id -> instance id, once what was sent has run
-        self._ever_spawned: set[int] = set()  # every instance id sent a spawn on this connection
+        self._names: dict[str, str] = {}  # sumo id -> engine name
+        self._poses: dict[str, tuple[str, str]] = {}  # sumo id -> last pose commands sent
         self._camera_id: int | None = None
+        self._camera_name: str | None = None
         self._in_flight: deque[PendingCapture] = deque()  # started, not yet waited for, in order
         self._lost = False  # the connection was lost: frames in flight must be sent again
-        connection.connect()
-        self._set_up_camera()
+        if not self.connection.connected:  # the last video lost it: a reconnection is due
+            self._reconnect_or_fail("before the video's first frame")
+        else:
+            try:
+                self._set_up_camera()
+            except ConnectionLost as error:
+                self._recover(0, 0, error)
 
     # --- camera
     def _set_up_camera(self) -> None:
-        """Spawn our camera (camera 0 is the player's) and give it the spec's pose and optics."""
-        reply = self.connection.request("vset /cameras/spawn")
-        text = reply.decode() if isinstance(reply, bytes) else reply
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if not digits:
-            cameras = str(self.connection.request("vget /cameras")).split()
-            digits = str(len(cameras) - 1)
-        self._camera_id = int(digits)
+        """Spawn the video's camera, find its sensor id, give it the spec's pose and optics."""
+        self._camera_name, self._camera_id = self.session.spawn_camera()
         self.connection.request_batch(self.camera_commands(self._camera_id))
 
     def camera_commands(self, camera_id: int) -> list[str]:
@@ -191,27 +211,41 @@ class UnrealCvRenderer:
 
     # --- a frame
     def frame_commands(self, world: WorldState, instance_ids: Mapping[str, int]) -> FramePlan:
-        """The commands of one frame: first the spawns and destroys, then the capture."""
+        """The commands of one frame: first the spawns and destroys, then the capture.
+
+        Only the poses that changed since the last frame are sent (parked and waiting actors
+        cost nothing): at most 32 requests are dequeued per engine tick.
+        """
         actors = {a.sumo_id: a for a in world.actors if a.sumo_id in instance_ids}
-        spawned = dict(self._spawned)
-        changes = []
+        spawned, names, poses = dict(self._spawned), dict(self._names), dict(self._poses)
+        changes: list[str] = []
+        paint_calls: dict[int, str] = {}
         for sumo_id in sorted(set(spawned) - set(actors)):
-            changes.append(f"vset /object/{actor_name(spawned.pop(sumo_id))}/destroy")
+            changes.append(f"vset /object/{names.pop(sumo_id)}/destroy")
+            del spawned[sumo_id]
+            poses.pop(sumo_id, None)
         capture = ["vset /action/game/pause"]
         for sumo_id, actor in actors.items():
             iid = instance_ids[sumo_id]
             asset = self._asset(actor)
             if sumo_id not in spawned:
-                changes += spawn_commands(actor, actor_name(iid), asset, iid)
+                names[sumo_id] = self.session.new_name()
+                commands = spawn_commands(actor, names[sumo_id], asset, iid)
+                if commands[-1].startswith("vbp "):
+                    paint_calls[len(changes) + len(commands) - 1] = names[sumo_id]
+                changes += commands
                 spawned[sumo_id] = iid
-            capture += pose_commands(actor, actor_name(iid), asset)
+            pose = pose_commands(actor, names[sumo_id], asset)
+            last = poses.get(sumo_id, ("", ""))
+            capture += [new for new, old in zip(pose, last, strict=True) if new != old]
+            poses[sumo_id] = (pose[0], pose[1])
         fmt, cid = self.options.image_format, self._camera_id
         capture += [
             f"vget /camera/{cid}/lit {fmt}",
             f"vget /camera/{cid}/object_mask {fmt}",
             "vset /action/game/resume",
         ]
-        return FramePlan(changes, capture, spawned)
+        return FramePlan(changes, capture, spawned, names, poses, paint_calls)
 
     def _asset(self, actor: ActorState) -> AssetEntry:
         asset = self.catalog.lookup(actor.spec.category, actor.spec.type)
@@ -221,7 +255,7 @@ class UnrealCvRenderer:
 
     @property
     def camera_id(self) -> int | None:
-        """The UnrealCV camera this renderer captures with."""
+        """The UnrealCV camera (sensor id) this renderer captures with."""
         return self._camera_id
 
     def asset_name(self, spec: ActorSpec) -> str:
@@ -256,12 +290,15 @@ class UnrealCvRenderer:
         The frame is planned against the engine as the frames sent before it will leave it.
         """
         plan = self.frame_commands(world, instance_ids)
-        self._ever_spawned.update(plan.spawned.values())
-        self._spawned = plan.spawned
+        self.session.live.difference_update(set(self._names.values()) - set(plan.names.values()))
+        self.session.live.update(plan.names.values())
+        self._spawned, self._names, self._poses = plan.spawned, plan.names, plan.poses
         if not self.options.batched:  # one synchronous request after another
-            if plan.changes:
-                self._send(plan.changes)
-            replies = self._send(plan.capture)
+            change_replies = [
+                self.connection.request_batch([c], check=False)[0] for c in plan.changes
+            ]
+            self._check_changes(plan, change_replies)
+            replies = [self.connection.request(c) for c in plan.capture]
             return plan, lambda: replies
         changes = self.connection.send_batch(
             [f"vbatch {len(plan.changes)}", *plan.changes] if plan.changes else []
@@ -269,10 +306,28 @@ class UnrealCvRenderer:
         capture = self.connection.send_batch([f"vbatch {len(plan.capture)}", *plan.capture])
 
         def collect() -> list[str | bytes]:
-            self.connection.collect(changes)  # an engine that refused a spawn raises here
+            self._check_changes(plan, self.connection.collect(changes, check=False)[1:])
             return self.connection.collect(capture)[1:]
 
         return plan, collect
+
+    def _check_changes(self, plan: FramePlan, replies: list[str | bytes]) -> None:
+        """Spawns and destroys must have worked; a paint call that failed is noted (its actor
+        is unpainted), not fatal: a Shipping build has no console for `vbp`."""
+        for index, (command, reply) in enumerate(zip(plan.changes, replies, strict=True)):
+            if not (isinstance(reply, str) and reply.startswith("error")):
+                continue
+            if index in plan.paint_calls:
+                self.paint.call_failed(plan.paint_calls[index], reply)
+                continue
+            if command.startswith("vset /objects/spawn") and "Can not find a class" in reply:
+                raise EngineCommandError(
+                    f"the engine has no class {command.split()[2]} loaded ({reply}): spawning "
+                    "finds only classes already in memory, so the level must reference every "
+                    "class of the asset catalog (ue_project/Scripts/setup_level.py does) and a "
+                    "packaged game must have cooked it (ue_project/Config/DefaultGame.ini)"
+                )
+            raise EngineCommandError(f"the engine refused `{command}`: {reply}")
 
     def _send_again(self) -> None:
         """After a reconnection: send every frame in flight again, in order."""
@@ -285,30 +340,40 @@ class UnrealCvRenderer:
         self._in_flight.popleft()
 
     def _recover(self, frame: int, attempt: int, error: ConnectionLost) -> None:
-        """Reconnect after `error` lost frame `frame` (attempt 0, 1, …), or fail the video."""
-        self._lost = True
-        if attempt == self.options.max_reconnects:
-            raise ExternalToolError(
-                f"lost the Unreal Engine at frame {frame} and could not resume "
-                f"after {attempt} reconnections: {error}"
-            ) from None
-        log.warning("frame %d: %s; reconnecting", frame, error)
-        time.sleep(min(0.2 * 2**attempt, 5.0))
-        try:
-            self._reconnect()
-        except ExternalToolError as lost:
-            raise ExternalToolError(f"lost the Unreal Engine at frame {frame}: {lost}") from None
+        """Reconnect after `error` lost frame `frame` (attempt 0, 1, …), or fail the video.
 
-    def _reconnect(self) -> None:
+        A connection lost again while reconnecting is one more attempt, never an escape."""
+        self._lost = True
+        while True:
+            if attempt >= self.options.max_reconnects:
+                raise ExternalToolError(
+                    f"lost the Unreal Engine at frame {frame} and could not resume "
+                    f"after {attempt} reconnections: {error}"
+                ) from None
+            log.warning("frame %d: %s; reconnecting", frame, error)
+            time.sleep(min(0.1 * 2**attempt, 2.0))
+            attempt += 1
+            try:
+                self._reconnect(f"at frame {frame} ({error})")
+                return
+            except ConnectionLost as again:
+                error = again
+
+    def _reconnect_or_fail(self, where: str) -> None:
+        attempt = 0
+        while True:
+            try:
+                self._reconnect(where)
+                return
+            except ConnectionLost as error:
+                attempt += 1
+                if attempt >= self.options.max_reconnects:
+                    raise ExternalToolError(f"lost the Unreal Engine {where}: {error}") from None
+
+    def _reconnect(self, where: str) -> None:
         self.reconnections += 1
-        self.connection.connect()
-        # The engine may have restarted (our actors are gone) or not (they survive, and so may
-        # some of the interrupted frames' spawns): destroy all we may have spawned, ignoring
-        # errors, then spawn afresh so no re-spawn collides with a survivor.
-        names = [actor_name(i) for i in sorted(self._ever_spawned)]
-        if names:
-            self.connection.request_batch([f"vset /object/{n}/destroy" for n in names], check=False)
-        self._spawned, self._ever_spawned = {}, set()
+        self.session.reconnect(where)  # also destroys every actor the session may have left
+        self._spawned, self._names, self._poses = {}, {}, {}
         self._set_up_camera()
 
     def _decode(
@@ -320,13 +385,9 @@ class UnrealCvRenderer:
     ) -> RenderedFrame:
         """The frame from the capture's replies: the lit image and the decoded object mask."""
         lit, mask = replies[-3], replies[-2]
-        image_bgr = decode_image(lit, "lit")
-        mask_bgr = decode_image(mask, "object_mask", copy=False)  # only rectangles are read
-        if image_bgr.shape[:2] != (self.camera.height, self.camera.width):
-            raise ExternalToolError(
-                f"the engine captured {image_bgr.shape[1]}x{image_bgr.shape[0]} frames, the "
-                f"camera is {self.camera.width}x{self.camera.height}"
-            )
+        size = (self.camera.width, self.camera.height)
+        image_bgr = decode_image(lit, "lit", size)
+        mask_bgr = decode_image(mask, "object_mask", size, copy=False)  # rectangles are read
         # OpenCV decodes BGR: match against BGR colours rather than copying the image to RGB.
         colours_bgr = {iid: instance_colour(iid)[::-1] for iid in plan.spawned.values()}
         # Each actor's colour is looked for only where the box code will look for its pixels:
@@ -334,27 +395,25 @@ class UnrealCvRenderer:
         actors = [a for a in world.actors if a.sumo_id in plan.spawned]
         _amodal, regions = search_rectangles(self.camera, actors, instance_ids)
         ids = decode_colour_mask(mask_bgr, colours_bgr, MASK_TOLERANCE, regions)
+        self.paint.look(actors, plan.names, instance_ids, image_bgr, ids, regions)
         return RenderedFrame(image_bgr, ids, None)
 
-    def _send(self, commands: list[str]) -> list[str | bytes]:
-        if self.options.batched:  # the engine runs a vbatch within one tick
-            return self.connection.request_batch([f"vbatch {len(commands)}", *commands])[1:]
-        return [self.connection.request(c) for c in commands]
-
     def close(self) -> None:
-        """Destroy our actors, let the game run on, disconnect (errors ignored: the engine may
-        be gone)."""
+        """Destroy our actors and camera and let the game run on; the session stays open for
+        the run's next video (errors ignored: the engine may be gone)."""
         self._in_flight.clear()
         with contextlib.suppress(ConnectionLost):
             if self.connection.connected:
                 self.connection.drain()  # frames still in flight when the video stopped
-                self.connection.request_batch(self.close_commands(), check=False)
-        self.connection.close()
+                names = [*self._names.values(), *filter(None, [self._camera_name])]
+                self.session.destroy(names)
+                self.connection.request_batch(["vset /action/game/resume"], check=False)
+        self.paint.report()
 
     def close_commands(self) -> list[str]:
-        """What `close` sends: destroy our actors and let the game run on."""
-        destroy = [f"vset /object/{actor_name(i)}/destroy" for i in self._spawned.values()]
-        return [*destroy, "vset /action/game/resume"]
+        """What `close` sends: destroy our actors and camera, and let the game run on."""
+        names = [*self._names.values(), *filter(None, [self._camera_name])]
+        return [*(f"vset /object/{n}/destroy" for n in names), "vset /action/game/resume"]
 
 
 class PendingCapture:
@@ -410,40 +469,58 @@ class PendingCapture:
         return self._frame
 
 
-def decode_image(reply: str | bytes, what: str, *, copy: bool = True) -> np.ndarray:
-    """A BGR image from the engine's reply: BMP read in place, anything else through OpenCV.
+def decode_image(
+    reply: str | bytes, what: str, size: tuple[int, int] | None = None, *, copy: bool = True
+) -> np.ndarray:
+    """A BGR image from the engine's reply: the plugin's BMP read in place, PNG through OpenCV.
 
-    Without `copy`, a BMP comes back as a read-only view of the reply (rows reversed by a
-    negative stride): for reading parts of it, such as the object mask's actor rectangles.
+    `size` (width, height), when given, is checked. Without `copy`, a BMP comes back as a
+    read-only view of the reply (BGR of its BGRA pixels): for reading parts of it, such as the
+    object mask's actor rectangles.
     """
     if isinstance(reply, str):
         raise ExternalToolError(f"the engine sent text instead of the {what} image: {reply!r}")
-    image = _bmp_view(reply)
-    if image is not None:
-        return np.ascontiguousarray(image) if copy else image
-    image = cv2.imdecode(np.frombuffer(reply, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ExternalToolError(f"the engine's {what} image could not be decoded")
+    pixels = bmp_pixels(reply, what)
+    if pixels is not None:  # BGRA → BGR: OpenCV's conversion is ~10× a strided numpy copy
+        image = cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR) if copy else pixels[..., :3]
+    else:
+        image = cv2.imdecode(np.frombuffer(reply, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ExternalToolError(f"the engine's {what} image could not be decoded")
+    if size is not None and (image.shape[1], image.shape[0]) != size:
+        raise ExternalToolError(
+            f"the engine captured {image.shape[1]}x{image.shape[0]} {what} frames, the camera "
+            f"is {size[0]}x{size[1]}"
+        )
     return image
 
 
-def _bmp_view(data: bytes) -> np.ndarray | None:
-    """The pixels of an uncompressed 24-bit BMP as a (H, W, 3) BGR top-down view, no copy.
+def bmp_pixels(data: bytes, what: str = "image") -> np.ndarray | None:
+    """The (H, W, 4) BGRA pixels of UnrealCV's BMP, top-down, as a view of `data`; None when
+    `data` is not a BMP.
 
-    BMP rows are stored bottom-up (positive height) and padded to 4 bytes; anything else
-    (another bit depth, compression, a truncated file) returns None for OpenCV to handle.
+    The plugin writes a 54-byte header (32 bits per pixel, height −H: top-down) and then the
+    pixels as a serialised `TArray`, i.e. a 4-byte count first: the pixels are the *last*
+    4·W·H bytes, not those at `bfOffBits` (a decoder that trusts it, as OpenCV does, reads
+    every row one pixel to the right). The header is checked; anything else is an error.
     """
     if len(data) < 54 or data[:2] != b"BM":
         return None
-    offset, width, height = (int.from_bytes(data[a:b], "little", signed=True)
-                             for a, b in ((10, 14), (18, 22), (22, 26)))  # fmt: skip
-    bits, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
-    if bits != 24 or compression != 0 or width <= 0 or height == 0:
-        return None
-    stride = (width * 3 + 3) // 4 * 4
+    width = int.from_bytes(data[18:22], "little", signed=True)
+    height = int.from_bytes(data[22:26], "little", signed=True)
+    bits = int.from_bytes(data[28:30], "little")
+    compression = int.from_bytes(data[30:34], "little")
     rows = abs(height)
-    if offset + stride * rows > len(data):
-        return None
-    pixels = np.frombuffer(data, np.uint8, count=stride * rows, offset=offset)
-    image = pixels.reshape(rows, stride)[:, : width * 3].reshape(rows, width, 3)
-    return image[::-1] if height > 0 else image
+    count = 4 * width * rows
+    if bits != 32 or compression != 0 or width <= 0 or rows == 0:
+        raise ExternalToolError(
+            f"the engine's {what} BMP is {width}x{height} at {bits} bits (compression "
+            f"{compression}); UnrealCV sends uncompressed 32-bit BGRA"
+        )
+    if len(data) < 54 + count:
+        raise ExternalToolError(
+            f"the engine's {what} BMP is truncated: {len(data)} bytes for {width}x{rows} pixels"
+        )
+    pixels = np.frombuffer(data, np.uint8, count=count, offset=len(data) - count)
+    image = pixels.reshape(rows, width, 4)
+    return image if height < 0 else image[::-1]

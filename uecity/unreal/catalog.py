@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from uecity.errors import SpecError
 from uecity.record_io import describe_validation_error
+from uecity.scene.spec import COLOURS
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "ue_project" / "asset_catalog.yaml"
 
@@ -36,6 +37,13 @@ class AssetEntry(BaseModel):
         pattern=r"^/\S+_C$",
         description="Loaded class path for `vset /objects/spawn`, e.g. "
         "/Game/UECity/Vehicles/BP_Car.BP_Car_C",
+    )
+    paint: Literal["variants", "function"] | None = Field(
+        default=None,
+        description="How an actor gets its colour: `variants` spawns the colour's own class "
+        "(`variant_class`: no console needed, works in every build), `function` calls "
+        "`paint_function` through `vbp` (needs the viewport console: not in Shipping builds). "
+        "Default: `function` when a paint_function is given, else `variants`.",
     )
     paint_function: str | None = Field(
         default=None, description="Blueprint function taking R G B in 0..1 (via `vbp`)."
@@ -56,6 +64,35 @@ class AssetEntry(BaseModel):
             raise ValueError(f"size_m must be positive, got {list(self.size_m)}")
         return self
 
+    @model_validator(mode="after")
+    def _paint_is_possible(self) -> AssetEntry:
+        if self.paint == "function" and not self.paint_function:
+            raise ValueError("paint: function needs a paint_function")
+        return self
+
+    @property
+    def paint_mode(self) -> str:
+        """`variants` or `function` (see `paint`)."""
+        return self.paint or ("function" if self.paint_function else "variants")
+
+    def variant_class(self, colour_name: str) -> str:
+        """The class of this asset painted `colour_name`: `/Game/X/BP_Car.BP_Car_C` →
+        `/Game/X/Variants/BP_Car_red.BP_Car_red_C` (`ue_project/Scripts/create_assets.py` makes
+        one per named colour)."""
+        folder, _, leaf = self.blueprint.rpartition("/")
+        asset = leaf.split(".")[0]
+        return f"{folder}/Variants/{asset}_{colour_name}.{asset}_{colour_name}_C"
+
+    def spawn_class(self, colour_name: str) -> str:
+        """What `vset /objects/spawn` takes for an actor of this asset in `colour_name`."""
+        return self.variant_class(colour_name) if self.paint_mode == "variants" else self.blueprint
+
+    def classes(self) -> list[str]:
+        """Every class of this asset the level must have loaded (and a packaged game cooked)."""
+        if self.paint_mode == "function":
+            return [self.blueprint]
+        return [self.blueprint, *(self.variant_class(c) for c in COLOURS)]
+
 
 _GROUP_REFERENCE = re.compile(r"\\(\d+)|\\g<(\w+)>")
 
@@ -68,7 +105,9 @@ class ObserveRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pattern: str = Field(description="A Python regular expression searched in the object name.")
+    pattern: str = Field(
+        description="A Python regular expression the whole object name must match."
+    )
     category: Category
     type: str = Field(
         min_length=1,
@@ -101,24 +140,32 @@ class ObserveRule(BaseModel):
         return bool(_GROUP_REFERENCE.search(self.type))
 
     def match(self, name: str) -> tuple[str, str] | None:
-        found = re.search(self.pattern, name)
+        found = re.fullmatch(self.pattern, name)
         if not found:
             return None
         return self.category, found.expand(self.type)
 
 
+def _word_rule(words: str, category: Category, type_: str) -> ObserveRule:
+    """A rule matching names that have one of `words` as a whole `_`-separated part:
+    `bus` matches `BP_Bus_C_3` and `Bus_2`, never `BP_Bush_C_1`."""
+    return ObserveRule(pattern=rf"(?i)(?:.*_)?(?:{words})(?:_.*)?", category=category, type=type_)
+
+
 DEFAULT_OBSERVE_RULES = (
-    ObserveRule(pattern=r"^traffic_(car|suv|van|bus|truck)_", category="vehicle", type=r"\1"),
-    ObserveRule(pattern=r"^traffic_(adult|child)_", category="pedestrian", type=r"\1"),
-    ObserveRule(pattern=r"(?i)bus", category="vehicle", type="bus"),
-    ObserveRule(pattern=r"(?i)truck|lorry", category="vehicle", type="truck"),
-    ObserveRule(pattern=r"(?i)van\b|_van", category="vehicle", type="van"),
-    ObserveRule(pattern=r"(?i)suv", category="vehicle", type="suv"),
-    ObserveRule(pattern=r"(?i)car|sedan|vehicle", category="vehicle", type="car"),
-    ObserveRule(pattern=r"(?i)pedestrian|person|walker|crowd", category="pedestrian", type="adult"),
+    ObserveRule(pattern=r"traffic_(car|suv|van|bus|truck)_\d+", category="vehicle", type=r"\1"),
+    ObserveRule(pattern=r"traffic_(adult|child)_\d+", category="pedestrian", type=r"\1"),
+    _word_rule("bus", "vehicle", "bus"),
+    _word_rule("truck|lorry", "vehicle", "truck"),
+    _word_rule("van", "vehicle", "van"),
+    _word_rule("suv", "vehicle", "suv"),
+    _word_rule("car|sedan|vehicle", "vehicle", "car"),
+    _word_rule("pedestrian|person|walker|crowd", "pedestrian", "adult"),
 )
 """The name rules of observe mode when the catalog has none: `serve-sim --traffic`'s
-`traffic_<type>_<n>` actors, and names saying what they are."""
+`traffic_<type>_<n>` actors, and names one of whose `_`-separated parts says what they are.
+`vget /objects` lists every actor of the world (WorldSettings, the pawn, the HUD, level props
+such as `BP_Bush_C_1`), so rules match whole names, never substrings."""
 
 
 class AssetCatalog(BaseModel):

@@ -8,9 +8,15 @@ seen actors a mask colour, read every actor's location, rotation and scale (batc
 knows, so boxes, objects and frames are written as usual; motion intervals are not derived
 (no route intents are known) and are left to the annotator.
 
-Which objects are actors, and what they are, comes from name rules: a regular expression per
-(category, type), the type optionally taken from a capture group — the asset catalog's
-`observe` rules, or `uecity.unreal.catalog.DEFAULT_OBSERVE_RULES`.
+Which objects are actors, and what they are, comes from name rules matched against whole
+object names (`vget /objects` lists every actor, the engine's own included): a regular
+expression per (category, type), the type optionally taken from a capture group — the asset
+catalog's `observe` rules, or `uecity.unreal.catalog.DEFAULT_OBSERVE_RULES`.
+
+UnrealCV has no frame-step command: between two captures the engine runs for as long as it
+runs, not 1/fps. Each frame's timestamp is the game time that really passed, measured between
+the engine's replies to `resume` and `pause` (`timestamps_s`), and a run whose frame intervals
+stray from 1/fps is warned about.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from uecity.traffic.demand import ActorSpec
 from uecity.traffic.simulation import ActorState, WorldState
 from uecity.unreal.backend import MASK_TOLERANCE, UnrealCvRenderer, decode_image
 from uecity.unreal.coordinates import unreal_to_world_location, unreal_yaw_to_heading
+from uecity.unreal.paint_check import estimate_colour
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,9 @@ class EngineObserver:
     _last: tuple[int, RenderedFrame, dict[int, str]] | None = None
     _kinds: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # name → kind
     _unknown_kinds: set[tuple[str, str]] = field(default_factory=set)  # kinds without an asset
+    timestamps_s: list[float] = field(default_factory=list)
+    """Game time of each captured frame since the first, as measured (see the module)."""
+    interval_tolerance: float = 0.25
 
     @property
     def camera(self) -> Camera:
@@ -100,17 +110,34 @@ class EngineObserver:
 
     def frames(self, count: int) -> Iterator[WorldState]:
         connection = self.renderer.connection
+        strays = 0
         for frame in range(count):
-            if frame:  # the engine runs one frame period between captures
+            if frame:  # the engine runs about one frame period between captures
                 connection.request("vset /action/game/resume")
+                resumed = time.monotonic()
                 time.sleep(1.0 / self.fps)
-            world, rendered, names = self._capture(frame)
+                connection.request("vset /action/game/pause")
+                ran = time.monotonic() - resumed
+                self.timestamps_s.append(self.timestamps_s[-1] + ran)
+                strays += abs(ran * self.fps - 1.0) > self.interval_tolerance
+            else:
+                connection.request("vset /action/game/pause")
+                self.timestamps_s.append(0.0)
+            world, rendered, names = self._capture(frame, self.timestamps_s[-1])
             self._last = (frame, rendered, names)
             yield world
+        if strays:
+            log.warning(
+                "observe mode: %d of %d frame intervals strayed more than %d%% from 1/fps "
+                "(the engine runs freely between captures); the measured times are in the "
+                "frames' world states",
+                strays, max(count - 1, 0), round(100 * self.interval_tolerance),
+            )  # fmt: skip
 
-    def _capture(self, frame: int) -> tuple[WorldState, RenderedFrame, dict[int, str]]:
+    def _capture(
+        self, frame: int, time_s: float
+    ) -> tuple[WorldState, RenderedFrame, dict[int, str]]:
         connection = self.renderer.connection
-        connection.request("vset /action/game/pause")
         names = [n for n in str(connection.request("vget /objects")).split() if self._classify(n)]
         new = [n for n in names if n not in self._seen]
         colours = []
@@ -127,8 +154,9 @@ class EngineObserver:
         replies = connection.request_batch(
             [*reads, f"vget /camera/{cid}/lit {fmt}", f"vget /camera/{cid}/object_mask {fmt}"]
         )
-        image_bgr = decode_image(replies[-2], "lit")
-        mask_bgr = decode_image(replies[-1], "object_mask")
+        size = (self.camera.width, self.camera.height)
+        image_bgr = decode_image(replies[-2], "lit", size)
+        mask_bgr = decode_image(replies[-1], "object_mask", size)
         colours_bgr = {self._seen[n].instance_id: instance_colour(self._seen[n].instance_id)[::-1]
                        for n in names}  # fmt: skip
         ids = decode_colour_mask(mask_bgr, colours_bgr, MASK_TOLERANCE)
@@ -152,17 +180,14 @@ class EngineObserver:
             actors.append(ActorState(name, spec, x, y, z, heading, 0.0, 0.0, ""))
         rendered = RenderedFrame(image_bgr, ids, None)
         names_by_id = {self._seen[n].instance_id: n for n in names}
-        return WorldState(frame, frame / self.fps, tuple(actors)), rendered, names_by_id
+        return WorldState(frame, time_s, tuple(actors)), rendered, names_by_id
 
     def _estimate_colour(self, seen: _Seen, image_bgr: np.ndarray, ids: np.ndarray) -> None:
         """The actor's colour, once enough of it is visible: the median of its brighter half of
         pixels (the lit paint, not windows, tyres or the shaded side)."""
-        pixels = image_bgr[ids == seen.instance_id].astype(np.float64)  # (N, 3) BGR
-        if len(pixels) < self.min_colour_pixels:
-            return
-        luminance = pixels @ np.array([0.114, 0.587, 0.299])
-        b, g, r = np.median(pixels[luminance >= np.median(luminance)], axis=0)
-        seen.colour_rgb = (int(r), int(g), int(b))
+        seen.colour_rgb = estimate_colour(
+            image_bgr[ids == seen.instance_id], self.min_colour_pixels
+        )
 
     # --- the renderer
     def start(self, world: WorldState, instance_ids: Mapping[str, int]) -> FinishedFrame:

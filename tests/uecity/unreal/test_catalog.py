@@ -94,9 +94,31 @@ def test_observe_rules_come_from_the_catalog_or_the_defaults(tmp_path: Path) -> 
     path.write_text(
         CAR + "observe:\n"
         "  - {pattern: '^BP_(?P<kind>car)_\\d+$', category: vehicle, type: '\\g<kind>'}\n"
-        "  - {pattern: 'Sedan', category: vehicle, type: car}\n"
+        "  - {pattern: '.*Sedan_\\d+', category: vehicle, type: car}\n"
     )
     rules = load_catalog(path).observe_rules()
     assert [r.match("BP_car_12") for r in rules] == [("vehicle", "car"), None]
     assert [r.match("MySedan_3") for r in rules] == [None, ("vehicle", "car")]
+    assert [r.match("MySedan_3_Wheel") for r in rules] == [None, None]  # whole names only
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("BP_Bus_C_3", ("vehicle", "bus")),
+        ("Bus_2", ("vehicle", "bus")),
+        ("BP_Bush_C_1", None),  # `vget /objects` lists the level's props too
+        ("BP_Cart_C_2", None),
+        ("BP_Car_red_C_4", ("vehicle", "car")),
+        ("PlayerCameraManager_2147482001", None),
+        ("WorldSettings", None),
+        ("traffic_suv_12", ("vehicle", "suv")),
+        ("Crowd_Person_7", ("pedestrian", "adult")),
+    ],
+)
+def test_default_observe_rules_match_whole_name_parts(
+    name: str, kind: tuple[str, str] | None
+) -> None:
+    found = next(filter(None, (rule.match(name) for rule in DEFAULT_OBSERVE_RULES)), None)
+    assert found == kind
     assert DEFAULT_OBSERVE_RULES[0].match("traffic_bus_7") == ("vehicle", "bus")

@@ -14,7 +14,8 @@ from tests.uecity.unreal.conftest import ServerFactory
 from uecity.cli import app
 from uecity.dataset import Dataset
 from uecity.unreal.catalog import DEFAULT_CATALOG, AssetCatalog, AssetEntry
-from uecity.unreal.sim_server import FaultPlan
+from uecity.unreal.emulator.engine import EngineBehaviour
+from uecity.unreal.emulator.server import FaultPlan
 from uecity.validate import validate_dataset
 
 runner = CliRunner()
@@ -41,24 +42,117 @@ def boxes(out: Path) -> pd.DataFrame:
     return dataset.video(dataset.videos[0]).boxes_dataframe()
 
 
+@pytest.fixture(scope="module")
+def sim_boxes(spec_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """The `sim` backend's boxes for the same spec and seed, per video."""
+    out = tmp_path_factory.mktemp("sim") / "sim"
+    result = generate(spec_file, out, "--videos", "2")
+    assert result.exit_code == 0, result.output
+    dataset = Dataset.open(out)
+    return {v: dataset.video(v).boxes_dataframe() for v in dataset.videos}
+
+
+@pytest.mark.parametrize(
+    ("platform", "faults"),
+    [("linux", None), ("windows", FaultPlan(drop_at_requests={150, 420, 900}))],
+)
 def test_unreal_boxes_match_the_sim_backends(
+    start_server: ServerFactory,
+    spec_file: Path,
+    tmp_path: Path,
+    sim_boxes: dict[str, pd.DataFrame],
+    platform: str,
+    faults: FaultPlan | None,
+) -> None:
+    """The issue's bar: a cooked build on Linux (one TCP session) and on Windows (with drops),
+    two videos, boxes within 1 px of the sim backend for the same spec and seed."""
+    server = start_server(
+        faults=faults, behaviour=EngineBehaviour(platform=platform, build="packaged")
+    )  # type: ignore[arg-type]
+    endpoint = f"127.0.0.1:{server.port}"
+    result = generate(spec_file, tmp_path / "ue", "--backend", "unrealcv", "--endpoint", endpoint,
+                      "--videos", "2")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert validate_dataset(tmp_path / "ue").ok
+    if faults is None:
+        assert server.connections == 1  # one connection for the whole run
+    else:
+        assert server.connections >= 3  # really dropped, and resumed
+    dataset = Dataset.open(tmp_path / "ue")
+    assert dataset.videos == ["video_0000", "video_0001"]
+    for video_id in dataset.videos:
+        ue, sim = dataset.video(video_id).boxes_dataframe(), sim_boxes[video_id]
+        both = ue.merge(sim, on=["frame", "track_id"], suffixes=("_ue", "_sim"))
+        assert len(both) == len(sim) == len(ue) > 50
+        for c in ("x1", "y1", "x2", "y2"):
+            assert (both[f"{c}_ue"] - both[f"{c}_sim"]).abs().max() <= 1.0
+        assert dataset.video(video_id).info.backend == "unrealcv"
+        objects = dataset.video(video_id).objects()
+        assert all(o.asset and o.asset.startswith("/Game/UECity/") for o in objects)
+    spawned = [e.command.split()[-1] for e in server.request_log if "/objects/spawn" in e.command]
+    assert len(spawned) == len(set(spawned))  # no name twice
+    leftovers = [n for n in server.engine.objects if n.startswith(("uecity_", "FusionCamera"))]
+    assert leftovers == []  # actors and cameras destroyed with their video
+
+
+def test_a_linux_engine_lost_over_tcp_is_one_clear_error_and_resume_continues(
     start_server: ServerFactory, spec_file: Path, tmp_path: Path
 ) -> None:
-    server = start_server()
-    endpoint = f"127.0.0.1:{server.port}"
-    result = generate(spec_file, tmp_path / "ue", "--backend", "unrealcv", "--endpoint", endpoint)
+    hidden = tmp_path / "engine-host"  # its Unix socket is not on this host
+    hidden.mkdir()
+    server = start_server(faults=FaultPlan(drop_at_requests={800}), socket_folder=hidden)
+    args = ["--backend", "unrealcv", "--endpoint", f"127.0.0.1:{server.port}", "--videos", "2",
+            "--connect-timeout", "2"]  # fmt: skip
+    result = generate(spec_file, tmp_path / "ue", *args)
+    assert result.exit_code == 6, result.output
+    assert "Restart the engine, then run the same command with --resume" in result.output
+    assert "Traceback" not in result.output
+    done = sorted(p.name for p in (tmp_path / "ue" / "videos").iterdir())
+    assert done == ["video_0000"]  # the finished video is kept
+    restarted = start_server(socket_folder=hidden)  # the engine, started again
+    args[3] = f"127.0.0.1:{restarted.port}"
+    result = generate(spec_file, tmp_path / "ue", *args, "--resume")
     assert result.exit_code == 0, result.output
-    assert generate(spec_file, tmp_path / "sim").exit_code == 0
+    assert Dataset.open(tmp_path / "ue").videos == ["video_0000", "video_0001"]
     assert validate_dataset(tmp_path / "ue").ok
-    ue, sim = boxes(tmp_path / "ue"), boxes(tmp_path / "sim")
-    both = ue.merge(sim, on=["frame", "track_id"], suffixes=("_ue", "_sim"))
-    assert len(both) >= 0.95 * len(sim) and len(both) >= 0.95 * len(ue) and len(both) > 50
-    for c in ("x1", "y1", "x2", "y2"):
-        assert (both[f"{c}_ue"] - both[f"{c}_sim"]).abs().max() <= 2.0
-    info = Dataset.open(tmp_path / "ue").video("video_0000").info
-    assert info.backend == "unrealcv"
-    objects = Dataset.open(tmp_path / "ue").video("video_0000").objects()
-    assert all(o.asset and o.asset.startswith("/Game/UECity/") for o in objects)
+
+
+def test_frequent_drops_end_in_one_clear_error_not_a_traceback(
+    start_server: ServerFactory, spec_file: Path, tmp_path: Path
+) -> None:
+    """Issue 16: `serve-sim --drop-every 15` let `ConnectionLost` escape a reconnection."""
+    server = start_server(
+        faults=FaultPlan(drop_every=15), behaviour=EngineBehaviour(platform="windows")
+    )
+    result = generate(spec_file, tmp_path / "ue", "--backend", "unrealcv", "--endpoint",
+                      f"127.0.0.1:{server.port}", "--connect-timeout", "2")  # fmt: skip
+    assert result.exit_code == 6, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "lost the Unreal Engine" in result.output and "Traceback" not in result.output
+
+
+def test_the_request_timeout_is_set_from_the_command_line(spec_file: Path, tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from uecity.unreal import wire
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def greet_and_hang() -> None:  # an engine that greets, then never answers
+        conn, _ = listener.accept()
+        wire.send_message(conn, b"connected to Hung")
+        held.append(conn)
+
+    threading.Thread(target=greet_and_hang, daemon=True).start()
+    started = time.monotonic()
+    result = generate(spec_file, tmp_path / "ue", "--backend", "unrealcv", "--endpoint",
+                      f"127.0.0.1:{listener.getsockname()[1]}", "--connect-timeout", "1",
+                      "--request-timeout", "0.5")  # fmt: skip
+    listener.close()
+    assert result.exit_code == 6, result.output
+    assert "within 0.5 s" in result.output and time.monotonic() - started < 30
 
 
 def test_meshes_bigger_than_the_catalog_says_are_reported(
@@ -91,7 +185,8 @@ def test_dropped_connections_leave_a_complete_identical_dataset(
     clean = start_server()
     args = ["--backend", "unrealcv", "--endpoint", f"127.0.0.1:{clean.port}"]
     assert generate(spec_file, tmp_path / "clean", *args).exit_code == 0
-    faulty = start_server(faults=FaultPlan(drop_every=400, restart_engine_on_drop=True))
+    faulty = start_server(faults=FaultPlan(drop_every=400, restart_engine_on_drop=True),
+                          behaviour=EngineBehaviour(platform="windows"))  # fmt: skip
     args = ["--backend", "unrealcv", "--endpoint", f"127.0.0.1:{faulty.port}"]
     result = generate(spec_file, tmp_path / "faulty", *args)
     assert result.exit_code == 0, result.output
@@ -112,7 +207,9 @@ def test_an_endpoint_that_never_answers_fails_fast_and_writes_nothing(
         result = generate(spec_file, tmp_path / "out", "--backend", "unrealcv", "--endpoint",
                           endpoint, "--connect-timeout", "1")  # fmt: skip
     assert result.exit_code == 6
-    assert f"no UnrealCV server answered at {endpoint}" in result.output
+    assert f"the UnrealCV server at {endpoint} accepts TCP connections but never greets" in (
+        result.output
+    )
     assert time.monotonic() - started < 10
     assert not (tmp_path / "out").exists()
 
@@ -122,6 +219,7 @@ def test_an_endpoint_that_never_answers_fails_fast_and_writes_nothing(
     [
         (["--workers", "2"], 2, "--workers must be 1 with the unrealcv backend"),
         (["--endpoint", "localhost"], 2, "is not HOST:PORT"),
+        (["--endpoint", "unix:"], 2, "names no socket"),
     ],
 )
 def test_impossible_unreal_requests_are_refused(
@@ -153,7 +251,7 @@ def test_observe_mode_records_the_engines_own_traffic(
     start_server: ServerFactory, network: object, tmp_path: Path
 ) -> None:
     from uecity.scene.spec import SceneSpec
-    from uecity.unreal.engine_traffic import EngineTraffic
+    from uecity.unreal.emulator.traffic import EngineTraffic
 
     traffic = EngineTraffic(SceneSpec(), network, tick_s=0.01, seed=1)  # type: ignore[arg-type]
     try:
@@ -192,12 +290,12 @@ def test_observe_mode_records_what_the_catalogs_name_rules_say(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from uecity.scene.spec import SceneSpec
-    from uecity.unreal.engine_traffic import EngineTraffic
+    from uecity.unreal.emulator.traffic import EngineTraffic
 
     vehicles = [a.model_dump() for a in catalog.assets if a.category == "vehicle"]
     rules = [
         {"pattern": r"^traffic_(car|suv)_\d+$", "category": "vehicle", "type": r"\1"},
-        {"pattern": r"^traffic_(adult|child)_", "category": "pedestrian", "type": r"\1"},
+        {"pattern": r"traffic_(adult|child)_\d+", "category": "pedestrian", "type": r"\1"},
     ]
     catalog_file = tmp_path / "catalog.yaml"
     catalog_file.write_text(yaml.safe_dump({"assets": vehicles, "observe": rules}))
