@@ -84,7 +84,7 @@ class _ErrorMappingGroup(TyperGroup):
         except click.ClickException as error:
             print_error(error.format_message())
             sys.exit(error.exit_code)
-        except click.Abort:
+        except typer.Abort:
             print_error("aborted")
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)

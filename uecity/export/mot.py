@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from uecity.box_formats import xyxy_to_mot_xywh
-from uecity.dataset import Dataset
+from uecity.dataset import Dataset, check_referents
 from uecity.errors import DatasetError
-from uecity.export.output import ExportFolder, ExportSummary, check_referents
+from uecity.export.output import ExportFolder, ExportSummary
 from uecity.records import Expression
 
 logger = logging.getLogger(__name__)

@@ -21,14 +21,13 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from uecity import __version__
 from uecity.atomic_write import atomic_write_bytes, atomic_write_json, remove_temporaries
-from uecity.errors import DatasetError, UsageError
-from uecity.records import Expression
+from uecity.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -89,30 +88,6 @@ def write_if_changed(
         return False
     atomic_write_bytes(target, data, durable=False)
     return True
-
-
-def check_referents(
-    expression: Expression, boxes: Collection[tuple[int, int]], num_frames: int, path: Path
-) -> None:
-    """Refuse an expression that refers to a frame outside its video or to a track without a
-    box at that frame (`boxes` holds the video's (frame, track_id) pairs)."""
-    for key in sorted(expression.label, key=int):
-        frame = int(key)
-        if not 0 <= frame < num_frames:
-            raise DatasetError(
-                f"expression '{expression.expression_id}' refers to frame {frame}, outside the "
-                f"video (frames 0..{num_frames - 1})",
-                path=path,
-                field=f"label.{key}",
-            )
-        for track in expression.label[key]:
-            if (frame, track) not in boxes:
-                raise DatasetError(
-                    f"expression '{expression.expression_id}' refers to track {track} at frame "
-                    f"{frame}, which has no box there",
-                    path=path,
-                    field=f"label.{key}",
-                )
 
 
 class ExportFolder:

@@ -29,12 +29,11 @@ import numpy as np
 from uecity.atomic_write import atomic_path, atomic_write_bytes, dumps_json
 from uecity.box_formats import xyxy_to_refer_kitti_x1y1wh_normalised
 from uecity.child_processes import die_with_parent
-from uecity.dataset import Dataset, Video
+from uecity.dataset import Dataset, Video, check_referents
 from uecity.errors import DatasetError
 from uecity.export.output import (
     ExportFolder,
     ExportSummary,
-    check_referents,
     source_fingerprint,
     up_to_date,
     write_if_changed,
@@ -200,12 +199,7 @@ def export_refer_kitti(
     expressions = 0
     for video_id in dataset.videos:
         video = dataset.video(video_id)
-        table = video.boxes_table()
-        boxes = set(
-            zip(
-                table.column("frame").to_pylist(), table.column("track_id").to_pylist(), strict=True
-            )
-        )
+        boxes = video.box_keys()
         for expression in video.expressions():
             relative = f"{EXPRESSION_ROOT}/{video_id}/{expression.expression_id}.json"
             source = video.expressions_folder / f"{expression.expression_id}.json"
