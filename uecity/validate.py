@@ -57,6 +57,8 @@ class ValidationReport:
     """Everything `validate_dataset` found, plus what it counted on the way."""
 
     problems: list[Problem] = field(default_factory=list)
+    # harmless findings (temporaries a kill left beside whole files): printed, not failed on
+    notes: list[Problem] = field(default_factory=list)
     videos: int = 0
     frames: int = 0
     objects: int = 0
@@ -133,10 +135,14 @@ class _Validator:
         for leftover in sorted(p for p in self.root.rglob("*") if is_temporary(p)):
             if interrupted and (leftover.is_relative_to(staging) or leftover.parent == self.root):
                 continue  # part of the interrupted run, named above
-            self.problem(
-                leftover,
-                "leftover temporary of an interrupted write (remove it, or "
-                "re-run the command that was interrupted with --resume)",
+            # The file it was to replace is whole (the rename never happened): nothing is lost.
+            self.report.notes.append(
+                Problem(
+                    str(leftover.relative_to(self.root)),
+                    "",
+                    "leftover temporary of an interrupted write, ignored (the file beside it "
+                    "is whole); safe to delete",
+                )
             )
         self.unlisted_folders(manifest)
         for video_id in manifest.videos:

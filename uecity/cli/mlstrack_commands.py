@@ -60,6 +60,8 @@ def _options_checked() -> Iterator[None]:
         message = re.sub(
             r"field '(\w+)'", lambda m: "--" + m[1].replace("_", "-"), str(error.args[0])
         )
+        if error.field:
+            message = f"--{error.field.replace('_', '-')}: {message}"
         raise UsageError(message) from None
 
 
