@@ -46,7 +46,7 @@ from mlstrack.text_encoders import TextFeatures
 from mlstrack.track_state import TrackState
 from mlstrack.training.config import TrainConfig
 from mlstrack.training.track_noise import noisy_training_tracks
-from uecity.atomic_write import atomic_write_text, remove_temporaries
+from uecity.atomic_write import atomic_write_text, is_temporary, remove_temporaries
 from uecity.errors import DatasetError, UsageError
 
 logger = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class Trainer:
                     f"{self.run_dir} holds a run with a different config ({', '.join(changed)} "
                     "differ); resume it with the same settings or choose a new --out"
                 )
-        elif self.run_dir.exists() and any(self.run_dir.iterdir()):
+        elif self.run_dir.exists() and not all(is_temporary(p) for p in self.run_dir.iterdir()):
             raise UsageError(f"--out {self.run_dir} is not empty and holds no training run")
 
     # --- checkpoints ----------------------------------------------------------------------

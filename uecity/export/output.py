@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uecity import __version__
-from uecity.atomic_write import atomic_write_bytes, atomic_write_json, remove_temporaries
+from uecity.atomic_write import (
+    atomic_write_bytes,
+    atomic_write_json,
+    is_temporary,
+    remove_temporaries,
+)
 from uecity.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -118,7 +123,7 @@ class ExportFolder:
                     "another --out or pass --force to write into it anyway",
                     path=root,
                 )
-        elif root.is_dir() and any(root.iterdir()) and not force:
+        elif root.is_dir() and not _only_temporaries(root) and not force:
             raise UsageError(
                 "the output folder is not empty and is not a UE-City export; choose another "
                 "--out or pass --force to write into it anyway (existing files are kept)",
@@ -161,6 +166,12 @@ class ExportFolder:
         if planned:
             record["planned"] = planned
         atomic_write_json(self.root / MARKER_NAME, record)
+
+
+def _only_temporaries(folder: Path) -> bool:
+    """Whether `folder` holds nothing but temporaries of ours (an export killed before its
+    first rename): it counts as empty."""
+    return all(is_temporary(p) for p in folder.iterdir())
 
 
 def _remove_empty_parents(folder: Path, root: Path) -> None:

@@ -15,6 +15,7 @@ previous export is skipped. Label files list every box of the frame (class 0), 6
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -83,6 +84,11 @@ class _FrameJob:
 
 def _place_image(source: Path, target: Path) -> None:
     if source.suffix.lower() == ".png":
+        with contextlib.suppress(OSError):
+            if os.path.samefile(source, target):
+                # Already the link (an interrupted export made it): a rename of a second link
+                # onto it would do nothing and leave the temporary behind.
+                return
         with atomic_path(target, durable=False) as temporary:
             temporary.unlink()
             try:

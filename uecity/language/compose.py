@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from uecity.atomic_write import atomic_write_json
-from uecity.dataset import Dataset
+from uecity.atomic_write import atomic_write_json, remove_temporaries
+from uecity.dataset import MANIFEST_NAME, Dataset
 from uecity.errors import DatasetError, SpecError, UsageError
 from uecity.language.atoms import AtomTable, VideoFacts, referents_by_frame
 from uecity.language.composition import CompositionConfig, compose_video, enumerate_descriptions
@@ -205,6 +205,14 @@ def _write(
     workers: int | None,
 ) -> None:
     written = {video: list(ids) for video, ids in owned.items()}
+    # Temporaries a killed compose left: of its expressions and of the manifest it rewrites.
+    expressions_root = dataset.root / "expressions"
+    leftovers = remove_temporaries(expressions_root) if expressions_root.is_dir() else []
+    for path in Dataset.manifest_path(dataset.root).parent.glob(f".{MANIFEST_NAME}.uecity-tmp-*"):
+        path.unlink()
+        leftovers.append(path)
+    for path in leftovers:
+        logger.info("removed leftover %s", path)
     # Journal first: the state lists the old and the new files as ours before any is written,
     # so a re-run after a kill in the middle still knows which files it may replace or remove.
     _write_state(
