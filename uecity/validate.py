@@ -166,13 +166,15 @@ class _Validator:
         return True
 
     def interrupted_run(self, staging_folder: Path) -> bool:
-        """An interrupted `uecity generate` (its journal or staging folder is left, or listed
-        videos are not there yet): one problem naming it and the command that finishes it."""
+        """An interrupted `uecity generate` or `merge` (its journal or staging folder is left):
+        one problem naming it and the command that finishes it."""
         journal = (self.root / JOURNAL_NAME).is_file()
         staging = staging_folder.is_dir()
         manifest_missing = not (self.root / MANIFEST_NAME).is_file()
         if not (journal or staging):
             return False
+        record = read_journal(self.root) or {}
+        name = record.get("command", "generate")
         command = finish_command(self.root) or (
             f"uecity generate SPEC --out {self.root} --resume (the spec, seed and overrides "
             "of the interrupted run)"
@@ -180,7 +182,7 @@ class _Validator:
         stage = "before writing its manifest" if manifest_missing else "before it finished"
         self.problem(
             self.root,
-            f"an interrupted `uecity generate` run (stopped {stage}); finish it with: {command}",
+            f"an interrupted `uecity {name}` run (stopped {stage}); finish it with: {command}",
         )
         return True
 

@@ -137,3 +137,26 @@ def test_compose_killed_at_a_rename_is_finished_by_the_same_command(
     assert run(point, count, *args[:1], str(out), *args[1:]) == KILLED
     assert uecity(*args[:1], str(out), *args[1:]).returncode == 0
     assert snapshot(out) == snapshot(reference)
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_merge_killed_at_a_rename_is_finished_by_the_same_command(
+    generated: tuple[Path, int, dict[str, str]], tmp_path: Path, where: str
+) -> None:
+    spec, _, reference = generated
+    shards = [tmp_path / f"shard{i}" for i in range(2)]
+    for i, shard in enumerate(shards):
+        assert (
+            uecity("generate", str(spec), "--shard", f"{i}/2", "--out", str(shard)).returncode == 0
+        )
+    count = tmp_path / "count"
+    args = ("merge", *(str(s) for s in shards), "--out")
+    assert run(0, count, *args, str(tmp_path / "merged")) == 0
+    assert snapshot(tmp_path / "merged") == reference  # shards merged equal one run
+    point = {"first": 1, "last": int(count.read_text())}[where]
+    out = tmp_path / "out"
+    assert run(point, count, *args, str(out)) == KILLED
+    assert "interrupted `uecity merge` run" in uecity("validate", str(out)).stdout
+    finished = uecity(*args, str(out))
+    assert finished.returncode == 0, finished.stderr
+    assert snapshot(out) == reference
