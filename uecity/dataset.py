@@ -100,7 +100,7 @@ def to_box_table(boxes: pa.Table | pd.DataFrame) -> pa.Table:
     has_amodal = all(name in boxes.column_names for name in OPTIONAL_BOX_COLUMNS)
     fields = [f for f in BOX_SCHEMA if f.name in REQUIRED_BOX_COLUMNS or has_amodal]
     schema = pa.schema(fields)
-    nulls = [f.name for f in fields if boxes.column(f.name).null_count]
+    nulls = [f.name for f in fields if not f.nullable and boxes.column(f.name).null_count]
     if nulls:
         column = boxes.column(nulls[0])
         row = int(pa.compute.index(column.is_null(), True).as_py())
