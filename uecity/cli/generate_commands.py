@@ -100,7 +100,13 @@ def generate(
         if error.path is not None:
             raise  # the spec file itself
         # The spec was sound: the command line's override is what is out of range.
-        option = {"run.videos": "--videos", "run.frames": "--frames", "run.seed": "--seed"}
+        option = {
+            "run.videos": "--videos",
+            "run.frames": "--frames",
+            "run.seed": "--seed",
+            "run.backend": "--backend",
+            "run.mode": "--mode",
+        }
         raise UsageError(f"{option.get(error.field or '', error.field)}: {error.args[0]}") from None
     unrealcv = None
     if spec.run.backend == "unrealcv":
