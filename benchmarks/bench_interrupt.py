@@ -1,8 +1,10 @@
 """Interruption benchmark (issue 16): `kill -9` at random moments, then the same command.
 
 For each writer (`generate --workers 2`, `export --format refer-kitti`, optionally `train`) an
-uninterrupted reference run is made and timed; then N trials each start the command, kill it
-with SIGKILL at a uniformly random moment of that duration, and run the same command again
+uninterrupted reference run is made and timed from the moment its output folder appears (its
+first write) to its end; then N trials each start the command, wait for the output folder,
+kill it with SIGKILL at a uniformly random moment of that writing phase (a kill during Python's
+start-up would test nothing), and run the same command again
 (`generate` with `--resume`, as `uecity validate` prints it; `export` and `train` unchanged, no
 `--force`). A trial is
 
@@ -97,16 +99,36 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def killed_run(args: list[str], after_s: float, group: bool) -> int:
-    """Start `uecity args`, SIGKILL it (its group, or the main process only) after `after_s`;
-    returns how many of its processes are still alive 2 s later."""
-    process = subprocess.Popen(
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
         [*UECITY, *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def wait_for(path: Path, process: subprocess.Popen) -> None:
+    """Until `path` exists (the command's first write) or the command has ended."""
+    while not path.exists() and process.poll() is None:
+        time.sleep(0.01)
+
+
+def timed_reference(args: list[str], out: Path) -> float:
+    """Run to the end; seconds from the output folder's appearance to the end."""
+    process = start(args)
+    wait_for(out, process)
+    began = time.perf_counter()
+    assert process.wait() == 0, f"the reference run {args} failed"
+    return time.perf_counter() - began
+
+
+def killed_run(args: list[str], out: Path, after_s: float, group: bool) -> int:
+    """Start `uecity args`, SIGKILL it (its group, or the main process only) `after_s` after its
+    output folder appeared; returns how many of its processes are still alive 2 s later."""
+    process = start(args)
+    wait_for(out, process)
     time.sleep(after_s)
     below = descendants(process.pid)
     if process.poll() is None:
@@ -134,9 +156,7 @@ def trials(
     alternate_main_only: bool = False,
 ) -> dict:
     reference = work / f"{name}-reference"
-    started = time.perf_counter()
-    assert run(first(reference)) == 0, f"the reference {name} run failed"
-    duration = time.perf_counter() - started
+    duration = timed_reference(first(reference), reference)
     expected = measure(reference)
     counts = {"identical": 0, "differing": 0, "failed": 0}
     orphans = 0
@@ -145,7 +165,7 @@ def trials(
         out = work / f"{name}-{trial}"
         group = not (alternate_main_only and trial % 2 == 1)
         main_only += not group
-        orphans += killed_run(first(out), rng.uniform(0.0, duration), group)
+        orphans += killed_run(first(out), out, rng.uniform(0.0, duration), group)
         code = run(again(out))
         if code != 0:
             counts["failed"] += 1
@@ -154,11 +174,11 @@ def trials(
         else:
             counts["differing"] += 1
         shutil.rmtree(out, ignore_errors=True)
-    result = {"trials": count, "reference_s": round(duration, 1), **counts}
+    result = {"trials": count, "reference_writing_s": round(duration, 1), **counts}
     if alternate_main_only:
         result.update(main_only_kills=main_only, orphans_after_2s=orphans)
     print(
-        f"{name}: {count} kill -9 trials (reference run {duration:.1f} s): "
+        f"{name}: {count} kill -9 trials (reference run writing for {duration:.1f} s): "
         f"{counts['identical']} identical, {counts['differing']} differing, "
         f"{counts['failed']} failed"
         + (
