@@ -4,7 +4,9 @@
 would keep running, and keep writing into the output folder that a `--resume` is about to
 clean. Every process a command starts (the workers of a pool, a multiprocessing manager) runs
 `die_with_parent` first: on Linux the kernel sends it SIGKILL the moment its parent ends
-(`PR_SET_PDEATHSIG`); everywhere a watchdog thread ends it when it is re-parented.
+(`PR_SET_PDEATHSIG`); everywhere a watchdog thread ends it when it is re-parented. This module
+imports almost nothing, so a spawned worker reaches that point within moments of its start
+(its heavy imports come with its first task).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 WATCHDOG_PERIOD_S = 0.2
@@ -47,3 +50,12 @@ def die_with_parent(parent_pid: int) -> None:
     if os.getppid() != parent_pid:
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def die_with_parent_and_join_run(parent_pid: int, folder: str | Path) -> None:
+    """The initializer of a worker of a journalled run (`uecity.run_journal`): die with the
+    parent, and hold the run's lock too, so that a `--resume` is refused while it lives."""
+    from uecity.run_journal import join_run
+
+    die_with_parent(parent_pid)
+    join_run(folder)

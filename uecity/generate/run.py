@@ -28,14 +28,14 @@ import numpy as np
 
 from uecity import __version__
 from uecity.atomic_write import is_temporary, remove_temporaries
-from uecity.child_processes import die_with_parent
+from uecity.child_processes import die_with_parent, die_with_parent_and_join_run
 from uecity.dataset import Dataset
 from uecity.errors import SpecError, UsageError
 from uecity.generate.worker import PARTIAL, VideoJob, VideoSummary, generate_video, video_camera
 from uecity.motion.auto import VOCABULARY
 from uecity.record_io import load_json
 from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
-from uecity.run_journal import JOURNAL_NAME, RunJournal, join_run, refuse_if_held
+from uecity.run_journal import JOURNAL_NAME, RunJournal, refuse_if_held
 from uecity.scene.spec import COLOURS, SceneSpec, spec_to_plain
 from uecity.traffic.network import build_network
 
@@ -289,7 +289,7 @@ def _run_pool(plan: RunPlan, progress: ProgressFn | None) -> list[VideoSummary]:
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
-            initializer=_init_worker,
+            initializer=die_with_parent_and_join_run,
             initargs=(os.getpid(), plan.out),
         ) as pool:
             futures = {pool.submit(_pool_task, job, queue) for job in plan.pending}
@@ -315,11 +315,6 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
     for process in processes:
         if process.is_alive():
             process.terminate()
-
-
-def _init_worker(parent_pid: int, out: Path) -> None:
-    die_with_parent(parent_pid)
-    join_run(out)  # a --resume is refused while this worker lives
 
 
 def _drain(queue, progress: ProgressFn | None) -> None:
