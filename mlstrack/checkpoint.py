@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from mlstrack.config import MLSTrackConfig
 from mlstrack.model import MLSTrack
 from mlstrack.pretrained import how_to_provide, is_offline
 from mlstrack.text_encoders import HFTokenizer
+from uecity.atomic_write import atomic_path
 from uecity.errors import ExternalToolError, SpecError
 
 log = logging.getLogger(__name__)
@@ -64,17 +64,8 @@ def _architecture(hf_config: Any) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, write: Any) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as temporary:  # a kill leaves a swept `.uecity-tmp-` name only
         write(temporary)
-        # some writers create private files: give the result the usual umask-based mode
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def save_pretrained(model: MLSTrack, folder: str | Path) -> Path:

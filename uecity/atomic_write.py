@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from uecity.errors import UsageError
+
 TEMPORARY_MARKER = ".uecity-tmp-"
 
 
@@ -110,3 +112,18 @@ def remove_temporaries(folder: str | Path) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+def check_creatable(target: str | Path, option: str, *, folder: bool = True) -> None:
+    """Refuse, before any work, an output (a folder, or a file with `folder=False`) that cannot
+    be made or written: a file in the way, or no write permission. Nothing is created here."""
+    target = Path(target)
+    existing = target if folder else target.parent
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if folder and existing == target and not target.is_dir():
+        raise UsageError(f"{option} {target}: exists and is not a folder")
+    if not existing.is_dir():
+        raise UsageError(f"{option} {target}: cannot be made, {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {target}: no permission to write into {existing}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute
 import pyarrow.parquet as pq
 
 from uecity.atomic_write import atomic_path, atomic_write_bytes
@@ -99,11 +100,43 @@ def to_box_table(boxes: pa.Table | pd.DataFrame) -> pa.Table:
     has_amodal = all(name in boxes.column_names for name in OPTIONAL_BOX_COLUMNS)
     fields = [f for f in BOX_SCHEMA if f.name in REQUIRED_BOX_COLUMNS or has_amodal]
     schema = pa.schema(fields)
+    nulls = [f.name for f in fields if not f.nullable and boxes.column(f.name).null_count]
+    if nulls:
+        column = boxes.column(nulls[0])
+        row = int(pa.compute.index(column.is_null(), True).as_py())
+        raise DatasetError(
+            f"column '{nulls[0]}' has {column.null_count} null value(s) (first at row {row}); "
+            "every box needs a value in every column"
+        )
     try:
         table = boxes.select([f.name for f in fields]).cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as error:
         raise DatasetError(f"box values do not fit the on-disk types: {error}") from None
     return table.sort_by([("frame", "ascending"), ("track_id", "ascending")])
+
+
+def check_referents(
+    expression: Expression, boxes: Collection[tuple[int, int]], num_frames: int, path: Path
+) -> None:
+    """Refuse an expression that refers to a frame outside its video or to a track without a
+    box at that frame (`boxes` holds the video's (frame, track_id) pairs)."""
+    for key in sorted(expression.label, key=int):
+        frame = int(key)
+        if not 0 <= frame < num_frames:
+            raise DatasetError(
+                f"expression '{expression.expression_id}' refers to frame {frame}, outside the "
+                f"video (frames 0..{num_frames - 1})",
+                path=path,
+                field=f"label.{key}",
+            )
+        for track in expression.label[key]:
+            if (frame, track) not in boxes:
+                raise DatasetError(
+                    f"expression '{expression.expression_id}' refers to track {track} at frame "
+                    f"{frame}, which has no box there",
+                    path=path,
+                    field=f"label.{key}",
+                )
 
 
 class Video:
@@ -196,6 +229,12 @@ class Video:
             return to_box_table(table)
         except DatasetError as error:
             raise DatasetError(error.args[0], path=self.boxes_path) from None
+
+    def box_keys(self) -> set[tuple[int, int]]:
+        """The (frame, track_id) pairs that have a box."""
+        table = self.boxes_table()
+        frames, tracks = table.column("frame").to_pylist(), table.column("track_id").to_pylist()
+        return set(zip(frames, tracks, strict=True))
 
     def boxes_dataframe(self) -> pd.DataFrame:
         return self.boxes_table().to_pandas()

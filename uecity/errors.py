@@ -15,15 +15,27 @@ class UECityError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, path: str | Path | None = None, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        field: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ):
         self.path = Path(path) if path is not None else None
         self.field = field
+        self.line = line  # 1-based position in a text file (YAML), shown as file:line:column
+        self.column = column
         super().__init__(message)
 
     def __str__(self) -> str:
         where = ""
         if self.path is not None:
             where = str(self.path)
+            if self.line is not None:
+                where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
             if self.field:
                 where += f" [{self.field}]"
             where += ": "

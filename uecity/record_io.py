@@ -1,15 +1,17 @@
-"""Reading and writing records as JSON files, with errors that name the file and the field."""
+"""Reading and writing records as JSON files, and reading YAML input files, with errors that
+name the file and the field (YAML: `file:line:column: message`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from uecity.atomic_write import atomic_write_json
-from uecity.errors import DatasetError
+from uecity.errors import DatasetError, SpecError, UECityError
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -73,3 +75,62 @@ def read_record(path: Path, model: type[RecordT]) -> RecordT:
 def write_record(path: Path, record: BaseModel) -> None:
     """Write a record as JSON, atomically (fields in declaration order, so bytes are stable)."""
     atomic_write_json(path, record.model_dump(mode="json"))
+
+
+class _StrictYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    keeps the last one silently, so a typo'd copy of a setting would win without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: construct_mapping reports it
+                continue
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given on line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(path: Path, *, error: type[UECityError] = SpecError, what: str = "file") -> Any:
+    """Parse a UTF-8 YAML file strictly (no duplicate keys). A missing, unreadable, non-UTF-8 or
+    malformed file raises `error` naming it, with `file:line:column` where YAML says where."""
+    try:
+        data = path.read_bytes()
+    except OSError as problem:
+        raise error(f"cannot read the {what}: {problem.strerror}", path=path) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        line = data.count(b"\n", 0, problem.start) + 1
+        raise error(
+            f"not UTF-8 text (byte 0x{data[problem.start]:02x} at offset {problem.start}); "
+            f"save the {what} as UTF-8",
+            path=path,
+            line=line,
+        ) from None
+    try:
+        return yaml.load(text, Loader=_StrictYamlLoader)
+    except yaml.MarkedYAMLError as problem:
+        mark = problem.problem_mark or problem.context_mark
+        message = (
+            " ".join(part for part in (problem.context, problem.problem) if part)
+            or "malformed YAML"
+        )
+        raise error(
+            f"invalid YAML: {message}",
+            path=path,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as problem:
+        raise error(f"invalid YAML: {problem}", path=path) from None

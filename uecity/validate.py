@@ -29,6 +29,7 @@ from uecity.records import (
     ObjectsFile,
     VideoInfo,
 )
+from uecity.run_journal import JOURNAL_NAME, finish_command, is_held, read_journal
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 ROWS_SHOWN_PER_CHECK = 20
@@ -56,6 +57,8 @@ class ValidationReport:
     """Everything `validate_dataset` found, plus what it counted on the way."""
 
     problems: list[Problem] = field(default_factory=list)
+    # harmless findings (temporaries a kill left beside whole files): printed, not failed on
+    notes: list[Problem] = field(default_factory=list)
     videos: int = 0
     frames: int = 0
     objects: int = 0
@@ -120,19 +123,68 @@ class _Validator:
         if not self.root.is_dir():
             self.problem(self.root, "no such dataset folder")
             return self.report
+        if self.running():
+            return self.report
+        from uecity.generate.worker import PARTIAL  # the generator's staging folder
+
+        interrupted = self.interrupted_run(self.root / PARTIAL)
         manifest = self.manifest()
         if manifest is None:
             return self.report
+        staging = self.root / PARTIAL
         for leftover in sorted(p for p in self.root.rglob("*") if is_temporary(p)):
-            self.problem(
-                leftover,
-                "leftover temporary of an interrupted write (remove it, or "
-                "re-run the command that was interrupted with --resume)",
+            if interrupted and (leftover.is_relative_to(staging) or leftover.parent == self.root):
+                continue  # part of the interrupted run, named above
+            # The file it was to replace is whole (the rename never happened): nothing is lost.
+            self.report.notes.append(
+                Problem(
+                    str(leftover.relative_to(self.root)),
+                    "",
+                    "leftover temporary of an interrupted write, ignored (the file beside it "
+                    "is whole); safe to delete",
+                )
             )
         self.unlisted_folders(manifest)
         for video_id in manifest.videos:
+            if interrupted and not (self.root / "videos" / video_id / "video.json").is_file():
+                self.report.videos += 1
+                continue  # not generated yet: the finishing command makes it
             self.video(manifest, video_id)
         return self.report
+
+    def running(self) -> bool:
+        """A run still writing into the folder: say so, and check nothing else."""
+        if not is_held(self.root):
+            return False
+        record = read_journal(self.root) or {}
+        who = f"process {record['pid']}" if "pid" in record else "another process"
+        self.problem(
+            self.root / JOURNAL_NAME,
+            f"`uecity {record.get('command', 'generate')}` ({who}) is still writing into this "
+            "folder; validate it when that run has ended",
+        )
+        return True
+
+    def interrupted_run(self, staging_folder: Path) -> bool:
+        """An interrupted `uecity generate` or `merge` (its journal or staging folder is left):
+        one problem naming it and the command that finishes it."""
+        journal = (self.root / JOURNAL_NAME).is_file()
+        staging = staging_folder.is_dir()
+        manifest_missing = not (self.root / MANIFEST_NAME).is_file()
+        if not (journal or staging):
+            return False
+        record = read_journal(self.root) or {}
+        name = record.get("command", "generate")
+        command = finish_command(self.root) or (
+            f"uecity generate SPEC --out {self.root} --resume (the spec, seed and overrides "
+            "of the interrupted run)"
+        )
+        stage = "before writing its manifest" if manifest_missing else "before it finished"
+        self.problem(
+            self.root,
+            f"an interrupted `uecity {name}` run (stopped {stage}); finish it with: {command}",
+        )
+        return True
 
     def manifest(self) -> DatasetManifest | None:
         path = self.root / MANIFEST_NAME

@@ -104,14 +104,46 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def _read_predictions(results_dir: Path, sequences: list[tuple[str, str]]) -> dict[str, str]:
+def _check_prediction(path: Path, text: str, num_frames: int) -> None:
+    """Refuse a malformed `predict.txt` by its own path and line, before TrackEval sees it
+    (TrackEval would name only its temporary copy)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            values = []
+        if len(values) < 6:
+            raise DatasetError(
+                f"expected MOTChallenge `frame,id,x,y,w,h,...` numbers, got {line.strip()[:60]!r}",
+                path=path,
+                line=number,
+            )
+        if not (values[0].is_integer() and 1 <= values[0] <= num_frames):
+            raise DatasetError(
+                f"frame {fields[0].strip()} is outside the video (1..{num_frames}, 1-based)",
+                path=path,
+                line=number,
+            )
+
+
+def _read_predictions(
+    results_dir: Path, sequences: list[tuple[str, str]], index: ReferKittiIndex
+) -> dict[str, str]:
     predictions, missing = {}, []
     for video_id, name in sequences:
         path = results_dir / video_id / name / PREDICTION_FILE
         if not path.is_file():
             missing.append(f"{video_id}/{name}/{PREDICTION_FILE}")
             continue
-        predictions[f"{video_id}+{name}"] = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise DatasetError(f"cannot read the predictions: {error}", path=path) from None
+        _check_prediction(path, text, index.videos[video_id].num_frames)
+        predictions[f"{video_id}+{name}"] = text
     if missing:
         raise DatasetError(
             f"{len(missing)} of {len(sequences)} predictions are missing (first: {missing[0]}); "
@@ -135,7 +167,7 @@ def evaluate_results(
     chosen = sequences if sequences is not None else index.test_sequences
     if not chosen:
         raise DatasetError("no test sequences to evaluate (seqmap)", path=index.root)
-    predictions = _read_predictions(results_dir, chosen)
+    predictions = _read_predictions(results_dir, chosen, index)
     expressions = {f"{v}+{n}": index.expression(v, n) for v, n in chosen}
     gt = {s: gt_lines(index, e) for s, e in expressions.items()}
     lengths = {s: index.videos[e.video_id].num_frames for s, e in expressions.items()}

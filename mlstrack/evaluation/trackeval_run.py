@@ -106,7 +106,8 @@ def run_trackeval(
         }
         printed = io.StringIO()
         try:
-            with contextlib.redirect_stdout(printed):
+            # TrackEval prints progress and, on an error, whole tracebacks: kept for -vv only.
+            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
                 evaluator = trackeval.Evaluator(eval_config)
                 dataset = trackeval.datasets.MotChallenge2DBox(dataset_config)
                 results, _ = evaluator.evaluate([dataset], [trackeval.metrics.HOTA()])

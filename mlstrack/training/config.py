@@ -12,11 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error
+from uecity.record_io import describe_validation_error, load_yaml
 
 PAPER_SHORT_SIDES = tuple(range(608, 993, 32))
 
@@ -164,10 +163,7 @@ def load_train_config(
         path = Path(path)
         if not path.is_file():
             raise SpecError("config file not found", path=path)
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            raise SpecError(f"not valid YAML ({error})", path=path) from None
+        loaded = load_yaml(path, what="config")
         if loaded is not None and not isinstance(loaded, dict):
             raise SpecError("expected a mapping of TrainConfig fields", path=path)
         values.update(loaded or {})

@@ -46,8 +46,8 @@ from mlstrack.text_encoders import TextFeatures
 from mlstrack.track_state import TrackState
 from mlstrack.training.config import TrainConfig
 from mlstrack.training.track_noise import noisy_training_tracks
-from uecity.atomic_write import atomic_write_text
-from uecity.errors import UsageError
+from uecity.atomic_write import atomic_write_text, is_temporary, remove_temporaries
+from uecity.errors import DatasetError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +186,7 @@ class Trainer:
         self.text_cache: dict[str, TextFeatures] = {}
         self.step = 0
         self.resumed_from = self._resume()
+        self._start_run()
 
     # --- setup ----------------------------------------------------------------------------
     def _device(self, local_rank: int) -> torch.device:
@@ -201,13 +202,47 @@ class Trainer:
         return self.rank == 0
 
     def _check_run_folder(self) -> None:
-        """Rank 0 checks the run folder and writes the config; the other ranks wait for it (if
-        rank 0 fails, torchrun ends them)."""
+        """Rank 0 checks the run folder; the other ranks wait for it (if rank 0 fails, torchrun
+        ends them). Nothing is written until the whole run is known to start (`_start_run`)."""
         if self.is_main:
-            self._check_and_write_config()
+            self._check_config()
+            self._check_labels()
         self._barrier()
 
-    def _check_and_write_config(self) -> None:
+    def _check_labels(self) -> None:
+        """Refuse train videos without label files (training on no boxes teaches nothing)."""
+        unlabelled = [
+            video_id
+            for video_id in self.index.train_videos
+            if not any(self.index.videos[video_id].label_folder.glob("*.txt"))
+        ]
+        if unlabelled:
+            raise DatasetError(
+                f"no label files for train video(s) {', '.join(unlabelled[:5])} under "
+                f"labels_with_ids/ (expected <video>/000000.txt, ...): is this a complete "
+                "Refer-KITTI tree?",
+                path=self.index.root,
+            )
+
+    def _start_run(self) -> None:
+        """Rank 0, once everything has been checked and built: sweep what an interrupted run
+        left half-written and record the config (the run folder's marker)."""
+        if not self.is_main:
+            return
+        for leftover in [
+            *(self.run_dir / CHECKPOINT_DIR).glob(".tmp-step-*"),
+            *self.run_dir.glob(f".tmp-{MODEL_DIR}-*"),
+        ]:
+            logger.info("removing %s, left by an interrupted run", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+        remove_temporaries(self.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            self.run_dir / CONFIG_FILE,
+            yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False),
+        )
+
+    def _check_config(self) -> None:
         saved = self.run_dir / CONFIG_FILE
         if saved.is_file():
             previous = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
@@ -222,12 +257,8 @@ class Trainer:
                     f"{self.run_dir} holds a run with a different config ({', '.join(changed)} "
                     "differ); resume it with the same settings or choose a new --out"
                 )
-        elif self.run_dir.exists() and any(self.run_dir.iterdir()):
+        elif self.run_dir.exists() and not all(is_temporary(p) for p in self.run_dir.iterdir()):
             raise UsageError(f"--out {self.run_dir} is not empty and holds no training run")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            saved, yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
-        )
 
     # --- checkpoints ----------------------------------------------------------------------
     def checkpoints(self) -> list[Path]:

@@ -133,7 +133,8 @@ def test_missing_predictions_are_named(index: ReferKittiIndex, tmp_path: Path) -
 def test_frames_outside_the_video_are_rejected(index: ReferKittiIndex, tmp_path: Path) -> None:
     results = write_predictions(index, tmp_path / "res")
     (results / "0002" / "blue-cars" / "predict.txt").write_text("7,1,0,0,5,5,1,1,1\n")
-    with pytest.raises(DatasetError, match="TrackEval"):
+    # named by the user's file and line, not by TrackEval's temporary copy
+    with pytest.raises(DatasetError, match=r"0002/blue-cars/predict\.txt:1: frame 7 is outside"):
         evaluate_results(results, index)
 
 

@@ -254,11 +254,6 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "dataset.json: format_version:",
         "format version '0.3'",
     ),
-    "leftover temporary": (
-        lambda r: (r / V1 / ".boxes.parquet.uecity-tmp-abc.parquet").write_bytes(b"x"),
-        "videos/0001/.boxes.parquet.uecity-tmp-abc.parquet",
-        "interrupted write",
-    ),
 }
 
 

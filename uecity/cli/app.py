@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import logging
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+# Typer raises the exceptions of its own vendored copy of Click (not the `click` package's).
+from typer._click import exceptions as click
 from typer.core import TyperGroup
 
 from uecity import __version__
@@ -16,16 +21,73 @@ from uecity.errors import UECityError
 _stderr = Console(stderr=True, highlight=False)
 
 
+# File-system refusals on the user's own paths (an --out under a file, a folder without write
+# permission, a full disk): one line naming the path, exit 1, like any other user error.
+_USER_OS_ERRORS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.ENOENT,
+    errno.ENOSPC,
+    errno.EROFS,
+    errno.ENAMETOOLONG,
+    errno.EDQUOT,
+}
+_log = logging.getLogger("uecity.cli")
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    """The one way the CLI reports a refusal: `error: <message>`, at most one hint line."""
+    # The message is plain text: its "[field]" must not be read as rich markup.
+    _stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+    if hint:
+        _stderr.print(hint, markup=False, soft_wrap=True)
+
+
 class _ErrorMappingGroup(TyperGroup):
-    """Runs a command and turns a `UECityError` into its message and exit code, no traceback."""
+    """Runs a command and turns a `UECityError` into its message and exit code, no traceback;
+    Click's own usage errors become the same one `error:` line (and exit 2)."""
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
         except UECityError as error:
-            # The message is plain text: its "[field]" must not be read as rich markup.
-            _stderr.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, soft_wrap=True)
+            print_error(str(error))
             raise typer.Exit(error.exit_code) from None
+        except OSError as error:
+            if error.errno not in _USER_OS_ERRORS or error.filename is None:
+                raise
+            _log.debug("file system error", exc_info=True)  # the traceback with -vv
+            where = f"{error.filename} → {error.filename2}" if error.filename2 else error.filename
+            print_error(f"{where}: {error.strerror}")
+            raise typer.Exit(1) from None
+
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, *more: Any, **extra: Any
+    ) -> Any:
+        if extra.get("standalone_mode", True) is False:
+            return super().main(args, prog_name, *more, **extra)
+        extra["standalone_mode"] = False
+        try:
+            result = super().main(args, prog_name, *more, **extra)
+        except click.NoArgsIsHelpError as error:
+            error.show()  # the help text, as asked for by giving no arguments
+            sys.exit(error.exit_code)
+        except click.UsageError as error:
+            hint = None
+            if error.ctx is not None:
+                hint = f"{error.ctx.get_usage()}  (see '{error.ctx.command_path} --help')"
+            print_error(error.format_message(), hint)
+            sys.exit(2)
+        except click.ClickException as error:
+            print_error(error.format_message())
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            print_error("aborted")
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 app = typer.Typer(

@@ -33,6 +33,8 @@ def validate(
     Exit code 0 when the dataset is clean, 5 when problems were found.
     """
     report = validate_dataset(dataset, check_frame_files=frames)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
     for problem in report.problems:
         console.print(str(problem), markup=False, soft_wrap=True)
     summary = (

@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from uecity.atomic_write import check_creatable
 from uecity.cli.options import CatalogFile, OutDir, Seed, Workers
-from uecity.errors import SpecError
+from uecity.errors import SpecError, UsageError
 
 console = Console(highlight=False, stderr=True)
 
@@ -96,13 +97,27 @@ def generate(
     from uecity.generate.run import Shard, execute_run, plan_run
     from uecity.scene.spec import load_spec
 
-    spec = load_spec(spec_file).with_overrides(
-        videos=videos,
-        frames=frames,
-        seed=seed,
-        backend=backend.value if backend else None,
-        mode=mode.value if mode else None,
-    )
+    check_creatable(out, "--out")
+    try:
+        spec = load_spec(spec_file).with_overrides(
+            videos=videos,
+            frames=frames,
+            seed=seed,
+            backend=backend.value if backend else None,
+            mode=mode.value if mode else None,
+        )
+    except SpecError as error:
+        if error.path is not None:
+            raise  # the spec file itself
+        # The spec was sound: the command line's override is what is out of range.
+        option = {
+            "run.videos": "--videos",
+            "run.frames": "--frames",
+            "run.seed": "--seed",
+            "run.backend": "--backend",
+            "run.mode": "--mode",
+        }
+        raise UsageError(f"{option.get(error.field or '', error.field)}: {error.args[0]}") from None
     unrealcv = None
     if spec.run.backend == "unrealcv":
         from uecity.unreal.backend import UnrealCvSettings
@@ -118,6 +133,9 @@ def generate(
     try:
         plan = plan_run(
             spec, out, workers=workers, resume=resume, shard=Shard.parse(shard), unrealcv=unrealcv
+        )
+        plan.resume_command = _resume_command(
+            spec_file, out, workers, seed, videos, frames, shard, backend, mode, endpoint, catalog
         )
     except SpecError as error:
         if error.path is None and spec_file is not None:
@@ -149,6 +167,40 @@ def generate(
     )
 
 
+def _resume_command(
+    spec_file: Path | None,
+    out: Path,
+    workers: int,
+    seed: int | None,
+    videos: int | None,
+    frames: int | None,
+    shard: str | None,
+    backend: Backend | None,
+    mode: Mode | None,
+    endpoint: str,
+    catalog: Path | None,
+) -> list[str]:
+    """This run's command line with --resume, paths absolute (for the run's journal)."""
+    command = ["uecity", "generate"]
+    if spec_file is not None:
+        command.append(str(spec_file.resolve()))
+    command += ["--out", str(out.resolve()), "--resume"]
+    for option, value in (
+        ("--workers", workers if workers != 1 else None),
+        ("--seed", seed),
+        ("--videos", videos),
+        ("--frames", frames),
+        ("--shard", shard),
+        ("--backend", backend.value if backend else None),
+        ("--mode", mode.value if mode else None),
+        ("--endpoint", endpoint if backend == Backend.unrealcv else None),
+        ("--catalog", catalog.resolve() if catalog else None),
+    ):
+        if value is not None:
+            command += [option, str(value)]
+    return command
+
+
 def preview(
     dataset: Annotated[Path, typer.Argument(help="A UE-City dataset folder.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path(
@@ -159,6 +211,7 @@ def preview(
     """Draw a contact sheet: sampled frames with boxes, track ids and labels."""
     from uecity.preview import contact_sheet
 
+    check_creatable(out, "--out", folder=False)
     contact_sheet(dataset, out, tiles=tiles)
     console.print(f"wrote {out}")
 

@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from uecity.atomic_write import check_creatable
 from uecity.cli.options import DatasetDir, OutDir, Seed, Workers
 from uecity.dataset import Dataset
 from uecity.errors import UsageError
@@ -154,6 +155,7 @@ def export(
     """
     if export_format not in FORMATS:
         raise UsageError(f"unknown --format '{export_format}' (known: {', '.join(FORMATS)})")
+    check_creatable(out, "--out")
     summary = export_dataset(
         Dataset.open(dataset), out, export_format, workers=workers, force=force
     )
@@ -175,6 +177,7 @@ def stats(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write the PNGs.")] = True,
 ) -> None:
     """The paper's Table 1 row and Fig. 3: stats.json, stats.md and PNG plots in --out."""
+    check_creatable(out, "--out")
     opened = Dataset.open(dataset)
     selected = videos or (opened.split(split) if split else None)
     report = write_stats(opened, out, videos=selected, plots=plots)

@@ -3,6 +3,9 @@ to a HOTA table. Each command parses its options, builds a config and calls the 
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from uecity.errors import MissingDependencyError, UsageError
+from uecity.atomic_write import check_creatable
+from uecity.errors import MissingDependencyError, SpecError, UsageError
 
 console = Console(highlight=False)
 
@@ -45,6 +49,20 @@ def _torch() -> None:
         raise MissingDependencyError(
             f"MLS-Track needs the `model` extra (pip install 'uecity[model]'): {error}"
         ) from error
+
+
+@contextlib.contextmanager
+def _options_checked() -> Iterator[None]:
+    """A config error raised by command-line values alone is a usage error naming the option."""
+    try:
+        yield
+    except SpecError as error:
+        message = re.sub(
+            r"field '(\w+)'", lambda m: "--" + m[1].replace("_", "-"), str(error.args[0])
+        )
+        if error.field:
+            message = f"--{error.field.replace('_', '-')}: {message}"
+        raise UsageError(message) from None
 
 
 def _device(device: str | None) -> str:
@@ -110,19 +128,20 @@ def train(
     _torch()
     from mlstrack.training import Trainer, load_train_config
 
-    settings = load_train_config(
-        config,
-        {
-            "preset": preset,
-            "variant": variant,
-            "max_steps": max_steps,
-            "checkpoint_every": checkpoint_every,
-            "lr": lr,
-            "seed": seed,
-            "device": device,
-            "num_threads": num_threads,
-        },
-    )
+    overrides = {
+        "preset": preset,
+        "variant": variant,
+        "max_steps": max_steps,
+        "checkpoint_every": checkpoint_every,
+        "lr": lr,
+        "seed": seed,
+        "device": device,
+        "num_threads": num_threads,
+    }
+    with _options_checked():  # a wrong option is named as such (exit 2), not as the config's
+        load_train_config(None, overrides)
+    check_creatable(out, "--out")
+    settings = load_train_config(config, overrides)
     trainer = Trainer(settings, export_dir, out)
     if trainer.resumed_from:
         console.print(f"resuming {out} at step {trainer.resumed_from}")
@@ -209,13 +228,14 @@ def track(
         torch.set_num_threads(1)  # the tiny model only loses from intra-op threads
     index = ReferKittiIndex.open(data)
     model, settings, folder = load_run(run, _device(device))
-    with_tracker_settings(
-        model,
-        new_track_score=new_track_score,
-        drop_score=drop_score,
-        miss_tolerance=miss_tolerance,
-        refer_threshold=refer_threshold,
-    )
+    with _options_checked():
+        with_tracker_settings(
+            model,
+            new_track_score=new_track_score,
+            drop_score=drop_score,
+            miss_tolerance=miss_tolerance,
+            refer_threshold=refer_threshold,
+        )
     if short_side is not None:
         settings = InferenceSettings(short_side, settings.max_size)
     summary = track_dataset(model, index, out, settings, video=video, checkpoint=str(folder))

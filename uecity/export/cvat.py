@@ -147,9 +147,11 @@ def export_cvat(dataset: Dataset, out: Path, *, force: bool = False) -> ExportSu
     started = time.perf_counter()
     folder = ExportFolder(out, "cvat", force=force)
     summary = ExportSummary(out=out, export_format="cvat")
-    for video_id in dataset.videos:
-        data = video_xml(dataset.video(video_id))
-        summary.add(*((1, 0) if folder.write(f"{video_id}.xml", data) else (0, 1)))
+    # Every file first: a refused export writes nothing.
+    files = {f"{video_id}.xml": video_xml(dataset.video(video_id)) for video_id in dataset.videos}
+    folder.begin(files)
+    for relative, data in files.items():
+        summary.add(*((1, 0) if folder.write(relative, data) else (0, 1)))
     folder.finish(summary)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from uecity.box_formats import xyxy_to_mot_xywh
-from uecity.dataset import Dataset
+from uecity.dataset import Dataset, check_referents
 from uecity.errors import DatasetError
 from uecity.export.output import ExportFolder, ExportSummary
 from uecity.records import Expression
@@ -81,6 +81,8 @@ def export_mot(
         )
     folder = ExportFolder(out, "mot", force=force)
     summary = ExportSummary(out=out, export_format="mot")
+    # Every file's text first: a refused export (a bad expression anywhere) writes nothing.
+    texts: dict[str, str] = {}
     for split, members in splits.items():
         names = []
         for video_id in members:
@@ -99,20 +101,23 @@ def export_mot(
                 )
             }
             for expression in expressions[video_id]:
+                check_referents(
+                    expression,
+                    boxes,
+                    info.num_frames,
+                    video.expressions_folder / f"{expression.expression_id}.json",
+                )
                 name = sequence_name(video_id, expression.expression_id)
                 names.append(name)
                 base = f"{benchmark}-{split}/{name}"
-                for relative, text in (
-                    (f"{base}/gt/gt.txt", "".join(gt_lines(expression, boxes))),
-                    (
-                        f"{base}/seqinfo.ini",
-                        seqinfo(name, info.num_frames, info.width, info.height, info.fps),
-                    ),
-                ):
-                    summary.add(*((1, 0) if folder.write(relative, text.encode()) else (0, 1)))
-        seqmap = "name\n" + "".join(f"{n}\n" for n in names)
-        written = folder.write(f"seqmaps/{benchmark}-{split}.txt", seqmap.encode())
-        summary.add(*((1, 0) if written else (0, 1)))
+                texts[f"{base}/gt/gt.txt"] = "".join(gt_lines(expression, boxes))
+                texts[f"{base}/seqinfo.ini"] = seqinfo(
+                    name, info.num_frames, info.width, info.height, info.fps
+                )
+        texts[f"seqmaps/{benchmark}-{split}.txt"] = "name\n" + "".join(f"{n}\n" for n in names)
+    folder.begin(texts)
+    for relative, text in texts.items():
+        summary.add(*((1, 0) if folder.write(relative, text.encode()) else (0, 1)))
     folder.finish(summary)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -15,6 +15,7 @@ previous export is skipped. Label files list every box of the frame (class 0), 6
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -28,7 +29,8 @@ import numpy as np
 
 from uecity.atomic_write import atomic_path, atomic_write_bytes, dumps_json
 from uecity.box_formats import xyxy_to_refer_kitti_x1y1wh_normalised
-from uecity.dataset import Dataset
+from uecity.child_processes import die_with_parent
+from uecity.dataset import Dataset, Video, check_referents
 from uecity.errors import DatasetError
 from uecity.export.output import (
     ExportFolder,
@@ -37,6 +39,7 @@ from uecity.export.output import (
     up_to_date,
     write_if_changed,
 )
+from uecity.image_files import ImageFileProblem, image_size_wh
 from uecity.records import Expression
 
 logger = logging.getLogger(__name__)
@@ -76,10 +79,16 @@ class _FrameJob:
     frames: tuple[int, ...]
     lines: tuple[str, ...]  # the label file text of each frame
     previous: dict[str, str]
+    verify: bool  # the last export was interrupted: compare label files by content
 
 
 def _place_image(source: Path, target: Path) -> None:
     if source.suffix.lower() == ".png":
+        with contextlib.suppress(OSError):
+            if os.path.samefile(source, target):
+                # Already the link (an interrupted export made it): a rename of a second link
+                # onto it would do nothing and leave the temporary behind.
+                return
         with atomic_path(target, durable=False) as temporary:
             temporary.unlink()
             try:
@@ -109,7 +118,9 @@ def _run_job(job: _FrameJob) -> tuple[dict[str, str], int, int]:
             _place_image(source, job.root / image_rel)
             written += 1
         label_rel = f"{LABEL_ROOT}/{job.video_id}/{frame:06d}.txt"
-        if write_if_changed(job.root, label_rel, text.encode(), job.previous, files):
+        if write_if_changed(
+            job.root, label_rel, text.encode(), job.previous, files, verify=job.verify
+        ):
             written += 1
         else:
             skipped += 1
@@ -132,19 +143,35 @@ def _label_texts(dataset: Dataset, video_id: str) -> list[str]:
     return texts
 
 
-def _jobs(dataset: Dataset, root: Path, previous: dict[str, str]) -> list[_FrameJob]:
+def _check_frame_files(video: Video) -> None:
+    """Refuse missing, truncated or wrongly sized frames before anything is written (headers
+    and trailers only: a truncated JPEG would otherwise become a half-grey PNG)."""
+    info = video.info
+    bad: list[tuple[int, str]] = []
+    for frame in range(info.num_frames):
+        try:
+            size = image_size_wh(video.frame_path(frame))
+        except ImageFileProblem as problem:
+            bad.append((frame, str(problem)))
+            continue
+        if size != (info.width, info.height):
+            bad.append((frame, f"is {size[0]}x{size[1]}, not {info.width}x{info.height}"))
+    if bad:
+        frame, why = bad[0]
+        raise DatasetError(
+            f"{len(bad)} frame file(s) cannot be exported (first: {video.frame_path(frame).name}: "
+            f"{why}); run `uecity validate` for the full list",
+            path=video.frames_folder,
+        )
+
+
+def _jobs(dataset: Dataset, root: Path, previous: dict[str, str], verify: bool) -> list[_FrameJob]:
     jobs = []
     for video_id in dataset.videos:
         video = dataset.video(video_id)
         texts = _label_texts(dataset, video_id)
         frames = list(range(video.info.num_frames))
-        missing = [f for f in frames if not video.frame_path(f).is_file()]
-        if missing:
-            raise DatasetError(
-                f"{len(missing)} frame files are missing (first: frame {missing[0]}); run "
-                "`uecity validate` for the full list",
-                path=video.frames_folder,
-            )
+        _check_frame_files(video)
         for start in range(0, len(frames), FRAMES_PER_JOB):
             chunk = frames[start : start + FRAMES_PER_JOB]
             jobs.append(
@@ -155,6 +182,7 @@ def _jobs(dataset: Dataset, root: Path, previous: dict[str, str]) -> list[_Frame
                     frames=tuple(chunk),
                     lines=tuple(texts[f] for f in chunk),
                     previous={k: v for k, v in previous.items() if k.split("/")[3:4] == [video_id]},
+                    verify=verify,
                 )
             )
     return jobs
@@ -167,29 +195,23 @@ def export_refer_kitti(
     started = time.perf_counter()
     folder = ExportFolder(out, "refer-kitti", force=force)
     summary = ExportSummary(out=out, export_format="refer-kitti")
-    jobs = _jobs(dataset, out, folder.previous)
-    workers = workers or os.cpu_count() or 1
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            results = list(pool.map(_run_job, jobs))
-    else:
-        results = [_run_job(job) for job in jobs]
-    for files, written, skipped in results:
-        folder.files.update(files)
-        summary.add(written, skipped)
-
+    # Everything is read and checked before the first write: a refused export writes nothing.
+    jobs = _jobs(dataset, out, folder.previous, folder.interrupted)
     splits = dataset.manifest.splits
     train = splits.get("train", dataset.videos) if splits else dataset.videos
     test = splits.get("test", dataset.videos) if splits else dataset.videos
+    texts: dict[str, bytes] = {}
     seqmap: list[str] = []
     expressions = 0
     for video_id in dataset.videos:
         video = dataset.video(video_id)
+        boxes = video.box_keys()
         for expression in video.expressions():
-            expressions += 1
-            data = dumps_json(refer_kitti_expression(expression)).encode()
             relative = f"{EXPRESSION_ROOT}/{video_id}/{expression.expression_id}.json"
-            summary.add(*((1, 0) if folder.write(relative, data) else (0, 1)))
+            source = video.expressions_folder / f"{expression.expression_id}.json"
+            check_referents(expression, boxes, video.info.num_frames, source)
+            texts[relative] = dumps_json(refer_kitti_expression(expression)).encode()
+            expressions += 1
             if video_id in test:
                 seqmap.append(f"{video_id}+{expression.expression_id}\n")
     if expressions == 0:
@@ -199,8 +221,32 @@ def export_refer_kitti(
         for video_id in train
         for frame in range(dataset.video(video_id).info.num_frames)
     ]
-    for relative, lines in ((TRAIN_LIST, train_lines), (SEQMAP, seqmap)):
-        summary.add(*((1, 0) if folder.write(relative, "".join(lines).encode()) else (0, 1)))
+    texts[TRAIN_LIST] = "".join(train_lines).encode()
+    texts[SEQMAP] = "".join(seqmap).encode()
+    folder.begin(
+        [
+            f"{root}/{job.video_id}/{frame:06d}.{ext}"
+            for job in jobs
+            for frame in job.frames
+            for root, ext in ((IMAGE_ROOT, "png"), (LABEL_ROOT, "txt"))
+        ]
+        + list(texts)
+    )
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(jobs)),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
+            results = list(pool.map(_run_job, jobs))
+    else:
+        results = [_run_job(job) for job in jobs]
+    for files, written, skipped in results:
+        folder.files.update(files)
+        summary.add(written, skipped)
+    for relative, data in texts.items():
+        summary.add(*((1, 0) if folder.write(relative, data) else (0, 1)))
     folder.finish(summary)
     summary.seconds = time.perf_counter() - started
     logger.info(

@@ -13,25 +13,29 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from uecity import __version__
-from uecity.atomic_write import remove_temporaries
+from uecity.atomic_write import is_temporary, remove_temporaries
+from uecity.child_processes import die_with_parent, die_with_parent_and_join_run
 from uecity.dataset import Dataset
-from uecity.errors import DatasetError, SpecError, UsageError
+from uecity.errors import SpecError, UsageError
 from uecity.generate.worker import PARTIAL, VideoJob, VideoSummary, generate_video, video_camera
 from uecity.motion.auto import VOCABULARY
 from uecity.record_io import load_json
 from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
+from uecity.run_journal import JOURNAL_NAME, RunJournal, refuse_if_held
 from uecity.scene.spec import COLOURS, SceneSpec, spec_to_plain
 from uecity.traffic.network import build_network
 
@@ -76,6 +80,8 @@ class RunPlan:
     workers: int
     jobs: list[VideoJob]  # this shard's videos, all of them
     pending: list[VideoJob] = field(default_factory=list)
+    # the command line that finishes this run if it is interrupted (kept in its journal)
+    resume_command: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -189,6 +195,12 @@ def is_finished(out: Path, video_id: str) -> bool:
     return (out / "videos" / video_id / "video.json").is_file()
 
 
+def _run_leftovers_only(out: Path) -> bool:
+    """Whether `out` holds nothing but what an interrupted run of ours leaves before its
+    manifest exists: its journal, temporaries, the staging folder."""
+    return all(p.name in (JOURNAL_NAME, PARTIAL) or is_temporary(p) for p in out.iterdir())
+
+
 def plan_run(
     spec: SceneSpec,
     out: Path,
@@ -207,7 +219,9 @@ def plan_run(
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a folder")
     manifest_path = Dataset.manifest_path(out)
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir():
+        refuse_if_held(out)
+    if out.is_dir() and not _run_leftovers_only(out):
         if not manifest_path.is_file():
             raise UsageError(
                 f"{out} is not empty and is not a UE-City dataset; choose another --out"
@@ -238,21 +252,21 @@ def execute_run(plan: RunPlan, progress: ProgressFn | None = None) -> RunSummary
     """Generate the plan's pending videos; returns what was made."""
     started = time.perf_counter()
     manifest = build_manifest(plan.spec, [j.video_id for j in plan.jobs])
-    try:
-        Dataset.create(plan.out, manifest, exist_ok=plan.resume)
-    except DatasetError as error:
-        raise UsageError(str(error)) from None
-    # Leftovers of an interrupted run: unfinished videos and temporaries of atomic writes.
-    shutil.rmtree(plan.out / PARTIAL, ignore_errors=True)
-    for path in remove_temporaries(plan.out):
-        log.info("removed leftover %s", path)
     summary = RunSummary(skipped=len(plan.jobs) - len(plan.pending))
-    if plan.workers == 1 or len(plan.pending) <= 1:
-        for job in plan.pending:
-            summary.per_video.append(generate_video(job, progress))
-    else:
-        summary.per_video = _run_pool(plan, progress)
-    shutil.rmtree(plan.out / PARTIAL, ignore_errors=True)
+    # The journal comes first and goes last: a kill at any moment in between leaves a folder
+    # that `--resume` recognises as ours and `validate` names as an interrupted run.
+    with RunJournal(plan.out, "generate", plan.resume_command):
+        # Leftovers of an interrupted run: unfinished videos and temporaries of atomic writes.
+        shutil.rmtree(plan.out / PARTIAL, ignore_errors=True)
+        for path in remove_temporaries(plan.out):
+            log.info("removed leftover %s", path)
+        Dataset(plan.out, manifest).write_manifest(manifest)  # plan_run checked the folder
+        if plan.workers == 1 or len(plan.pending) <= 1:
+            for job in plan.pending:
+                summary.per_video.append(generate_video(job, progress))
+        else:
+            summary.per_video = _run_pool(plan, progress)
+        shutil.rmtree(plan.out / PARTIAL, ignore_errors=True)
     summary.per_video.sort(key=lambda s: s.video_id)
     summary.videos = len(summary.per_video)
     summary.frames = sum(s.frames for s in summary.per_video)
@@ -267,9 +281,17 @@ def _run_pool(plan: RunPlan, progress: ProgressFn | None) -> list[VideoSummary]:
     context = multiprocessing.get_context("spawn")
     workers = min(plan.workers, len(plan.pending))
     results: list[VideoSummary] = []
-    with context.Manager() as manager:
+    # Every helper process dies with this one: a `kill -9` leaves no orphan writing into --out.
+    manager = SyncManager(ctx=context)
+    manager.start(die_with_parent, (os.getpid(),))
+    with manager:
         queue = manager.Queue() if progress is not None else None
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=die_with_parent_and_join_run,
+            initargs=(os.getpid(), plan.out),
+        ) as pool:
             futures = {pool.submit(_pool_task, job, queue) for job in plan.pending}
             try:
                 while futures:

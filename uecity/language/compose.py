@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from uecity.atomic_write import atomic_write_json
-from uecity.dataset import Dataset
-from uecity.errors import DatasetError, SpecError
+from uecity.atomic_write import atomic_write_json, remove_temporaries
+from uecity.dataset import MANIFEST_NAME, Dataset
+from uecity.errors import DatasetError, SpecError, UsageError
 from uecity.language.atoms import AtomTable, VideoFacts, referents_by_frame
 from uecity.language.composition import CompositionConfig, compose_video, enumerate_descriptions
 from uecity.language.sentences import sentence, unique_slug
@@ -84,9 +84,9 @@ def choose_split(
     if split.test_videos is not None:
         unknown = sorted(set(split.test_videos) - set(videos))
         if unknown:
-            raise SpecError(
-                f"test videos {unknown} are not in the dataset (it has: {', '.join(videos)})",
-                field="test_videos",
+            raise UsageError(
+                f"--test-videos: {', '.join(unknown)} not in the dataset (it has: "
+                f"{', '.join(videos) or 'no videos'})"
             )
         test = set(split.test_videos)
     else:
@@ -126,13 +126,21 @@ def compose_dataset(
 ) -> ComposeReport:
     """Compose expressions for `videos` (default: all) of `dataset` and write them."""
     selected = list(videos) if videos else dataset.videos
+    if not selected:
+        raise DatasetError(
+            "the dataset has no videos to compose expressions for (`uecity generate` makes some)",
+            path=Dataset.manifest_path(dataset.root),
+            field="videos",
+        )
+    seeds = np.random.SeedSequence(seed).spawn(len(dataset.videos) + 1)
+    # The request is checked before the work: a wrong --test-videos is named as such.
+    splits = choose_split(dataset.videos, split or SplitConfig(), np.random.default_rng(seeds[-1]))
     for video_id in selected:
         dataset.video(video_id)  # unknown names raise a DatasetError listing the known ones
     facts = [VideoFacts.from_video(dataset.video(v)) for v in selected]
     _check_motion(dataset, vocabulary, facts)
 
     descriptions = enumerate_descriptions(vocabulary, config.max_modifiers)
-    seeds = np.random.SeedSequence(seed).spawn(len(dataset.videos) + 1)
     seed_of = dict(zip(dataset.videos, seeds, strict=False))
     previous = _read_state(dataset)
     owned = previous.expressions if previous is not None else {}
@@ -166,9 +174,7 @@ def compose_dataset(
             f"{len(selected)} videos; lower --min-objects / --min-frames. Nothing was written",
             path=dataset.root,
         )
-    report.splits = choose_split(
-        dataset.videos, split or SplitConfig(), np.random.default_rng(seeds[-1])
-    )
+    report.splits = splits
     if write:
         _write(dataset, report, owned, vocabulary, config, seed, workers)
     return report
@@ -199,6 +205,29 @@ def _write(
     workers: int | None,
 ) -> None:
     written = {video: list(ids) for video, ids in owned.items()}
+    # Temporaries a killed compose left: of its expressions and of the manifest it rewrites.
+    expressions_root = dataset.root / "expressions"
+    leftovers = remove_temporaries(expressions_root) if expressions_root.is_dir() else []
+    for path in Dataset.manifest_path(dataset.root).parent.glob(f".{MANIFEST_NAME}.uecity-tmp-*"):
+        path.unlink()
+        leftovers.append(path)
+    for path in leftovers:
+        logger.info("removed leftover %s", path)
+    # Journal first: the state lists the old and the new files as ours before any is written,
+    # so a re-run after a kill in the middle still knows which files it may replace or remove.
+    _write_state(
+        dataset,
+        vocabulary,
+        config,
+        seed,
+        {
+            **written,
+            **{
+                video_id: sorted({*owned.get(video_id, []), *(e.expression_id for e in exprs)})
+                for video_id, exprs in report.expressions.items()
+            },
+        },
+    )
     jobs = [
         (dataset.root, video_id, expressions, sorted(owned.get(video_id, [])))
         for video_id, expressions in report.expressions.items()
@@ -213,15 +242,7 @@ def _write(
     report.removed = sum(removed)
     for video_id, expressions in report.expressions.items():
         written[video_id] = sorted(e.expression_id for e in expressions)
-    atomic_write_json(
-        _state_path(dataset),
-        ComposeState(
-            seed=seed,
-            vocabulary_digest=vocabulary.digest(),
-            config=config,
-            expressions=dict(sorted(written.items())),
-        ).model_dump(mode="json"),
-    )
+    _write_state(dataset, vocabulary, config, seed, written)
     splits = {**dataset.manifest.splits, **report.splits}
     dataset.write_manifest(dataset.manifest.model_copy(update={"splits": splits}))
     logger.info(
@@ -229,4 +250,22 @@ def _write(
         report.total,
         len(report.expressions),
         report.removed,
+    )
+
+
+def _write_state(
+    dataset: Dataset,
+    vocabulary: Vocabulary,
+    config: CompositionConfig,
+    seed: int,
+    expressions: dict[str, list[str]],
+) -> None:
+    atomic_write_json(
+        _state_path(dataset),
+        ComposeState(
+            seed=seed,
+            vocabulary_digest=vocabulary.digest(),
+            config=config,
+            expressions=dict(sorted(expressions.items())),
+        ).model_dump(mode="json"),
     )

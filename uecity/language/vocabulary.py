@@ -17,11 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error
+from uecity.record_io import describe_validation_error, load_yaml
 
 DEFAULT_VOCABULARY = "default_vocabulary.yaml"
 CATEGORIES = ("vehicle", "pedestrian", "cyclist")
@@ -205,14 +204,7 @@ def _merge(default: dict, extension: dict) -> dict:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError("vocabulary file is missing", path=path) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"cannot read the vocabulary: {error}", path=path) from None
-    except yaml.YAMLError as error:
-        raise SpecError(f"malformed YAML: {error}", path=path) from None
+    data = load_yaml(path, what="vocabulary")
     if not isinstance(data, dict):
         raise SpecError("a vocabulary is a YAML mapping with 'attributes' and 'atoms'", path=path)
     return data

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from uecity.errors import SpecError
+from uecity.record_io import load_yaml
 from uecity.scene.templates import TEMPLATES as TEMPLATE_TABLE
 
 #: Named colours every vehicle type may be painted in, with their sRGB values.
@@ -320,15 +320,7 @@ def load_spec(path: str | Path | None) -> SceneSpec:
     if path is None:
         return SceneSpec()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(f"cannot read the spec: {error.strerror}", path=path) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise SpecError(f"invalid YAML: {error}", path=path) from None
-    return parse_spec(data, path=path)
+    return parse_spec(load_yaml(path, what="spec"), path=path)
 
 
 def spec_to_plain(spec: SceneSpec) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from uecity.dataset import Dataset
+from uecity.dataset import Dataset, check_referents
 from uecity.errors import DatasetError
 
 # Words too common to tell expressions apart; left out of the word frequencies.
@@ -95,7 +95,11 @@ def dataset_stats(dataset: Dataset, videos: list[str] | None = None) -> DatasetS
         video = dataset.video(video_id)
         num_frames = video.info.num_frames
         frames += num_frames
+        boxes_of_video = video.box_keys()
         for expression in video.expressions():
+            # an unknown track or a frame outside the video would be counted as an instance
+            path = video.expressions_folder / f"{expression.expression_id}.json"
+            check_referents(expression, boxes_of_video, num_frames, path)
             prompts += 1
             per_track: Counter[int] = Counter()
             referred_frames = 0

@@ -13,11 +13,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error
+from uecity.record_io import describe_validation_error, load_yaml
 from uecity.scene.spec import COLOURS
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "ue_project" / "asset_catalog.yaml"
@@ -210,18 +209,15 @@ class AssetCatalog(BaseModel):
 def load_catalog(path: str | Path = DEFAULT_CATALOG) -> AssetCatalog:
     """Read and check a catalog; any problem raises `SpecError` naming the file and field."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         hint = ""
         if path == DEFAULT_CATALOG:  # an installed package without the repository beside it
             hint = (
                 ": the default catalog ships in ue_project/ of the UE-City repository; pass "
                 "--catalog with the path of yours"
             )
-        raise SpecError(f"asset catalog not found{hint}", path=path) from None
-    except yaml.YAMLError as error:
-        raise SpecError(f"invalid YAML: {error}", path=path) from None
+        raise SpecError(f"asset catalog not found{hint}", path=path)
+    data = load_yaml(path, what="asset catalog")
     try:
         return AssetCatalog.model_validate(data)
     except ValidationError as error:

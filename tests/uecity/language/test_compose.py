@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from uecity.errors import DatasetError, SpecError
+from uecity.errors import DatasetError, SpecError, UsageError
 from uecity.language.compose import SplitConfig, compose_dataset
 from uecity.language.composition import CompositionConfig
 from uecity.language.vocabulary import load_vocabulary
@@ -60,7 +60,7 @@ def test_explicit_test_videos(traffic):
         split=SplitConfig(test_videos=["0002"]),
     )
     assert report.splits == {"train": ["0001"], "test": ["0002"]}
-    with pytest.raises(SpecError, match="not in the dataset"):
+    with pytest.raises(UsageError, match="not in the dataset"):
         compose_dataset(
             traffic,
             load_vocabulary(),

@@ -74,7 +74,7 @@ def test_extension_adds_and_replaces_atoms(tmp_path: Path):
             "atoms[0]",
             "needs a noun",
         ),
-        ("atoms: [\n", None, "malformed YAML"),
+        ("atoms: [\n", None, "invalid YAML"),
     ],
 )
 def test_bad_vocabularies_name_file_and_field(tmp_path: Path, text, field, message):
