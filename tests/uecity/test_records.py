@@ -262,6 +262,8 @@ def test_box_rows_round_trip_through_parquet(tmp_path: Path) -> None:
             "listed twice",
         ),
         (lambda: ObjectRecord(track_id=-1, category="vehicle", type="car"), "greater than"),
+        (lambda: _video_with_times((0.0, 0.1)), "2 times for 3 frames"),
+        (lambda: _video_with_times((0.0, 0.2, 0.1)), "must not decrease"),
     ],
 )
 def test_invalid_records_are_refused(build, message: str) -> None:
@@ -291,3 +293,20 @@ def test_dataset_opened_again_equals_what_was_written(tmp_path: Path) -> None:
     opened = Dataset.open(tmp_path / "d")
     assert opened.manifest == written.manifest
     assert opened.video("0001").expressions()[0].referents_at(3) == [0]
+
+
+def _video_with_times(times: tuple[float, ...] | None) -> VideoInfo:
+    camera = CameraModel(
+        intrinsics=CameraIntrinsics(fx=100, fy=100, cx=32, cy=16),
+        extrinsics=CameraExtrinsics(position_m=(0, 0, 10), yaw_deg=0, pitch_deg=-30),
+    )
+    return VideoInfo(
+        video_id="v", width=64, height=32, fps=10, num_frames=3, image_format="jpg",
+        backend="unrealcv", camera=camera, frame_times_s=times,
+    )  # fmt: skip
+
+
+def test_frame_times_are_written_only_where_measured() -> None:
+    assert "frame_times_s" not in _video_with_times(None).model_dump(mode="json")
+    measured = _video_with_times((0.0, 0.13, 0.21)).model_dump(mode="json")
+    assert measured["frame_times_s"] == [0.0, 0.13, 0.21]

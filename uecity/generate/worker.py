@@ -381,6 +381,7 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     staging = Dataset(staging_root, _placeholder_manifest(job.video_id)).video(job.video_id)
     staging.frames_folder.mkdir(parents=True)
     tracks = _Tracks()
+    frame_times_s: tuple[float, ...] | None = None  # SUMO's frames are 1/fps apart
     with tempfile.TemporaryDirectory(prefix="uecity-video-") as scratch:
         network = build_network(spec.intersection, Path(scratch))
         camera = video_camera(spec, network, job.index, rng["camera"])
@@ -397,6 +398,7 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
                 observer.warm_up(run.warmup_s)
                 box_rows = _record(observer, observer, staging, job, tracks, t, progress)
                 asset_name = observer.asset_name
+                frame_times_s = tuple(observer.timestamps_s)
             else:
                 seed = sumo_seed(rng["sumo"])
                 with TrafficSimulation(network, demand, cap.fps, seed, Path(scratch)) as sim:
@@ -415,7 +417,7 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
         staging, tracks, box_rows, camera, cap.fps, asset_name, run.mode == "puppeteer"
     )
     # --- metadata, last; then the whole folder moves into place in one rename
-    staging.write_info(_video_info(job, camera, renderer))
+    staging.write_info(_video_info(job, camera, renderer, frame_times_s))
     final = job.out / "videos" / job.video_id
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
@@ -426,7 +428,9 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     return VideoSummary(job.video_id, run.frames, objects, boxes, t)
 
 
-def _video_info(job: VideoJob, camera: Camera, renderer: Renderer) -> VideoInfo:
+def _video_info(
+    job: VideoJob, camera: Camera, renderer: Renderer, frame_times_s: tuple[float, ...] | None
+) -> VideoInfo:
     spec, run, cap = job.spec, job.spec.run, job.spec.capture
     scene: dict[str, str | int | float | bool] = {
         "template": spec.intersection.template,
@@ -447,6 +451,7 @@ def _video_info(job: VideoJob, camera: Camera, renderer: Renderer) -> VideoInfo:
         seed=job.video_seed,
         camera=camera_record(camera),
         scene=scene,
+        frame_times_s=frame_times_s,
     )
 
 

@@ -8,6 +8,7 @@ clockwise. The Unreal bridge converts this pose to Unreal's frame in one place.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -53,6 +54,14 @@ class VideoInfo(Record):
     scene: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Scene facts (template, lighting, weather, ...)."
     )
+    frame_times_s: tuple[float, ...] | None = Field(
+        default=None,
+        exclude_if=lambda times: times is None,  # absent, not null: puppeteer files unchanged
+        description=(
+            "Measured time of each frame, seconds from frame 0, where frames are not 1/fps "
+            "apart (observe mode: the engine runs freely between captures); absent otherwise."
+        ),
+    )
 
     @model_validator(mode="after")
     def _principal_point_inside(self) -> VideoInfo:
@@ -62,6 +71,14 @@ class VideoInfo(Record):
                 f"principal point ({k.cx}, {k.cy}) lies outside the "
                 f"{self.width}x{self.height} image"
             )
+        if self.frame_times_s is not None:
+            times = self.frame_times_s
+            if len(times) != self.num_frames:
+                raise ValueError(
+                    f"frame_times_s has {len(times)} times for {self.num_frames} frames"
+                )
+            if any(b < a for a, b in pairwise(times)):
+                raise ValueError("frame_times_s must not decrease")
         return self
 
     def frame_name(self, frame: int) -> str:

@@ -129,8 +129,8 @@ class EngineObserver:
         if strays:
             log.warning(
                 "observe mode: %d of %d frame intervals strayed more than %d%% from 1/fps "
-                "(the engine runs freely between captures); the measured times are in the "
-                "frames' world states",
+                "(the engine runs freely between captures); the measured times are in "
+                "video.json's frame_times_s",
                 strays, max(count - 1, 0), round(100 * self.interval_tolerance),
             )  # fmt: skip
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -275,6 +276,9 @@ def test_observe_mode_records_the_engines_own_traffic(
     assert {o.category for o in objects} <= {"vehicle", "pedestrian"}
     assert all(o.asset and o.asset.startswith("engine/traffic_") for o in objects)
     assert video.motion().intervals == []  # left to the annotator
+    times = video.info.frame_times_s  # the measured game times, not frame / fps
+    assert times is not None and len(times) == 8 and times[0] == 0.0
+    assert all(b > a for a, b in pairwise(times))
     table = video.boxes_dataframe()
     assert table.frame.nunique() == 8 and len(table) > 20
     # The engine's traffic moved between frames: some actor's box changed.
