@@ -139,8 +139,11 @@ class MLSTrackConfig:
         dropout: dropout in attention blocks and FFNs (0.1).
         num_queries: detect queries per frame (300).
         num_classes: object classes of the class head; RMOT uses one ("object") (1).
-        backbone_trainable_stages: how many of ResNet's last stages train; Deformable-DETR trains
-            stages 2–4 and freezes the stem and stage 1 (3). Batch norm is frozen everywhere.
+        backbone_trainable_stages: how many of ResNet's last stages train when the backbone is
+            pretrained; Deformable-DETR trains stages 2–4 and freezes the stem and stage 1 (3).
+        backbone_pretrained: the ResNet starts from pretrained weights (True for `paper`): its
+            batch norm is frozen, the first stages too, and it trains at `lr_backbone`. A random
+            ResNet (`tiny`, `paper-random`) trains whole, batch norm included, at the main lr.
     Pretrained parts (hub name or local path; `*_config` builds from an architecture instead)
         backbone_name / backbone_config: ResNet-50 ("microsoft/resnet-50").
         text_encoder_name / text_encoder_config: RoBERTa, frozen ("roberta-base").
@@ -187,6 +190,7 @@ class MLSTrackConfig:
     num_queries: int = 300
     num_classes: int = 1
     backbone_trainable_stages: int = 3
+    backbone_pretrained: bool = True
 
     backbone_name: str = "microsoft/resnet-50"
     backbone_config: dict[str, Any] | None = None
@@ -331,6 +335,7 @@ class MLSTrackConfig:
                 "clip_text_config": clip_vit_large_text_architecture(),
                 "text_tokenizer": BYTE_TOKENIZER,
                 "clip_tokenizer": BYTE_TOKENIZER,
+                "backbone_pretrained": False,
                 **overrides,
             }
         return cls(**overrides)
@@ -355,6 +360,7 @@ class MLSTrackConfig:
             "clip_text_config": _tiny_clip_text(),
             "text_tokenizer": BYTE_TOKENIZER,
             "clip_tokenizer": BYTE_TOKENIZER,
+            "backbone_pretrained": False,
         }
         values.update(overrides)
         return cls(**values)

@@ -33,6 +33,7 @@ from mlstrack.text_encoders import (
 )
 from mlstrack.track_state import TrackState
 
+INITIAL_BOX_SIZE_LOGIT = -2.0  # Deformable-DETR's initial box-size bias
 Outputs = dict  # "pred_logits", "pred_boxes", "pred_refers", "hidden", "query_pos", ...
 
 
@@ -60,9 +61,14 @@ class MLSTrack(nn.Module):
             config.num_encoder_layers,
         )
         self.query_embed = nn.Embedding(config.num_queries, 2 * d)  # position | content
+        # A detect query's initial box: centre from its position embedding, size starting at
+        # sigmoid(-2) ≈ 0.12 of the image, Deformable-DETR's `bbox_embed[0]` bias[2:] = -2 (its
+        # first layer refines 2-d points into boxes of that size; we keep 4-d reference boxes
+        # so that track queries, which carry their box, and detect queries sample alike).
         self.reference_box = nn.Linear(d, 4)
         nn.init.xavier_uniform_(self.reference_box.weight)
         nn.init.zeros_(self.reference_box.bias)
+        nn.init.constant_(self.reference_box.bias[2:], INITIAL_BOX_SIZE_LOGIT)
         self.sgm = (
             SemanticGuidanceModule(
                 d, config.n_heads, config.sgm_ffn_dim, config.dropout, config.sgm_variant
@@ -113,7 +119,8 @@ class MLSTrack(nn.Module):
         """Predictions for one frame.
 
         Returns a dict: "pred_logits" (1, N, C), "pred_boxes" (1, N, 4) cxcywh, "pred_refers"
-        (1, N, 1) logits, "hidden" and "query_pos" (1, N, d) of the last layer, "num_detect",
+        (1, N, 1) logits, "hidden" (1, N, d) of the last layer, the queries' inputs "query_pos"
+        and "query_feat" (1, N, d, the content before the SGM), "num_detect",
         "num_track" (N = num_detect + num_track, detect queries first, track queries in the
         track state's order), "aux_outputs" (earlier layers) and "denoising" (one dict per
         denoising group, training only).
@@ -162,6 +169,7 @@ class MLSTrack(nn.Module):
             boxes.append(track.boxes_cxcywh)
         query_pos_all = torch.cat(query_pos)[None]  # (1, N_all, d)
         tgt = torch.cat(query_tgt)[None]  # (1, N_all, d)
+        query_feat = tgt[:, : num_detect + num_track]  # the queries' input content (QIM residual)
         reference = torch.cat(boxes)[None]  # (1, N_all, 4)
         attn_mask = self._group_mask(num_detect + num_track, num_track, groups, device)
 
@@ -193,6 +201,7 @@ class MLSTrack(nn.Module):
 
         outputs = main(per_layer[-1])
         outputs["query_pos"] = query_pos_all[:, :num_main]
+        outputs["query_feat"] = query_feat
         outputs["aux_outputs"] = [main(p) for p in per_layer[:-1]] if config.aux_loss else []
         outputs["denoising"] = [
             {

@@ -37,7 +37,7 @@ from torch import nn
 
 from mlstrack.checkpoint import CheckpointError, save_pretrained
 from mlstrack.config import MLSTrackConfig
-from mlstrack.criterion import LOSS_NAMES, SetCriterion
+from mlstrack.criterion import LOSS_NAMES, SetCriterion, disappeared_tracks
 from mlstrack.data.clips import ClipSampler, ClipSpec
 from mlstrack.data.refer_kitti import ReferKittiIndex
 from mlstrack.data.transforms import AugmentConfig, Clip, load_clip
@@ -114,13 +114,15 @@ def _distributed() -> tuple[int, int, int]:
 
 
 def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
-    """AdamW groups: the rest (lr), the backbone (lr_backbone), the linear projections
-    (lr × lr_linear_proj_mult). Frozen parameters are left out."""
+    """AdamW groups: the rest (lr), a pretrained backbone (lr_backbone; a random one trains at
+    lr with the rest), the deformable attention's sampling offsets and the query reference
+    boxes (lr × lr_linear_proj_mult). Frozen parameters are left out."""
     rest, backbone, linear = [], [], []
+    pretrained_backbone = getattr(model, "config", None) is None or model.config.backbone_pretrained
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        if name.startswith("backbone.resnet."):
+        if name.startswith("backbone.resnet.") and pretrained_backbone:
             backbone.append(parameter)
         elif any(key in name for key in LINEAR_PROJ_NAMES):
             linear.append(parameter)
@@ -310,22 +312,25 @@ class Trainer:
     def clip_loss(
         self, clip: Clip, rng: np.random.Generator
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Weighted loss of a clip (mean over its frames) and its main loss terms."""
+        """Weighted loss of a clip and its main loss terms: the frames' loss sums divided by the
+        clip's objects plus disappeared tracks (TransRMOT's `ClipMatcher` normalisation)."""
         config = self.config
         text = self.text_features(clip.sentence)
         track = TrackState.empty(self.model.config.d_model, self.device)
         total = torch.zeros((), device=self.device)
-        terms = dict.fromkeys(LOSS_NAMES, 0.0)
+        sums = dict.fromkeys(LOSS_NAMES, 0.0)
+        count = 0
         last = len(clip.images) - 1
         for t, (image, targets) in enumerate(zip(clip.images, clip.targets, strict=True)):
             targets = targets.to(self.device)
+            count += len(targets) + disappeared_tracks(targets, track.ids)
             with torch.autocast("cuda", enabled=self.use_amp):
                 outputs = self.model(image[None].to(self.device), text, track)
                 assignment = self.criterion.assign(outputs, targets, track.ids)
-                losses = self.criterion(outputs, targets, track.ids, assignment)
+                losses = self.criterion(outputs, targets, track.ids, assignment, normaliser=1.0)
                 total = total + self.criterion.total(losses)
             for name in LOSS_NAMES:
-                terms[name] += float(losses[name].detach()) / len(clip.images)
+                sums[name] += float(losses[name].detach())
             if t < last:
                 track = noisy_training_tracks(
                     self.model.query_interaction,
@@ -337,7 +342,8 @@ class Trainer:
                     config.track_drop_prob,
                     config.false_positive_prob,
                 )
-        return total / len(clip.images), terms
+        count = max(count, 1)
+        return total / count, {name: value / count for name, value in sums.items()}
 
     def _all_reduce_gradients(self) -> None:
         for parameter in self.model.parameters():

@@ -78,7 +78,7 @@ def test_weights_of_another_config_are_refused(tmp_path: Path) -> None:
 def test_init_from_a_transformers_deformable_detr() -> None:
     from transformers import DeformableDetrConfig, DeformableDetrForObjectDetection, ResNetConfig
 
-    config = MLSTrackConfig.tiny()
+    config = MLSTrackConfig.tiny(backbone_pretrained=True)  # COCO weights: a pretrained ResNet
     torch.manual_seed(0)
     source_config = DeformableDetrConfig(
         use_timm_backbone=False,

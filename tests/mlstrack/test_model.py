@@ -109,7 +109,7 @@ def test_gradients_reach_every_trainable_parameter_and_no_frozen_one(
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert any(n.startswith("text_encoder.") for n in frozen)
     assert any(n.startswith("clip_encoder.") for n in frozen)
-    assert any(n.startswith("backbone.resnet.embedder") for n in frozen)
+    assert not any(n.startswith("backbone.resnet") for n in frozen)  # random: trains whole
 
 
 def test_deterministic_under_a_seed(tiny_config: MLSTrackConfig, image: torch.Tensor) -> None:
