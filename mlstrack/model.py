@@ -29,6 +29,7 @@ from mlstrack.text_encoders import (
     FrozenEncoder,
     RobertaWordEncoder,
     TextFeatures,
+    WordEncoder,
     build_clip_encoder,
 )
 from mlstrack.track_state import TrackState
@@ -46,9 +47,11 @@ class MLSTrack(nn.Module):
         self.config = config
         d = config.d_model
         self.backbone = Backbone(config)
-        self.text_encoder = RobertaWordEncoder(config)
+        self.text_encoder: RobertaWordEncoder | WordEncoder = (
+            WordEncoder(config) if config.trainable_text else RobertaWordEncoder(config)
+        )
         self.clip_encoder: FrozenEncoder | None = (
-            build_clip_encoder(config) if config.needs_clip else None
+            build_clip_encoder(config) if config.needs_clip and not config.trainable_text else None
         )
         self.word_projection = WordProjection(self.text_encoder.width, d, config.dropout)
         self.level_embed = nn.Parameter(torch.empty(config.n_levels, d))
@@ -90,6 +93,8 @@ class MLSTrack(nn.Module):
             nn.init.constant_(head.bias, prior_bias)
             self.class_embed.append(head)
         clip_width = self.clip_encoder.width if self.clip_encoder is not None else None
+        if config.trainable_text:
+            clip_width = self.text_encoder.width  # the word encoder's sentence embedding
         # The SCB is one branch on top of the decoder, shared by every layer; TransRMOT's plain
         # head is one Linear per layer like the class and box heads.
         referring_layers = 1 if config.use_scb else config.num_decoder_layers
@@ -105,9 +110,12 @@ class MLSTrack(nn.Module):
     # --- text -----------------------------------------------------------------------------
     @torch.no_grad()
     def encode_text(self, sentences: list[str]) -> TextFeatures:
-        """The frozen encoders' outputs for `sentences`; cacheable per sentence."""
+        """The frozen encoders' outputs for `sentences` (the word encoder's token ids);
+        cacheable per sentence."""
         if not sentences:
             raise ValueError("encode_text needs at least one sentence")
+        if isinstance(self.text_encoder, WordEncoder):
+            return self.text_encoder.tokenize(list(sentences))
         words, padding = self.text_encoder(list(sentences))
         embedding = self.clip_encoder(list(sentences)) if self.clip_encoder is not None else None
         return TextFeatures(words, padding, embedding)
@@ -130,6 +138,9 @@ class MLSTrack(nn.Module):
             raise ValueError(f"images must be (1, 3, H, W), got {tuple(images.shape)}")
         if text.word_features.shape[0] != 1:
             raise ValueError("text must hold exactly one sentence (TextFeatures.select(i))")
+        if text.token_ids is not None:
+            assert isinstance(self.text_encoder, WordEncoder)
+            text = self.text_encoder(text)
         if self.config.needs_clip and text.sentence_embedding is None:
             raise ValueError("this variant needs TextFeatures.sentence_embedding (CLIP's)")
         device = images.device
@@ -236,7 +247,7 @@ def build_model(config: MLSTrackConfig) -> MLSTrack:
 COMPONENTS: dict[str, tuple[str, ...]] = {
     "backbone (ResNet-50)": ("backbone.resnet",),
     "input projections": ("backbone.input_proj", "level_embed"),
-    "text encoder (RoBERTa)": ("text_encoder",),
+    "text encoder": ("text_encoder",),  # RoBERTa (frozen) or the word encoder (trainable)
     "CLIP text tower": ("clip_encoder",),
     "word projection + early fusion": ("word_projection", "fusion"),
     "deformable encoder": ("encoder",),

@@ -108,6 +108,12 @@ class TrainConfig(BaseModel):
     )
 
     # --- run ---------------------------------------------------------------------------
+    calibration_videos: int = Field(
+        default=0,
+        ge=0,
+        description="Training videos held out of training (the last ones of the train split) "
+        "to calibrate the tracker's thresholds on after training (mlstrack.calibration).",
+    )
     seed: int = Field(default=0, ge=0, description="Seed of the run (model init, data, drops).")
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto: cuda when available."

@@ -20,6 +20,7 @@ clips, gradients are all-reduced, and only rank 0 writes.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import os
 import random
@@ -42,7 +43,7 @@ from mlstrack.data.clips import ClipSampler, ClipSpec
 from mlstrack.data.refer_kitti import ReferKittiIndex
 from mlstrack.data.transforms import AugmentConfig, Clip, load_clip
 from mlstrack.model import MLSTrack
-from mlstrack.text_encoders import TextFeatures
+from mlstrack.text_encoders import TextFeatures, word_vocabulary
 from mlstrack.track_state import TrackState
 from mlstrack.training.config import TrainConfig
 from mlstrack.training.track_noise import noisy_training_tracks
@@ -95,9 +96,33 @@ class TrainResult:
     logs: list[StepLog] = field(default_factory=list)
 
 
-def model_config(config: TrainConfig) -> MLSTrackConfig:
-    """The MLSTrackConfig a TrainConfig asks for."""
-    return MLSTrackConfig.preset(config.preset, **config.model_settings())
+def split_calibration(index: ReferKittiIndex, count: int) -> tuple[ReferKittiIndex, list[str]]:
+    """(the index training sees, the held-out calibration videos): the last `count` train
+    videos are held out; at least one video is left to train on."""
+    if count == 0:
+        return index, []
+    if count >= len(index.train_videos):
+        raise UsageError(
+            f"calibration_videos {count} leaves no training video ({len(index.train_videos)} "
+            "train videos); lower it or set it to 0"
+        )
+    kept, held = index.train_videos[:-count], index.train_videos[-count:]
+    return dataclasses.replace(index, train_videos=kept), held
+
+
+def model_config(config: TrainConfig, index: ReferKittiIndex | None = None) -> MLSTrackConfig:
+    """The MLSTrackConfig a TrainConfig asks for; a word-level text encoder without a
+    vocabulary gets the words of `index`'s training sentences (and their flips)."""
+    model = MLSTrackConfig.preset(config.preset, **config.model_settings())
+    if model.trainable_text and model.word_vocabulary is None and index is not None:
+        sentences = [e.sentence for v in index.train_videos for e in index.expressions[v]]
+        model = model.replace(word_vocabulary=word_vocabulary(sentences))
+        logger.info(
+            "word vocabulary: %d words from %d training sentences",
+            len(model.word_vocabulary or ()),
+            len(sentences),
+        )
+    return model
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -152,7 +177,8 @@ class Trainer:
         self.device = self._device(local_rank)
         if self.device.type == "cpu":
             torch.set_num_threads(config.num_threads)
-        self.index = index if index is not None else ReferKittiIndex.open(data_root)
+        full = index if index is not None else ReferKittiIndex.open(data_root)
+        self.index, self.calibration_videos = split_calibration(full, config.calibration_videos)
         self.sampler = ClipSampler(
             self.index,
             ClipSpec(config.clip_length, config.sample_interval, config.sample_mode),
@@ -169,7 +195,7 @@ class Trainer:
         )
         self._check_run_folder()
         torch.manual_seed(config.seed)
-        self.model = MLSTrack(model_config(config)).to(self.device)
+        self.model = MLSTrack(model_config(config, self.index)).to(self.device)
         if config.init_from_deformable_detr:
             from mlstrack.checkpoint import init_from_deformable_detr
 

@@ -30,6 +30,7 @@ def result(ids: list[int], boxes: list[list[float]]) -> FrameResult:
         np.array(boxes, np.float32).reshape(k, 4),
         np.ones(k, np.float32),
         np.ones(k, np.float32),
+        np.ones(k, bool),
     )
 
 
