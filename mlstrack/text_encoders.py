@@ -151,6 +151,7 @@ class WordTokenizer:
     def __init__(self, vocabulary: tuple[str, ...] | list[str]) -> None:
         self.words = (WORD_PAD, WORD_UNKNOWN, *vocabulary)
         self.index = {word: i for i, word in enumerate(self.words)}
+        self.warned: set[str] = set()  # each sentence's unknown words are reported once
 
     def __len__(self) -> int:
         return len(self.words)
@@ -160,7 +161,8 @@ class WordTokenizer:
         for sentence in sentences:
             words = split_words(sentence)
             unknown = sorted({w for w in words if w not in self.index})
-            if unknown:
+            if unknown and sentence not in self.warned:
+                self.warned.add(sentence)
                 logger.warning(
                     "sentence %r has %d of %d words outside the model's vocabulary (%s): "
                     "they read as %s",

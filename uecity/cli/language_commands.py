@@ -192,4 +192,6 @@ def stats(
     console.print(
         (out / "stats.md").read_text(encoding="utf-8").split("\n- videos")[0], markup=False
     )
+    if report.overlap is not None:
+        console.print(f"train/test: {report.overlap.describe()}", markup=False)
     console.print(f"[green]wrote[/] {len(report.files)} files to {out}")
