@@ -26,7 +26,7 @@ from mlstrack.inference import (
     CALIBRATION_FILE,
     InferenceSettings,
     prediction_lines,
-    track_expression,
+    track_video,
     with_tracker_settings,
 )
 from mlstrack.model import MLSTrack
@@ -107,10 +107,11 @@ def calibrate(
                 refer_threshold=0.0,
                 min_box_area=0.0,
             )
-            tracked = {
-                e.sequence: track_expression(model, index.videos[v], e, settings)
-                for v, e in sequences
-            }
+            tracked = {}
+            for video_id in videos:
+                expressions = index.expressions.get(video_id, [])
+                found = track_video(model, index.videos[video_id], expressions, settings)
+                tracked.update({e.sequence: found[e.name] for e in expressions})
             best = 0.0
             for refer, area in itertools.product(refer_grid, area_grid):
                 predictions = {

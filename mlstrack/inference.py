@@ -33,6 +33,7 @@ from mlstrack.checkpoint import from_pretrained
 from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex, VideoIndex
 from mlstrack.data.transforms import read_rgb, resized_size, to_tensor
 from mlstrack.model import MLSTrack
+from mlstrack.track_state import TrackState
 from mlstrack.tracker import FrameResult, track_step
 from uecity.atomic_write import atomic_write_json, atomic_write_text
 from uecity.box_formats import xyxy_to_mot_xywh
@@ -110,20 +111,37 @@ def track_expression(
     model: MLSTrack, video: VideoIndex, expression: ReferExpression, settings: InferenceSettings
 ) -> list[FrameResult]:
     """One FrameResult per frame of the video, boxes in the original frame's xyxy pixels."""
+    return track_video(model, video, [expression], settings)[expression.name]
+
+
+@torch.no_grad()
+def track_video(
+    model: MLSTrack,
+    video: VideoIndex,
+    expressions: list[ReferExpression],
+    settings: InferenceSettings,
+) -> dict[str, list[FrameResult]]:
+    """Every expression of `expressions` tracked over `video`, frame by frame: each frame is
+    read, resized and put through the backbone once (the sentence-independent work), then each
+    expression runs the rest of the model with its own track state. The results are those of
+    tracking each expression alone. Returns expression name → one FrameResult per frame."""
     device = next(model.parameters()).device
-    text = model.encode_text([expression.sentence]).to(device)
+    texts = [model.encode_text([e.sentence]).to(device) for e in expressions]
     width, height = video.size_wh
     new_w, new_h = resized_size(width, height, settings.short_side, settings.max_size)
     scale = np.array([width / new_w, height / new_h, width / new_w, height / new_h])
-    results: list[FrameResult] = []
-    track = None
+    results: list[list[FrameResult]] = [[] for _ in expressions]
+    tracks: list[TrackState | None] = [None] * len(expressions)
     for path in video.frame_paths:
         image = read_rgb(path)
         if (new_w, new_h) != (image.shape[1], image.shape[0]):
             image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        track, result = track_step(model, to_tensor(image)[None].to(device), text, track)
-        results.append(_to_original_frame(result, scale, width, height))
-    return results
+        frame = to_tensor(image)[None].to(device)
+        features = model.visual_features(frame)
+        for k, text in enumerate(texts):
+            tracks[k], result = track_step(model, frame, text, tracks[k], features)
+            results[k].append(_to_original_frame(result, scale, width, height))
+    return {e.name: r for e, r in zip(expressions, results, strict=True)}
 
 
 def _to_original_frame(
@@ -265,10 +283,17 @@ def track_dataset(
     if not chosen:
         raise UsageError(f"{index.root} has no test sequences (seqmap) to track")
     frames = boxes = 0
+    by_video: dict[str, list[ReferExpression]] = {}
+    for video_id, name in chosen:
+        by_video.setdefault(video_id, []).append(index.expression(video_id, name))
+    tracked: dict[tuple[str, str], list[FrameResult]] = {}
+    for video_id, expressions in by_video.items():
+        found = track_video(model, index.videos[video_id], expressions, settings)
+        tracked.update({(video_id, name): r for name, r in found.items()})
     for video_id, name in chosen:
         expression = index.expression(video_id, name)
         frames_of = index.videos[video_id]
-        results = track_expression(model, frames_of, expression, settings)
+        results = tracked[(video_id, name)]
         lines = prediction_lines(results)
         folder = out / video_id / name
         folder.mkdir(parents=True, exist_ok=True)

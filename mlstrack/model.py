@@ -121,10 +121,21 @@ class MLSTrack(nn.Module):
         return TextFeatures(words, padding, embedding)
 
     # --- one frame ------------------------------------------------------------------------
+    def visual_features(self, images: Tensor) -> list[Tensor]:
+        """The sentence-independent part of a frame: the backbone pyramid, `n_levels` maps
+        (1, d, h_l, w_l). Tracking several expressions of a video computes it once per frame
+        and passes it to `forward` as `features`."""
+        return self.backbone(images)
+
     def forward(
-        self, images: Tensor, text: TextFeatures, track: TrackState | None = None
+        self,
+        images: Tensor,
+        text: TextFeatures,
+        track: TrackState | None = None,
+        features: list[Tensor] | None = None,
     ) -> Outputs:
-        """Predictions for one frame.
+        """Predictions for one frame (`features`: this frame's `visual_features`, if already
+        computed).
 
         Returns a dict: "pred_logits" (1, N, C), "pred_boxes" (1, N, 4) cxcywh, "pred_refers"
         (1, N, 1) logits, "hidden" (1, N, d) of the last layer, the queries' inputs "query_pos"
@@ -152,7 +163,8 @@ class MLSTrack(nn.Module):
         words = self.word_projection(text.word_features)  # (1, L, d)
         words_pos = sine_position_1d(words.shape[1], d, device)[None]  # (1, L, d)
         sources, positions, spatial_shapes = [], [], []
-        for level, feature in enumerate(self.backbone(images)):
+        pyramid = features if features is not None else self.visual_features(images)
+        for level, feature in enumerate(pyramid):
             _, _, height, width = feature.shape
             spatial_shapes.append((height, width))
             pos = (

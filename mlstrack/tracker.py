@@ -108,13 +108,18 @@ def select_tracks(
 
 @torch.no_grad()
 def track_step(
-    model: MLSTrack, image: Tensor, text: TextFeatures, track: TrackState | None
+    model: MLSTrack,
+    image: Tensor,
+    text: TextFeatures,
+    track: TrackState | None,
+    features: list[Tensor] | None = None,
 ) -> tuple[TrackState, FrameResult]:
-    """One frame of online tracking. `image` is (1, 3, H, W) in [0, 1]."""
+    """One frame of online tracking. `image` is (1, 3, H, W) in [0, 1]; `features` its
+    `model.visual_features` when they are shared between several expressions."""
     config = model.config
     if track is None:
         track = TrackState.empty(config.d_model, image.device)
-    outputs = model(image, text, track)
+    outputs = model(image, text, track, features)
     keep, ids, misses, next_id, visible = select_tracks(outputs, track, config)
     next_track = advance_tracks(model.query_interaction, outputs, keep, ids, misses, next_id)
     height, width = image.shape[-2:]
