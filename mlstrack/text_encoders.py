@@ -329,8 +329,8 @@ class WordEncoder(nn.Module):
 
     def __init__(self, config: MLSTrackConfig) -> None:
         super().__init__()
-        if not config.word_vocabulary:
-            logger.warning(
+        if not config.word_vocabulary:  # tokenizing then warns about every word
+            logger.info(
                 "text_encoder_type 'word' without word_vocabulary: every word reads as %s "
                 "(`uecity train` fills it from the training sentences)",
                 WORD_UNKNOWN,

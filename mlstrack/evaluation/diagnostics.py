@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
@@ -271,18 +272,106 @@ def learning_curve(run_dir: str | Path, out: str | Path) -> Path | None:
     if not rows:
         return None
     steps = [int(r["step"]) for r in rows]
-    figure, axis = plt.subplots(figsize=(7, 4))
+    held_out_log = Path(run_dir) / "diagnostics.csv"
+    held_out = []
+    if held_out_log.is_file():
+        with held_out_log.open(newline="", encoding="utf-8") as handle:
+            held_out = list(csv.DictReader(handle))
+    figure, axes = plt.subplots(1, 2 if held_out else 1, figsize=(12 if held_out else 7, 4))
+    axis = axes[0] if held_out else axes
     for key in ("loss", "loss_ce", "loss_bbox", "loss_giou", "loss_refer"):
         if key in rows[0]:
             axis.plot(steps, [float(r[key]) for r in rows], label=key, linewidth=1)
     axis.set_xlabel("step")
-    axis.set_ylabel("loss (clip-normalised)")
+    axis.set_ylabel("training loss (clip-normalised)")
     axis.set_yscale("log")
     axis.legend()
     axis.set_title(f"learning curve: {Path(run_dir).name}")
+    if held_out:
+        right = axes[1]
+        marks = [int(r["step"]) for r in held_out]
+        for key, label in (
+            ("localised_share", "objects localised (share)"),
+            ("referring_auc", "referring AUC"),
+            ("class_matched_median", "class score, matched (median)"),
+            ("class_unmatched_p90", "class score, unmatched (p90)"),
+        ):
+            values = [float(r[key]) if r.get(key) else float("nan") for r in held_out]
+            right.plot(marks, values, marker="o", label=label)
+        right.set_xlabel("step")
+        right.set_ylim(0, 1)
+        right.legend()
+        right.set_title("held-out training videos, one frame per expression")
     figure.tight_layout()
     path = Path(out) / "learning_curve.png"
     Path(out).mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def query_diagnostics(
+    model: torch.nn.Module,
+    index: ReferKittiIndex,
+    videos: list[str],
+    frames_per_expression: int = 2,
+) -> dict[str, float | None]:
+    """Threshold-free single-frame diagnostics of `model` on `videos` (held-out training videos
+    during training): for a few evenly spaced frames of each expression, the detect queries of
+    one forward pass (no track state) are matched 1:1 to all objects at IoU ≥ 0.5. Returns the
+    share of objects localised, the median class score of matched queries and the 90th
+    percentile of the unmatched ones, and the referring AUC among matched queries."""
+    from mlstrack.box_ops import box_cxcywh_to_xyxy_pixels
+    from mlstrack.data.transforms import read_rgb, to_tensor
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    objects = localised = 0
+    true_scores: list[float] = []
+    false_scores: list[float] = []
+    referred: list[float] = []
+    unreferred: list[float] = []
+    try:
+        with torch.no_grad():
+            for video_id in videos:
+                video = index.videos[video_id]
+                width, height = video.size_wh
+                step = max(video.num_frames // (frames_per_expression + 1), 1)
+                frames = [step * (k + 1) for k in range(frames_per_expression)]
+                for expression in index.expressions.get(video_id, []):
+                    text = model.encode_text([expression.sentence]).to(device)
+                    for frame in frames:
+                        if frame >= video.num_frames:
+                            continue
+                        image = to_tensor(read_rgb(video.frame_paths[frame]))[None].to(device)
+                        outputs = model(image, text)
+                        boxes = box_cxcywh_to_xyxy_pixels(outputs["pred_boxes"][0], (width, height))
+                        scores = outputs["pred_logits"][0].sigmoid().max(-1).values.cpu().numpy()
+                        refers = outputs["pred_refers"][0, :, 0].sigmoid().cpu().numpy()
+                        labels = video.labels(frame)
+                        iou = _iou_matrix(labels.boxes_xyxy, boxes.cpu().numpy())
+                        rows, cols = linear_sum_assignment(-iou) if iou.size else ([], [])
+                        pairs = [
+                            (r, c)
+                            for r, c in zip(rows, cols, strict=True)
+                            if iou[r, c] >= MATCH_IOU
+                        ]
+                        objects += len(labels.ids)
+                        localised += len(pairs)
+                        matched = {int(c) for _, c in pairs}
+                        on_frame = expression.referred_at(frame)
+                        for r, c in pairs:
+                            true_scores.append(float(scores[c]))
+                            target = referred if int(labels.ids[r]) in on_frame else unreferred
+                            target.append(float(refers[c]))
+                        false_scores += [float(s) for q, s in enumerate(scores) if q not in matched]
+    finally:
+        model.train(was_training)
+    auc = referring_auc(np.array(referred), np.array(unreferred))
+    return {
+        "localised_share": localised / objects if objects else None,
+        "class_matched_median": float(np.median(true_scores)) if true_scores else None,
+        "class_unmatched_p90": float(np.percentile(false_scores, 90)) if false_scores else None,
+        "referring_auc": auc,
+    }

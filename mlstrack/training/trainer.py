@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import logging
 import os
 import random
@@ -54,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "train_config.yaml"
 LOG_FILE = "log.csv"
+DIAGNOSTICS_LOG = "diagnostics.csv"  # held-out, threshold-free, at each checkpoint
 MODEL_DIR = "model"
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "trainer_state.pt"
@@ -178,6 +180,7 @@ class Trainer:
         if self.device.type == "cpu":
             torch.set_num_threads(config.num_threads)
         full = index if index is not None else ReferKittiIndex.open(data_root)
+        self.held_out_index = full
         self.index, self.calibration_videos = split_calibration(full, config.calibration_videos)
         self.sampler = ClipSampler(
             self.index,
@@ -438,6 +441,7 @@ class Trainer:
                     on_step(last)
                 if self.step % self.config.checkpoint_every == 0 or self.step == until:
                     self.save_checkpoint()
+                    self._held_out_diagnostics()
                     self._barrier()
         finally:
             if writer is not None:
@@ -455,6 +459,29 @@ class Trainer:
             time.perf_counter() - started,
             logs,
         )
+
+    def _held_out_diagnostics(self) -> None:
+        """At a checkpoint, threshold-free single-frame diagnostics on the held-out calibration
+        videos, appended to RUN/diagnostics.csv (rank 0; nothing without held-out videos)."""
+        if not self.is_main or not self.calibration_videos:
+            return
+        from mlstrack.evaluation.diagnostics import query_diagnostics
+
+        values = query_diagnostics(self.model, self.held_out_index, self.calibration_videos, 1)
+        path = self.run_dir / DIAGNOSTICS_LOG
+        rows = []
+        if path.is_file():  # a resumed run forgets the rows after its checkpoint
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows = [r for r in csv.DictReader(handle) if int(r["step"]) < self.step]
+        rows.append(
+            {"step": self.step, **{k: "" if v is None else f"{v:.4f}" for k, v in values.items()}}
+        )
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=["step", *values])
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(path, text.getvalue())
+        logger.info("held-out diagnostics at step %d: %s", self.step, values)
 
     def _save_final(self) -> Path:
         final = self.run_dir / MODEL_DIR
