@@ -18,7 +18,7 @@ Written as `diagnostics.json` and `diagnostics.md` next to the evaluation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
+from mlstrack.box_ops import box_iou_xyxy
 from mlstrack.data.refer_kitti import ReferKittiIndex
 from mlstrack.evaluation.trackeval_run import COMBINED, METRIC_FIELDS, run_trackeval, summarise
 from mlstrack.inference import TRACKS_FILE, read_track_lines
@@ -54,33 +55,29 @@ def _quartiles(values: list[float]) -> list[float] | None:
 
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of xyxy boxes."""
+    """(len(a), len(b)) IoU of xyxy boxes (`box_ops.box_iou_xyxy`)."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    iou, _ = box_iou_xyxy(
+        torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    )
+    return iou.numpy()
 
 
 @dataclass
 class _Tally:
+    """Counts and score lists of one group of sequences."""
+
     objects: int = 0
     localised: int = 0
     frames: int = 0
     on_object: int = 0
     on_background: int = 0
-
-    def __post_init__(self) -> None:
-        self.class_true: list[float] = []
-        self.class_false: list[float] = []
-        self.refer_referred: list[float] = []
-        self.refer_unreferred: list[float] = []
-        self.refer_background: list[float] = []
+    class_true: list[float] = field(default_factory=list)
+    class_false: list[float] = field(default_factory=list)
+    refer_referred: list[float] = field(default_factory=list)
+    refer_unreferred: list[float] = field(default_factory=list)
+    refer_background: list[float] = field(default_factory=list)
 
 
 def _all_objects_lines(index: ReferKittiIndex, video_id: str) -> list[str]:
