@@ -91,7 +91,7 @@ def build_export(spec: dict, source: str, spec_path: Path, out: Path) -> Path:
     d, c = spec["dataset"], spec["compose"]
     if not (dataset / "dataset.json").is_file():
         if source == "generate":
-            uecity("generate", str(spec_path.with_name(spec["scene"])), "--out", str(dataset))
+            uecity("generate", str(spec_path.parent / spec["scene"]), "--out", str(dataset))
         else:
             build_traffic_dataset(
                 dataset,

@@ -255,3 +255,9 @@ def test_the_referring_loss_covers_matched_pairs_only(tiny_config: MLSTrackConfi
         Assignment(torch.tensor([0, 1]), torch.tensor([0, 1])),
     )
     assert losses["loss_refer"].item() < 1e-3
+
+
+def test_the_shipped_demo_config_loads() -> None:
+    root = Path(__file__).resolve().parents[2]
+    config = load_train_config(root / "configs" / "train-tiny-demo.yaml", {})
+    assert config.calibration_videos == 2 and config.preset == "tiny"
