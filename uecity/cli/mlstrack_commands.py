@@ -106,6 +106,9 @@ def train(
 ) -> None:
     """Train MLS-Track on EXPORT_DIR's train videos; resumes when --out holds the same run.
 
+    With `calibration_videos: N` in the config, the last N train videos are held out and the
+    tracker's thresholds are calibrated on them after training (RUN/model/calibration.json).
+
     Multi-GPU: `torchrun --nproc-per-node N -m uecity train ...` (one process per GPU).
     """
     _torch()
