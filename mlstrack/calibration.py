@@ -42,6 +42,7 @@ TRACK_GRID: tuple[tuple[float, float], ...] = (
     (0.4, 0.3),
     (0.5, 0.35),
     (0.6, 0.45),
+    (0.7, 0.55),
 )
 REFER_GRID: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 AREA_GRID: tuple[float, ...] = (0.0, 0.0005, 0.001)  # share of the frame's area
