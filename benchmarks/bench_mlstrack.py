@@ -1,5 +1,6 @@
-"""MLS-Track speed: training step and inference per frame, and deformable attention's two
-implementations on identical inputs.
+"""MLS-Track speed: training step and inference per frame, tracking several expressions of a
+video with the backbone shared against one expression at a time (same outputs), and
+deformable attention's two implementations on identical inputs.
 
     python benchmarks/bench_mlstrack.py                          # tiny on CPU (~1 minute)
     python benchmarks/bench_mlstrack.py --device cuda --preset paper   # paper sizes, short side 800
@@ -35,17 +36,23 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
+def _time(
+    fn: Callable[[], object],
+    device: torch.device,
+    repeats: int,
+    warmup: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """Median seconds of `fn` over `repeats` runs after `warmup` runs."""
     for _ in range(warmup):
         fn()
     _sync(device)
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
         _sync(device)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -107,6 +114,61 @@ def bench_model(
     print(f"inference (track_step): {seconds:.4f} s/frame = {1 / seconds:.3g} frames/s")
 
 
+def bench_shared_tracking(
+    config: MLSTrackConfig,
+    device: torch.device,
+    height: int,
+    width: int,
+    expressions: int = 8,
+    frames: int = 8,
+) -> None:
+    """`expressions` sentences tracked over the same `frames` frames: one expression at a time
+    (the backbone runs expressions × frames times) against `inference.track_video`'s order
+    (the backbone once per frame, shared). The outputs must be identical."""
+    torch.manual_seed(0)
+    model = MLSTrack(config).to(device).eval()
+    g = torch.Generator().manual_seed(1)
+    images = [torch.rand(1, 3, height, width, generator=g).to(device) for _ in range(frames)]
+    sentences = [f"the {c} cars turning left" for c in ("red", "black", "white", "blue")]
+    texts = [model.encode_text([sentences[k % 4] + " " * k]) for k in range(expressions)]
+
+    def alone() -> list:
+        out = []
+        for text in texts:
+            track = None
+            for image in images:
+                track, result = track_step(model, image, text, track)
+                out.append(result)
+        return out
+
+    def shared() -> list:
+        out: list = [[] for _ in texts]
+        tracks: list = [None] * len(texts)
+        with torch.no_grad():
+            for image in images:
+                features = model.visual_features(image)
+                for k, text in enumerate(texts):
+                    tracks[k], result = track_step(model, image, text, tracks[k], features)
+                    out[k].append(result)
+        return [r for per_text in out for r in per_text]
+
+    same = all(
+        a.ids.tolist() == b.ids.tolist() and (a.boxes_xyxy == b.boxes_xyxy).all()
+        for a, b in zip(alone(), shared(), strict=True)
+    )
+    # CPU time of this process on CPU (a shared machine's other jobs do not count), wall
+    # time on CUDA
+    clock = time.process_time if device.type == "cpu" else time.perf_counter
+    slow = _time(alone, device, 3, warmup=1, clock=clock)
+    fast = _time(shared, device, 3, warmup=1, clock=clock)
+    print(
+        f"tracking {expressions} expressions × {frames} frames "
+        f"({'CPU' if device.type == 'cpu' else 'wall'} seconds): one expression at a time "
+        f"{slow:.3f} s, backbone shared per frame {fast:.3f} s, speed-up ×{slow / fast:.2f}, "
+        f"identical outputs: {same}"
+    )
+
+
 def bench_attention(
     device: torch.device, height: int, width: int, queries: int, repeats: int
 ) -> None:
@@ -163,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
+        "--expressions", type=int, default=8, help="expressions of the shared-tracking bench"
+    )
+    parser.add_argument("--frames", type=int, default=8, help="frames of the shared-tracking bench")
+    parser.add_argument(
+        "--only-shared", action="store_true", help="run the shared-tracking bench only"
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -181,14 +250,19 @@ def main(argv: list[str] | None = None) -> int:
         config = MLSTrackConfig.paper(random_init=True)
         height = args.short_side or 800
     else:
-        config = MLSTrackConfig.tiny()
+        words = ("the", "red", "black", "white", "blue", "cars", "car", "turning", "left")
+        config = MLSTrackConfig.tiny(word_vocabulary=words)
         height = args.short_side or 256
     width = int(height * 1.6)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
         + (f", {torch.cuda.get_device_name()}" if device.type == "cuda" else "")
     )
-    bench_model(config, device, height, width, args.repeats)
+    if not args.only_shared:
+        bench_model(config, device, height, width, args.repeats)
+    bench_shared_tracking(config, device, height, width, args.expressions, args.frames)
+    if args.only_shared:
+        return 0
     bench_attention(
         device, height, width, config.num_queries if args.preset == "paper" else 300, args.repeats
     )

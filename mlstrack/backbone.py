@@ -1,4 +1,8 @@
-"""The visual backbone: ResNet-50 through `transformers`, frozen batch norm, a feature pyramid.
+"""The visual backbone: ResNet-50 through `transformers`, a feature pyramid.
+
+A pretrained ResNet keeps Deformable-DETR's frozen batch norm and frozen stem and first stage; a
+randomly initialised one (`backbone_pretrained: false`) trains whole with ordinary batch norm,
+since frozen identity statistics and frozen random filters only hold it back.
 
 ResNet's stages 2–4 give strides 8/16/32; extra stride-2 3×3 convolutions on the last stage add
 the remaining levels (one for the paper's 4 levels). Each level is projected to d_model with a
@@ -76,7 +80,9 @@ class Backbone(nn.Module):
 
     def __init__(self, config: MLSTrackConfig, resnet: nn.Module | None = None) -> None:
         super().__init__()
-        self.resnet = freeze_batch_norm(resnet if resnet is not None else build_resnet(config))
+        self.resnet = resnet if resnet is not None else build_resnet(config)
+        if config.backbone_pretrained:
+            freeze_batch_norm(self.resnet)
         # (3,) -> (1, 3, 1, 1) to broadcast over images
         self.register_buffer(
             "pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False
@@ -86,9 +92,13 @@ class Backbone(nn.Module):
         )
         hidden_sizes = list(self.resnet.config.hidden_sizes)
         self.stage_channels = hidden_sizes[1:]  # strides 8, 16, 32
-        # The stem (embedder) and the first (4 - trainable) stages stay fixed.
-        frozen_stages = 4 - config.backbone_trainable_stages
-        frozen = [self.resnet.embedder, *list(self.resnet.encoder.stages)[:frozen_stages]]
+        # Pretrained: the stem (embedder) and the first (4 - trainable) stages stay fixed.
+        frozen_stages = 4 - config.backbone_trainable_stages if config.backbone_pretrained else -1
+        frozen = (
+            [self.resnet.embedder, *list(self.resnet.encoder.stages)[:frozen_stages]]
+            if frozen_stages >= 0
+            else []
+        )
         for module in frozen:
             for parameter in module.parameters():
                 parameter.requires_grad_(False)

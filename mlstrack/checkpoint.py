@@ -74,10 +74,9 @@ def save_pretrained(model: MLSTrack, folder: str | Path) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    changes: dict[str, Any] = {
-        "backbone_config": _architecture(model.backbone.resnet.config),
-        "text_encoder_config": _architecture(model.text_encoder.model.config),
-    }
+    changes: dict[str, Any] = {"backbone_config": _architecture(model.backbone.resnet.config)}
+    if not model.config.trainable_text:  # the word encoder's config is its vocabulary
+        changes["text_encoder_config"] = _architecture(model.text_encoder.model.config)
     if model.clip_encoder is not None and model.config.clip_backend == "transformers":
         changes["clip_text_config"] = _architecture(model.clip_encoder.model.config)
     if model.config.clip_backend == "open_clip":

@@ -25,11 +25,13 @@ Variant = Literal["transrmot", "sgm", "sgm_scb"]
 SGMVariant = Literal["full", "only_det", "only_cross_attention"]
 SCBVariant = Literal["clip", "roberta", "concat_mlp", "cross_attention"]
 ClipBackend = Literal["transformers", "open_clip"]
+TextEncoderType = Literal["roberta", "word"]
 
 VARIANTS: tuple[str, ...] = ("transrmot", "sgm", "sgm_scb")
 SGM_VARIANTS: tuple[str, ...] = ("full", "only_det", "only_cross_attention")
 SCB_VARIANTS: tuple[str, ...] = ("clip", "roberta", "concat_mlp", "cross_attention")
 CLIP_BACKENDS: tuple[str, ...] = ("transformers", "open_clip")
+TEXT_ENCODER_TYPES: tuple[str, ...] = ("roberta", "word")
 
 # The byte-level tokenizer used with randomly initialised text encoders: 4 special ids, then bytes.
 BYTE_TOKENIZER = "byte"
@@ -139,8 +141,11 @@ class MLSTrackConfig:
         dropout: dropout in attention blocks and FFNs (0.1).
         num_queries: detect queries per frame (300).
         num_classes: object classes of the class head; RMOT uses one ("object") (1).
-        backbone_trainable_stages: how many of ResNet's last stages train; Deformable-DETR trains
-            stages 2–4 and freezes the stem and stage 1 (3). Batch norm is frozen everywhere.
+        backbone_trainable_stages: how many of ResNet's last stages train when the backbone is
+            pretrained; Deformable-DETR trains stages 2–4 and freezes the stem and stage 1 (3).
+        backbone_pretrained: the ResNet starts from pretrained weights (True for `paper`): its
+            batch norm is frozen, the first stages too, and it trains at `lr_backbone`. A random
+            ResNet (`tiny`, `paper-random`) trains whole, batch norm included, at the main lr.
     Pretrained parts (hub name or local path; `*_config` builds from an architecture instead)
         backbone_name / backbone_config: ResNet-50 ("microsoft/resnet-50").
         text_encoder_name / text_encoder_config: RoBERTa, frozen ("roberta-base").
@@ -151,7 +156,12 @@ class MLSTrackConfig:
         clip_tokenizer: as text_tokenizer, for CLIP.
         clip_backend: "transformers" (default) or "open_clip" (optional, needs torchvision).
         open_clip_model / open_clip_pretrained: the open_clip architecture and weights tag.
-        max_text_length: tokens kept per sentence (32).
+        max_text_length: tokens kept per sentence (32); a longer one is cut with a warning.
+    Trainable CPU text stack (`text_encoder_type: word`, the `tiny` preset's)
+        text_encoder_type: "roberta" (frozen RoBERTa + CLIP, the paper's) or "word" (a
+            trainable word-level encoder that also gives the SCB's sentence embedding).
+        word_vocabulary: its words (the trainer fills them from the training sentences).
+        word_width / word_layers: its width and bidirectional GRU layers (64 / 1).
     Variants
         variant: Table 3's rows: "transrmot" (no SGM, plain referring head), "sgm",
             "sgm_scb" (MLS-Track, the default).
@@ -166,6 +176,9 @@ class MLSTrackConfig:
         drop_score: a track scoring below it counts a miss (0.6).
         miss_tolerance: a track is dropped after this many consecutive misses (5).
         refer_threshold: β_ref, a track is output when its referring score reaches it (0.5).
+        min_box_area: a box smaller than this share of the frame's area is not output (0;
+            TransRMOT's `filter_dt_by_area`). `uecity train` calibrates all four on held-out
+            training videos (`mlstrack.calibration`).
     Training
         track_group_denoising: extra noisy copies of the track queries, training only (3).
         denoising_noise_variance: variance of the Gaussian noise on their embeddings (0.3).
@@ -187,6 +200,7 @@ class MLSTrackConfig:
     num_queries: int = 300
     num_classes: int = 1
     backbone_trainable_stages: int = 3
+    backbone_pretrained: bool = True
 
     backbone_name: str = "microsoft/resnet-50"
     backbone_config: dict[str, Any] | None = None
@@ -200,6 +214,10 @@ class MLSTrackConfig:
     open_clip_model: str = "ViT-L-14"
     open_clip_pretrained: str = "openai"
     max_text_length: int = 32
+    text_encoder_type: TextEncoderType = "roberta"
+    word_vocabulary: tuple[str, ...] | None = None
+    word_width: int = 64
+    word_layers: int = 1
 
     variant: Variant = "sgm_scb"
     sgm_variant: SGMVariant = "full"
@@ -211,6 +229,7 @@ class MLSTrackConfig:
     drop_score: float = 0.6
     miss_tolerance: int = 5
     refer_threshold: float = 0.5
+    min_box_area: float = 0.0
 
     track_group_denoising: int = 3
     denoising_noise_variance: float = 0.3
@@ -242,6 +261,8 @@ class MLSTrackConfig:
             "num_classes",
             "sgm_ffn_dim",
             "max_text_length",
+            "word_width",
+            "word_layers",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -264,13 +285,29 @@ class MLSTrackConfig:
             fail("sgm_variant", f"one of {', '.join(SGM_VARIANTS)}")
         if self.scb_variant not in SCB_VARIANTS:
             fail("scb_variant", f"one of {', '.join(SCB_VARIANTS)}")
+        if self.text_encoder_type not in TEXT_ENCODER_TYPES:
+            fail("text_encoder_type", f"one of {', '.join(TEXT_ENCODER_TYPES)}")
+        if self.word_vocabulary is not None:
+            if not isinstance(self.word_vocabulary, list | tuple) or not all(
+                isinstance(w, str) for w in self.word_vocabulary
+            ):
+                fail("word_vocabulary", "a list of words or null")
+            object.__setattr__(self, "word_vocabulary", tuple(self.word_vocabulary))
+        if self.word_width % 2:
+            fail("word_width", "an even width (two GRU directions)")
         if self.clip_backend not in CLIP_BACKENDS:
             fail("clip_backend", f"one of {', '.join(CLIP_BACKENDS)}")
         if self.variant == "transrmot" and self.sgm_variant != "full":
             fail("sgm_variant", "'full' with variant 'transrmot' (it has no SGM to vary)")
         if self.variant != "sgm_scb" and self.scb_variant != "clip":
             fail("scb_variant", f"'clip' with variant {self.variant!r} (it has no SCB to vary)")
-        for name in ("new_track_score", "drop_score", "refer_threshold", "focal_alpha"):
+        for name in (
+            "new_track_score",
+            "drop_score",
+            "refer_threshold",
+            "min_box_area",
+            "focal_alpha",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 fail(name, "a probability in [0, 1]")
@@ -316,8 +353,13 @@ class MLSTrackConfig:
 
     @property
     def needs_clip(self) -> bool:
-        """Whether the CLIP text tower is built (the SCB variants that use it)."""
+        """Whether the SCB variant needs a sentence embedding (CLIP's, or the word encoder's)."""
         return self.use_scb and self.scb_variant in ("clip", "concat_mlp")
+
+    @property
+    def trainable_text(self) -> bool:
+        """Whether the text encoder trains with the model (the word encoder)."""
+        return self.text_encoder_type == "word"
 
     # --- presets and (de)serialisation -----------------------------------------------------
     @classmethod
@@ -331,6 +373,7 @@ class MLSTrackConfig:
                 "clip_text_config": clip_vit_large_text_architecture(),
                 "text_tokenizer": BYTE_TOKENIZER,
                 "clip_tokenizer": BYTE_TOKENIZER,
+                "backbone_pretrained": False,
                 **overrides,
             }
         return cls(**overrides)
@@ -355,6 +398,9 @@ class MLSTrackConfig:
             "clip_text_config": _tiny_clip_text(),
             "text_tokenizer": BYTE_TOKENIZER,
             "clip_tokenizer": BYTE_TOKENIZER,
+            "backbone_pretrained": False,
+            "text_encoder_type": "word",
+            "word_width": 32,
         }
         values.update(overrides)
         return cls(**values)

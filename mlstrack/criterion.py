@@ -1,11 +1,15 @@
 """The training losses of one frame: a dict of named losses, weights kept apart in `weight_dict`.
 
-Assignment (MOTR's, TransRMOT's): a track query keeps the identity it tracks, so it is paired
-with the object of that id if the object is in the frame (else it must say "no object"); the
-objects no track query follows are Hungarian-matched to the detect queries. Losses: sigmoid
-focal class loss over all queries, L1 and GIoU on paired boxes, sigmoid focal referring loss
-over all queries (target 1 for a paired object the expression refers to). Earlier decoder layers
-add the same losses with suffix `_<layer>`; the track-query denoising groups add `_dn`.
+Assignment (MOTR's, TransRMOT's `ClipMatcher.match_for_single_frame`): a track query keeps the
+identity it tracks, so it is paired with the object of that id if the object is in the frame
+(else it must say "no object"); the objects no track query follows are Hungarian-matched to the
+unassigned queries: the detect queries and the false-positive track queries (id < 0, TransRMOT's
+`obj_idxes == -1`). Losses: sigmoid focal class loss over all queries, L1 and GIoU on paired
+boxes, sigmoid focal referring loss on the paired queries only (TransRMOT's `loss_refers`: the
+target is 1 for a paired object the expression refers to; unpaired queries are left to the class
+loss). Earlier decoder layers add the same losses with suffix `_<layer>`; the track-query
+denoising groups add `_dn`. The losses are sums divided by `normaliser`; TransRMOT divides a
+whole clip's sums by its objects plus its disappeared tracks (`clip_normaliser`).
 `next_training_tracks` turns the paired queries into the next frame's tracks.
 """
 
@@ -74,16 +78,20 @@ class SetCriterion(nn.Module):
 
     # --- assignment -----------------------------------------------------------------------
     def assign(self, outputs: dict, targets: FrameTargets, track_ids: Tensor) -> Assignment:
-        """Identity-kept pairs for the track queries, Hungarian pairs for the detect queries."""
+        """Identity-kept pairs for the track queries, Hungarian pairs for the unassigned ones
+        (detect queries and false-positive tracks, id < 0)."""
         num_detect = outputs["num_detect"]
         device = outputs["pred_logits"].device
         target_ids = targets.ids.tolist()
         position = {obj: index for index, obj in enumerate(target_ids)}
         track_query, track_target = [], []
+        free = list(range(num_detect))
         for offset, obj in enumerate(track_ids.tolist()):
             if obj in position:
                 track_query.append(num_detect + offset)
                 track_target.append(position[obj])
+            elif obj < 0:
+                free.append(num_detect + offset)
         followed = set(track_target)
         new = torch.tensor(
             [i for i in range(len(target_ids)) if i not in followed],
@@ -91,13 +99,16 @@ class SetCriterion(nn.Module):
             device=device,
         )
         assert targets.labels is not None
+        pool = torch.tensor(free, dtype=torch.long, device=device)
         det_query, det_target = self.matcher(
-            outputs["pred_logits"][0, :num_detect],
-            outputs["pred_boxes"][0, :num_detect],
+            outputs["pred_logits"][0, pool],
+            outputs["pred_boxes"][0, pool],
             targets.labels[new],
             targets.boxes_cxcywh[new],
         )
-        query = torch.cat((det_query, torch.tensor(track_query, dtype=torch.long, device=device)))
+        query = torch.cat(
+            (pool[det_query], torch.tensor(track_query, dtype=torch.long, device=device))
+        )
         target = torch.cat(
             (new[det_target], torch.tensor(track_target, dtype=torch.long, device=device))
         )
@@ -110,11 +121,15 @@ class SetCriterion(nn.Module):
         targets: FrameTargets,
         track_ids: Tensor,
         assignment: Assignment | None = None,
+        normaliser: float | None = None,
     ) -> dict[str, Tensor]:
-        """Named losses (unweighted) of the last layer, aux layers and denoising groups."""
+        """Named losses (unweighted) of the last layer, aux layers and denoising groups, each a
+        sum divided by `normaliser` (default: this frame's objects plus disappeared tracks)."""
         if assignment is None:
             assignment = self.assign(outputs, targets, track_ids)
-        num_boxes = max(len(targets), 1)
+        num_boxes = (
+            normaliser if normaliser is not None else clip_normaliser([targets], [track_ids])
+        )
         losses = self._set_losses(outputs, targets, assignment, num_boxes)
         for layer, aux in enumerate(outputs.get("aux_outputs", [])):
             aux_assignment = self.assign(aux, targets, track_ids)
@@ -153,11 +168,10 @@ class SetCriterion(nn.Module):
         assert targets.labels is not None
         class_target = torch.zeros_like(logits)
         class_target[query, targets.labels[target]] = 1.0
-        refer_target = torch.zeros_like(refers)
-        refer_target[query] = targets.referred[target].to(refers.dtype)
+        refer_target = targets.referred[target].to(refers.dtype)
         alpha, gamma = config.focal_alpha, config.focal_gamma
         loss_ce = sigmoid_focal_loss(logits, class_target, alpha, gamma).sum() / num_boxes
-        loss_refer = sigmoid_focal_loss(refers, refer_target, alpha, gamma).sum() / num_boxes
+        loss_refer = sigmoid_focal_loss(refers[query], refer_target, alpha, gamma).sum() / num_boxes
         boxes = prediction["pred_boxes"][0, query]  # (K, 4)
         target_boxes = targets.boxes_cxcywh[target]  # (K, 4)
         loss_bbox = F.l1_loss(boxes, target_boxes, reduction="sum") / num_boxes
@@ -169,6 +183,22 @@ class SetCriterion(nn.Module):
             "loss_giou": loss_giou,
             "loss_refer": loss_refer,
         }
+
+
+def disappeared_tracks(targets: FrameTargets, track_ids: Tensor) -> int:
+    """Track queries of real objects (id ≥ 0) whose object is not in this frame."""
+    present = set(targets.ids.tolist())
+    return sum(1 for obj in track_ids.tolist() if obj >= 0 and obj not in present)
+
+
+def clip_normaliser(frames: list[FrameTargets], track_ids: list[Tensor]) -> float:
+    """TransRMOT's `num_samples`: Σ over a clip's frames of its objects plus its disappeared
+    tracks (at least 1)."""
+    total = sum(
+        len(targets) + disappeared_tracks(targets, ids)
+        for targets, ids in zip(frames, track_ids, strict=True)
+    )
+    return float(max(total, 1))
 
 
 def next_training_tracks(

@@ -5,12 +5,18 @@ tracker's bookkeeping (new-track score, drop score, miss tolerance, β_ref). Fra
 to the run's test short side; boxes come back in the original frame's pixels and are written
 as `RESULTS/<video>/<expression>/predict.txt`, lines `frame,id,x,y,w,h,1,1,1` with 1-based
 frames (frame 0 of the video is line frame 1, the same convention as the ground truth that
-`mlstrack.evaluation` writes). Optionally a video with the referred boxes drawn is written next
-to it.
+`mlstrack.evaluation` writes). Next to it `tracks.txt` holds every track seen in a frame,
+referred or not, with its class and referring scores (`frame,id,x,y,w,h,score,refer_score`):
+the threshold-free diagnostics and the detection-only row of `uecity evaluate` read it.
+Optionally a video with the referred boxes drawn is written too.
+
+The tracker thresholds come from the run's calibration (`RUN/model/calibration.json`, written
+by `uecity train` / `uecity calibrate`), else from the model config; options override both.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -27,6 +33,7 @@ from mlstrack.checkpoint import from_pretrained
 from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex, VideoIndex
 from mlstrack.data.transforms import read_rgb, resized_size, to_tensor
 from mlstrack.model import MLSTrack
+from mlstrack.track_state import TrackState
 from mlstrack.tracker import FrameResult, track_step
 from uecity.atomic_write import atomic_write_json, atomic_write_text
 from uecity.box_formats import xyxy_to_mot_xywh
@@ -35,17 +42,27 @@ from uecity.errors import UsageError
 logger = logging.getLogger(__name__)
 
 PREDICTION_FILE = "predict.txt"
+TRACKS_FILE = "tracks.txt"
 VIDEO_FILE = "referred.mp4"
 SUMMARY_FILE = "tracking.json"
-TRACKER_FIELDS = ("new_track_score", "drop_score", "miss_tolerance", "refer_threshold")
+TRACKER_FIELDS = (
+    "new_track_score",
+    "drop_score",
+    "miss_tolerance",
+    "refer_threshold",
+    "min_box_area",
+)
+CALIBRATION_FILE = "calibration.json"
 
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """Frame size at inference: short side (None keeps the frames' size), long-side cap."""
+    """Frame size at inference: short side (None keeps the frames' size), long-side cap; the
+    run's calibrated tracker thresholds (empty without a calibration)."""
 
     short_side: int | None = None
     max_size: int | None = None
+    calibrated: dict[str, float] | None = None
 
 
 def load_run(
@@ -67,6 +84,15 @@ def load_run(
             values = yaml.safe_load(place.read_text(encoding="utf-8")) or {}
             settings = InferenceSettings(values.get("test_short_side"), values.get("max_size"))
             break
+    calibration = folder / CALIBRATION_FILE
+    if calibration.is_file():
+        try:
+            chosen = json.loads(calibration.read_text(encoding="utf-8"))["chosen"]
+            values = {k: chosen[k] for k in TRACKER_FIELDS if k in chosen}
+        except (ValueError, KeyError, TypeError) as error:
+            raise UsageError(f"{calibration} is not a calibration file ({error})") from None
+        with_tracker_settings(model, **values)
+        settings = InferenceSettings(settings.short_side, settings.max_size, values)
     return model, settings, folder
 
 
@@ -85,37 +111,103 @@ def track_expression(
     model: MLSTrack, video: VideoIndex, expression: ReferExpression, settings: InferenceSettings
 ) -> list[FrameResult]:
     """One FrameResult per frame of the video, boxes in the original frame's xyxy pixels."""
+    return track_video(model, video, [expression], settings)[expression.name]
+
+
+@torch.no_grad()
+def track_video(
+    model: MLSTrack,
+    video: VideoIndex,
+    expressions: list[ReferExpression],
+    settings: InferenceSettings,
+) -> dict[str, list[FrameResult]]:
+    """Every expression of `expressions` tracked over `video`, frame by frame: each frame is
+    read, resized and put through the backbone once (the sentence-independent work), then each
+    expression runs the rest of the model with its own track state. The results are those of
+    tracking each expression alone. Returns expression name → one FrameResult per frame."""
     device = next(model.parameters()).device
-    text = model.encode_text([expression.sentence]).to(device)
+    texts = [model.encode_text([e.sentence]).to(device) for e in expressions]
     width, height = video.size_wh
     new_w, new_h = resized_size(width, height, settings.short_side, settings.max_size)
     scale = np.array([width / new_w, height / new_h, width / new_w, height / new_h])
-    results: list[FrameResult] = []
-    track = None
+    results: list[list[FrameResult]] = [[] for _ in expressions]
+    tracks: list[TrackState | None] = [None] * len(expressions)
     for path in video.frame_paths:
         image = read_rgb(path)
         if (new_w, new_h) != (image.shape[1], image.shape[0]):
             image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        track, result = track_step(model, to_tensor(image)[None].to(device), text, track)
-        boxes = result.boxes_xyxy.astype(np.float64) * scale
-        boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-        boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-        results.append(
-            FrameResult(result.ids, boxes.astype(np.float32), result.scores, result.refer_scores)
-        )
-    return results
+        frame = to_tensor(image)[None].to(device)
+        features = model.visual_features(frame)
+        for k, text in enumerate(texts):
+            tracks[k], result = track_step(model, frame, text, tracks[k], features)
+            results[k].append(_to_original_frame(result, scale, width, height))
+    return {e.name: r for e, r in zip(expressions, results, strict=True)}
+
+
+def _to_original_frame(
+    result: FrameResult, scale: np.ndarray, width: int, height: int
+) -> FrameResult:
+    boxes = result.boxes_xyxy.astype(np.float64) * scale
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    return FrameResult(
+        result.ids, boxes.astype(np.float32), result.scores, result.refer_scores, result.referred
+    )
 
 
 def prediction_lines(results: list[FrameResult]) -> list[str]:
-    """MOTChallenge lines `frame,id,x,y,w,h,1,1,1`, frames 1-based, empty boxes left out."""
+    """MOTChallenge lines `frame,id,x,y,w,h,1,1,1` of the referred tracks, frames 1-based,
+    empty boxes left out."""
     lines = []
     for frame, result in enumerate(results):
+        output = result.output()
         for track_id, (x, y, w, h) in zip(
-            result.ids, xyxy_to_mot_xywh(result.boxes_xyxy), strict=True
+            output.ids, xyxy_to_mot_xywh(output.boxes_xyxy), strict=True
         ):
             if w > 0 and h > 0:
                 lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,1,1\n")
     return lines
+
+
+def track_lines(results: list[FrameResult]) -> list[str]:
+    """`frame,id,x,y,w,h,score,refer_score` of every track seen, frames 1-based."""
+    lines = []
+    for frame, result in enumerate(results):
+        rows = zip(
+            result.ids,
+            xyxy_to_mot_xywh(result.boxes_xyxy),
+            result.scores,
+            result.refer_scores,
+            strict=True,
+        )
+        for track_id, (x, y, w, h), score, refer in rows:
+            lines.append(
+                f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},"
+                f"{float(score):.4f},{float(refer):.4f}\n"
+            )
+    return lines
+
+
+def read_track_lines(text: str) -> list[FrameResult]:
+    """`track_lines` back into per-frame results (frames 1..max; `referred` all False)."""
+    rows = np.array(
+        [[float(v) for v in line.split(",")] for line in text.splitlines() if line.strip()]
+    ).reshape(-1, 8)
+    frames = int(rows[:, 0].max()) if len(rows) else 0
+    results = []
+    for frame in range(1, frames + 1):
+        block = rows[rows[:, 0] == frame]
+        xyxy = np.concatenate((block[:, 2:4], block[:, 2:4] + block[:, 4:6]), axis=1)
+        results.append(
+            FrameResult(
+                block[:, 1].astype(np.int64),
+                xyxy.astype(np.float32),
+                block[:, 6].astype(np.float32),
+                block[:, 7].astype(np.float32),
+                np.zeros(len(block), dtype=bool),
+            )
+        )
+    return results
 
 
 def write_video(
@@ -130,7 +222,8 @@ def write_video(
     try:
         for frame_path, result in zip(video.frame_paths, results, strict=True):
             image = cv2.imread(str(frame_path), cv2.IMREAD_COLOR)
-            for track_id, box in zip(result.ids, result.boxes_xyxy, strict=True):
+            shown = result.output()
+            for track_id, box in zip(shown.ids, shown.boxes_xyxy, strict=True):
                 colour = tuple(
                     int(c) for c in np.random.default_rng(int(track_id)).integers(64, 256, 3)
                 )
@@ -190,14 +283,22 @@ def track_dataset(
     if not chosen:
         raise UsageError(f"{index.root} has no test sequences (seqmap) to track")
     frames = boxes = 0
+    by_video: dict[str, list[ReferExpression]] = {}
+    for video_id, name in chosen:
+        by_video.setdefault(video_id, []).append(index.expression(video_id, name))
+    tracked: dict[tuple[str, str], list[FrameResult]] = {}
+    for video_id, expressions in by_video.items():
+        found = track_video(model, index.videos[video_id], expressions, settings)
+        tracked.update({(video_id, name): r for name, r in found.items()})
     for video_id, name in chosen:
         expression = index.expression(video_id, name)
         frames_of = index.videos[video_id]
-        results = track_expression(model, frames_of, expression, settings)
+        results = tracked[(video_id, name)]
         lines = prediction_lines(results)
         folder = out / video_id / name
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / PREDICTION_FILE, "".join(lines), durable=False)
+        atomic_write_text(folder / TRACKS_FILE, "".join(track_lines(results)), durable=False)
         if video:
             write_video(folder / VIDEO_FILE, frames_of, results, expression.sentence)
         frames += len(results)
@@ -214,6 +315,7 @@ def track_dataset(
             "data": str(index.root),
             "variant": model.config.variant,
             "tracker": tracker,
+            "calibrated": settings.calibrated or {},
             "short_side": settings.short_side,
             "max_size": settings.max_size,
             "sequences": [f"{v}+{n}" for v, n in chosen],

@@ -29,10 +29,12 @@ from mlstrack.text_encoders import (
     FrozenEncoder,
     RobertaWordEncoder,
     TextFeatures,
+    WordEncoder,
     build_clip_encoder,
 )
 from mlstrack.track_state import TrackState
 
+INITIAL_BOX_SIZE_LOGIT = -2.0  # Deformable-DETR's initial box-size bias
 Outputs = dict  # "pred_logits", "pred_boxes", "pred_refers", "hidden", "query_pos", ...
 
 
@@ -45,9 +47,11 @@ class MLSTrack(nn.Module):
         self.config = config
         d = config.d_model
         self.backbone = Backbone(config)
-        self.text_encoder = RobertaWordEncoder(config)
+        self.text_encoder: RobertaWordEncoder | WordEncoder = (
+            WordEncoder(config) if config.trainable_text else RobertaWordEncoder(config)
+        )
         self.clip_encoder: FrozenEncoder | None = (
-            build_clip_encoder(config) if config.needs_clip else None
+            build_clip_encoder(config) if config.needs_clip and not config.trainable_text else None
         )
         self.word_projection = WordProjection(self.text_encoder.width, d, config.dropout)
         self.level_embed = nn.Parameter(torch.empty(config.n_levels, d))
@@ -60,9 +64,14 @@ class MLSTrack(nn.Module):
             config.num_encoder_layers,
         )
         self.query_embed = nn.Embedding(config.num_queries, 2 * d)  # position | content
+        # A detect query's initial box: centre from its position embedding, size starting at
+        # sigmoid(-2) ≈ 0.12 of the image, Deformable-DETR's `bbox_embed[0]` bias[2:] = -2 (its
+        # first layer refines 2-d points into boxes of that size; we keep 4-d reference boxes
+        # so that track queries, which carry their box, and detect queries sample alike).
         self.reference_box = nn.Linear(d, 4)
         nn.init.xavier_uniform_(self.reference_box.weight)
         nn.init.zeros_(self.reference_box.bias)
+        nn.init.constant_(self.reference_box.bias[2:], INITIAL_BOX_SIZE_LOGIT)
         self.sgm = (
             SemanticGuidanceModule(
                 d, config.n_heads, config.sgm_ffn_dim, config.dropout, config.sgm_variant
@@ -84,6 +93,8 @@ class MLSTrack(nn.Module):
             nn.init.constant_(head.bias, prior_bias)
             self.class_embed.append(head)
         clip_width = self.clip_encoder.width if self.clip_encoder is not None else None
+        if config.trainable_text:
+            clip_width = self.text_encoder.width  # the word encoder's sentence embedding
         # The SCB is one branch on top of the decoder, shared by every layer; TransRMOT's plain
         # head is one Linear per layer like the class and box heads.
         referring_layers = 1 if config.use_scb else config.num_decoder_layers
@@ -99,21 +110,36 @@ class MLSTrack(nn.Module):
     # --- text -----------------------------------------------------------------------------
     @torch.no_grad()
     def encode_text(self, sentences: list[str]) -> TextFeatures:
-        """The frozen encoders' outputs for `sentences`; cacheable per sentence."""
+        """The frozen encoders' outputs for `sentences` (the word encoder's token ids);
+        cacheable per sentence."""
         if not sentences:
             raise ValueError("encode_text needs at least one sentence")
+        if isinstance(self.text_encoder, WordEncoder):
+            return self.text_encoder.tokenize(list(sentences))
         words, padding = self.text_encoder(list(sentences))
         embedding = self.clip_encoder(list(sentences)) if self.clip_encoder is not None else None
         return TextFeatures(words, padding, embedding)
 
     # --- one frame ------------------------------------------------------------------------
+    def visual_features(self, images: Tensor) -> list[Tensor]:
+        """The sentence-independent part of a frame: the backbone pyramid, `n_levels` maps
+        (1, d, h_l, w_l). Tracking several expressions of a video computes it once per frame
+        and passes it to `forward` as `features`."""
+        return self.backbone(images)
+
     def forward(
-        self, images: Tensor, text: TextFeatures, track: TrackState | None = None
+        self,
+        images: Tensor,
+        text: TextFeatures,
+        track: TrackState | None = None,
+        features: list[Tensor] | None = None,
     ) -> Outputs:
-        """Predictions for one frame.
+        """Predictions for one frame (`features`: this frame's `visual_features`, if already
+        computed).
 
         Returns a dict: "pred_logits" (1, N, C), "pred_boxes" (1, N, 4) cxcywh, "pred_refers"
-        (1, N, 1) logits, "hidden" and "query_pos" (1, N, d) of the last layer, "num_detect",
+        (1, N, 1) logits, "hidden" (1, N, d) of the last layer, the queries' inputs "query_pos"
+        and "query_feat" (1, N, d, the content before the SGM), "num_detect",
         "num_track" (N = num_detect + num_track, detect queries first, track queries in the
         track state's order), "aux_outputs" (earlier layers) and "denoising" (one dict per
         denoising group, training only).
@@ -123,6 +149,9 @@ class MLSTrack(nn.Module):
             raise ValueError(f"images must be (1, 3, H, W), got {tuple(images.shape)}")
         if text.word_features.shape[0] != 1:
             raise ValueError("text must hold exactly one sentence (TextFeatures.select(i))")
+        if text.token_ids is not None:
+            assert isinstance(self.text_encoder, WordEncoder)
+            text = self.text_encoder(text)
         if self.config.needs_clip and text.sentence_embedding is None:
             raise ValueError("this variant needs TextFeatures.sentence_embedding (CLIP's)")
         device = images.device
@@ -134,7 +163,8 @@ class MLSTrack(nn.Module):
         words = self.word_projection(text.word_features)  # (1, L, d)
         words_pos = sine_position_1d(words.shape[1], d, device)[None]  # (1, L, d)
         sources, positions, spatial_shapes = [], [], []
-        for level, feature in enumerate(self.backbone(images)):
+        pyramid = features if features is not None else self.visual_features(images)
+        for level, feature in enumerate(pyramid):
             _, _, height, width = feature.shape
             spatial_shapes.append((height, width))
             pos = (
@@ -162,6 +192,7 @@ class MLSTrack(nn.Module):
             boxes.append(track.boxes_cxcywh)
         query_pos_all = torch.cat(query_pos)[None]  # (1, N_all, d)
         tgt = torch.cat(query_tgt)[None]  # (1, N_all, d)
+        query_feat = tgt[:, : num_detect + num_track]  # the queries' input content (QIM residual)
         reference = torch.cat(boxes)[None]  # (1, N_all, 4)
         attn_mask = self._group_mask(num_detect + num_track, num_track, groups, device)
 
@@ -193,6 +224,7 @@ class MLSTrack(nn.Module):
 
         outputs = main(per_layer[-1])
         outputs["query_pos"] = query_pos_all[:, :num_main]
+        outputs["query_feat"] = query_feat
         outputs["aux_outputs"] = [main(p) for p in per_layer[:-1]] if config.aux_loss else []
         outputs["denoising"] = [
             {
@@ -227,7 +259,7 @@ def build_model(config: MLSTrackConfig) -> MLSTrack:
 COMPONENTS: dict[str, tuple[str, ...]] = {
     "backbone (ResNet-50)": ("backbone.resnet",),
     "input projections": ("backbone.input_proj", "level_embed"),
-    "text encoder (RoBERTa)": ("text_encoder",),
+    "text encoder": ("text_encoder",),  # RoBERTa (frozen) or the word encoder (trainable)
     "CLIP text tower": ("clip_encoder",),
     "word projection + early fusion": ("word_projection", "fusion"),
     "deformable encoder": ("encoder",),

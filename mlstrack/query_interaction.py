@@ -3,9 +3,11 @@ track queries.
 
 The kept decoder embeddings attend to each other (with their positions), go through an FFN, and
 then update two things separately: the position embedding (residual MLP + norm) and the content
-feature (residual MLP + norm). `advance_tracks` applies it to the queries the caller decided to
-keep (the tracker at inference, the identity assignment in training) and returns a new
-`TrackState`.
+feature (residual MLP + norm). Both residuals are taken on the query that entered this frame
+(its position and content), not on the decoder output, as MOTR's / TransRMOT's
+`QueryInteractionModule._update_track_embedding` does. `advance_tracks` applies it to the
+queries the caller decided to keep (the tracker at inference, the identity assignment in
+training) and returns a new `TrackState`.
 """
 
 from __future__ import annotations
@@ -33,16 +35,19 @@ class QueryInteraction(nn.Module):
         )
         self.feat_norm = nn.LayerNorm(d_model)
 
-    def forward(self, embeddings: Tensor, query_pos: Tensor) -> tuple[Tensor, Tensor]:
-        """embeddings, query_pos (K, d) → next (query_pos, query_feat), each (K, d)."""
+    def forward(
+        self, embeddings: Tensor, query_pos: Tensor, query_feat: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Decoder outputs `embeddings` and the input queries' `query_pos` and `query_feat`,
+        each (K, d) → next (query_pos, query_feat), each (K, d)."""
         if embeddings.shape[0] == 0:
-            return query_pos, embeddings
+            return query_pos, query_feat
         x = embeddings[None]  # (1, K, d)
         q = k = x + query_pos[None]
         attended, _ = self.self_attn(q, k, x, need_weights=False)
         x = self.ffn(self.norm(x + self.dropout(attended)))[0]  # (K, d)
         next_pos = self.pos_norm(query_pos + self.pos_update(x))
-        next_feat = self.feat_norm(embeddings + self.feat_update(x))
+        next_feat = self.feat_norm(query_feat + self.feat_update(x))
         return next_pos, next_feat
 
 
@@ -62,7 +67,7 @@ def advance_tracks(
     """
     hidden = outputs["hidden"][0, keep]  # (K, d)
     query_pos = outputs["query_pos"][0, keep]  # (K, d)
-    next_pos, next_feat = qim(hidden, query_pos)
+    next_pos, next_feat = qim(hidden, query_pos, outputs["query_feat"][0, keep])
     return TrackState(
         query_pos=next_pos,
         query_feat=next_feat,

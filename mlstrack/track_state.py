@@ -19,7 +19,8 @@ class TrackState:
 
     query_pos, query_feat: (N, d) the track queries of the next frame.
     boxes_cxcywh: (N, 4) last boxes, normalised, the next frame's reference boxes.
-    ids: (N,) long track identities (≥ 0, unique).
+    ids: (N,) long track identities (≥ 0, unique), or -1 for training's false-positive
+        tracks (TransRMOT's unassigned queries carried into the next frame; never at inference).
     scores, refer_scores: (N,) last class and referring probabilities.
     misses: (N,) long consecutive frames scored under the drop threshold.
     next_id: the identity the next new track gets.
@@ -45,8 +46,8 @@ class TrackState:
             raise ValueError("query_pos and query_feat must have the same shape")
         if self.boxes_cxcywh.dim() != 2 or self.boxes_cxcywh.shape[-1] != 4:
             raise ValueError("boxes_cxcywh must be (N, 4)")
-        if n and int(self.ids.min()) < 0:
-            raise ValueError("track ids must be >= 0")
+        if n and int(self.ids.min()) < -1:
+            raise ValueError("track ids must be >= 0 (or -1 for a false-positive track)")
         if n and int(self.ids.max()) >= self.next_id:
             raise ValueError("next_id must be larger than every track id")
 

@@ -50,8 +50,9 @@ class TrainConfig(BaseModel):
     lr_linear_proj_mult: float = Field(
         default=0.1,
         ge=0,
-        description="Factor on lr for the sampling-offset and attention-weight "
-        "projections of deformable attention (Deformable-DETR's 0.1).",
+        description="Factor on lr for deformable attention's sampling-offset projections "
+        "and the queries' reference-box projection (Deformable-DETR's lr_linear_proj_names "
+        "sampling_offsets and reference_points, 0.1).",
     )
     weight_decay: float = Field(default=1e-4, ge=0, description="AdamW weight decay.")
     lr_drop_step: int | None = Field(
@@ -106,6 +107,12 @@ class TrainConfig(BaseModel):
     )
 
     # --- run ---------------------------------------------------------------------------
+    calibration_videos: int = Field(
+        default=0,
+        ge=0,
+        description="Training videos held out of training (the last ones of the train split) "
+        "to calibrate the tracker's thresholds on after training (mlstrack.calibration).",
+    )
     seed: int = Field(default=0, ge=0, description="Seed of the run (model init, data, drops).")
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto: cuda when available."
@@ -151,7 +158,10 @@ class TrainConfig(BaseModel):
         return self.lr_drop_step if self.lr_drop_step is not None else max(1, self.max_steps // 2)
 
     def model_settings(self) -> dict[str, Any]:
-        return {**self.model, "variant": self.variant}
+        settings: dict[str, Any] = {"variant": self.variant}
+        if self.init_from_deformable_detr:
+            settings["backbone_pretrained"] = True  # its ResNet comes with the COCO weights
+        return {**settings, **self.model}
 
 
 def load_train_config(

@@ -1,23 +1,59 @@
-"""Training's track update with TransRMOT's noise: random track-query drops and false positives.
+"""Training's track update with TransRMOT's rules: the IoU gate, random drops, false positives.
 
-After a frame, every query paired with an object carries that object's id into the next frame
-(MOTR's identity-kept assignment). Each such track is dropped with probability `drop_prob`, so
-the model learns to pick an object up again from a detect query; with probability `fp_prob` the
-best-scoring unpaired detect query becomes a track too, with an id no ground truth carries, so
-the next frame supervises it as "no object" and the model learns to let false tracks die.
+Adapted from TransRMOT's / MOTR's `QueryInteractionModule._select_active_tracks` (models/qim.py).
+After a frame, a query paired with an object carries that object's id into the next frame
+(MOTR's identity-kept assignment) only when its box overlaps the object's by IoU > 0.5 (a
+pairing the model has not learned yet does not become a track). Each such track is dropped
+with probability `drop_prob`, so the model learns to pick an object up again from a detect
+query. Then, for **each** remaining track with probability `fp_prob`, the unpaired query whose
+box overlaps that track's box most joins as a false-positive track (duplicates counted once;
+when there are at least as many picks as unpaired queries, all of them join). A false-positive
+track carries id -1 (TransRMOT's `obj_idxes == -1`): next frame it is one of the queries the
+Hungarian matcher may give a new object, else it is supervised as "no object", so the model
+learns to let duplicate and drifting tracks die.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import Tensor
 
+from mlstrack.box_ops import box_cxcywh_to_xyxy, box_iou_xyxy
 from mlstrack.criterion import Assignment
 from mlstrack.query_interaction import QueryInteraction, advance_tracks
 from mlstrack.targets import FrameTargets
 from mlstrack.track_state import TrackState
 
-FALSE_POSITIVE_ID_BASE = 1_000_000  # above any real track id of a video
+FALSE_POSITIVE_ID = -1  # TransRMOT's obj_idxes of an unassigned query; no object carries it
+TRACK_IOU_GATE = 0.5  # a paired query becomes a training track above this IoU (MOTR, TransRMOT)
+
+
+def paired_ious(outputs: dict, targets: FrameTargets, assignment: Assignment) -> Tensor:
+    """IoU of each paired query's box with its object's box, (K,) in the assignment's order."""
+    boxes = outputs["pred_boxes"][0, assignment.query_index].detach()
+    target_boxes = targets.boxes_cxcywh[assignment.target_index]
+    if len(boxes) == 0:
+        return boxes.new_zeros(0)
+    iou, _ = box_iou_xyxy(box_cxcywh_to_xyxy(boxes), box_cxcywh_to_xyxy(target_boxes))
+    return torch.diag(iou)
+
+
+def false_positive_queries(
+    outputs: dict, active: Tensor, inactive: Tensor, rng: np.random.Generator, fp_prob: float
+) -> Tensor:
+    """Indices of the unpaired queries (`inactive`) that join as false-positive tracks: for each
+    active track picked with probability `fp_prob`, the inactive query of highest IoU with it."""
+    if fp_prob <= 0 or len(active) == 0 or len(inactive) == 0:
+        return inactive[:0]
+    picked = active[torch.from_numpy(rng.random(len(active)) < fp_prob).to(active.device)]
+    if len(picked) == 0:
+        return inactive[:0]
+    if len(picked) >= len(inactive):
+        return inactive
+    boxes = box_cxcywh_to_xyxy(outputs["pred_boxes"][0].detach())
+    ious, _ = box_iou_xyxy(boxes[inactive], boxes[picked])  # (inactive, picked)
+    return inactive[torch.unique(ious.max(dim=0).indices)]
 
 
 def noisy_training_tracks(
@@ -29,25 +65,27 @@ def noisy_training_tracks(
     rng: np.random.Generator,
     drop_prob: float,
     fp_prob: float,
+    iou_gate: float = TRACK_IOU_GATE,
 ) -> TrackState:
-    """The next frame's tracks: paired queries (minus random drops) plus maybe one false
-    positive. With both probabilities 0 this is `criterion.next_training_tracks`."""
+    """The next frame's tracks: paired queries above the IoU gate (minus random drops) plus the
+    false positives. With both probabilities 0 and gate 0 this is
+    `criterion.next_training_tracks`."""
     order = torch.argsort(assignment.query_index)
-    keep = assignment.query_index[order]
-    ids = targets.ids[assignment.target_index[order]]
+    ordered = Assignment(assignment.query_index[order], assignment.target_index[order])
+    keep = ordered.query_index
+    ids = targets.ids[ordered.target_index]
+    gated = paired_ious(outputs, targets, ordered) > iou_gate
+    keep, ids = keep[gated], ids[gated]
     if drop_prob > 0 and len(keep):
         survive = torch.from_numpy(rng.random(len(keep)) >= drop_prob).to(keep.device)
         keep, ids = keep[survive], ids[survive]
     next_id = max(track.next_id, int(targets.ids.max()) + 1 if len(targets) else 0)
-    if fp_prob > 0 and rng.random() < fp_prob:
-        num_detect = outputs["num_detect"]
-        paired = set(assignment.query_index.tolist())
-        scores = outputs["pred_logits"][0, :num_detect].detach().sigmoid().max(-1).values
-        free = [q for q in torch.argsort(scores, descending=True).tolist() if q not in paired]
-        if free:
-            fp_id = max(next_id, FALSE_POSITIVE_ID_BASE)
-            keep = torch.cat((keep, torch.tensor([free[0]], device=keep.device)))
-            ids = torch.cat((ids, torch.tensor([fp_id], device=ids.device)))
-            next_id = fp_id + 1
+    num_main = outputs["pred_boxes"].shape[1]
+    unpaired = torch.ones(num_main, dtype=torch.bool, device=keep.device)
+    unpaired[assignment.query_index] = False
+    inactive = torch.nonzero(unpaired).flatten()
+    fp = false_positive_queries(outputs, keep, inactive, rng, fp_prob)
+    keep = torch.cat((keep, fp))
+    ids = torch.cat((ids, torch.full((len(fp),), FALSE_POSITIVE_ID, dtype=ids.dtype)))
     misses = torch.zeros_like(ids)
     return advance_tracks(qim, outputs, keep, ids, misses, next_id)

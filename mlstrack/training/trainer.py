@@ -20,6 +20,8 @@ clips, gradients are all-reduced, and only rank 0 writes.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
 import logging
 import os
 import random
@@ -37,12 +39,12 @@ from torch import nn
 
 from mlstrack.checkpoint import CheckpointError, save_pretrained
 from mlstrack.config import MLSTrackConfig
-from mlstrack.criterion import LOSS_NAMES, SetCriterion
+from mlstrack.criterion import LOSS_NAMES, SetCriterion, disappeared_tracks
 from mlstrack.data.clips import ClipSampler, ClipSpec
 from mlstrack.data.refer_kitti import ReferKittiIndex
 from mlstrack.data.transforms import AugmentConfig, Clip, load_clip
 from mlstrack.model import MLSTrack
-from mlstrack.text_encoders import TextFeatures
+from mlstrack.text_encoders import TextFeatures, word_vocabulary
 from mlstrack.track_state import TrackState
 from mlstrack.training.config import TrainConfig
 from mlstrack.training.track_noise import noisy_training_tracks
@@ -53,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "train_config.yaml"
 LOG_FILE = "log.csv"
+DIAGNOSTICS_LOG = "diagnostics.csv"  # held-out, threshold-free, at each checkpoint
 MODEL_DIR = "model"
 CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "trainer_state.pt"
@@ -95,9 +98,33 @@ class TrainResult:
     logs: list[StepLog] = field(default_factory=list)
 
 
-def model_config(config: TrainConfig) -> MLSTrackConfig:
-    """The MLSTrackConfig a TrainConfig asks for."""
-    return MLSTrackConfig.preset(config.preset, **config.model_settings())
+def split_calibration(index: ReferKittiIndex, count: int) -> tuple[ReferKittiIndex, list[str]]:
+    """(the index training sees, the held-out calibration videos): the last `count` train
+    videos are held out; at least one video is left to train on."""
+    if count == 0:
+        return index, []
+    if count >= len(index.train_videos):
+        raise UsageError(
+            f"calibration_videos {count} leaves no training video ({len(index.train_videos)} "
+            "train videos); lower it or set it to 0"
+        )
+    kept, held = index.train_videos[:-count], index.train_videos[-count:]
+    return dataclasses.replace(index, train_videos=kept), held
+
+
+def model_config(config: TrainConfig, index: ReferKittiIndex | None = None) -> MLSTrackConfig:
+    """The MLSTrackConfig a TrainConfig asks for; a word-level text encoder without a
+    vocabulary gets the words of `index`'s training sentences (and their flips)."""
+    model = MLSTrackConfig.preset(config.preset, **config.model_settings())
+    if model.trainable_text and model.word_vocabulary is None and index is not None:
+        sentences = [e.sentence for v in index.train_videos for e in index.expressions[v]]
+        model = model.replace(word_vocabulary=word_vocabulary(sentences))
+        logger.info(
+            "word vocabulary: %d words from %d training sentences",
+            len(model.word_vocabulary or ()),
+            len(sentences),
+        )
+    return model
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -114,13 +141,15 @@ def _distributed() -> tuple[int, int, int]:
 
 
 def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
-    """AdamW groups: the rest (lr), the backbone (lr_backbone), the linear projections
-    (lr × lr_linear_proj_mult). Frozen parameters are left out."""
+    """AdamW groups: the rest (lr), a pretrained backbone (lr_backbone; a random one trains at
+    lr with the rest), the deformable attention's sampling offsets and the query reference
+    boxes (lr × lr_linear_proj_mult). Frozen parameters are left out."""
     rest, backbone, linear = [], [], []
+    pretrained_backbone = getattr(model, "config", None) is None or model.config.backbone_pretrained
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        if name.startswith("backbone.resnet."):
+        if name.startswith("backbone.resnet.") and pretrained_backbone:
             backbone.append(parameter)
         elif any(key in name for key in LINEAR_PROJ_NAMES):
             linear.append(parameter)
@@ -150,7 +179,9 @@ class Trainer:
         self.device = self._device(local_rank)
         if self.device.type == "cpu":
             torch.set_num_threads(config.num_threads)
-        self.index = index if index is not None else ReferKittiIndex.open(data_root)
+        full = index if index is not None else ReferKittiIndex.open(data_root)
+        self.held_out_index = full
+        self.index, self.calibration_videos = split_calibration(full, config.calibration_videos)
         self.sampler = ClipSampler(
             self.index,
             ClipSpec(config.clip_length, config.sample_interval, config.sample_mode),
@@ -167,7 +198,7 @@ class Trainer:
         )
         self._check_run_folder()
         torch.manual_seed(config.seed)
-        self.model = MLSTrack(model_config(config)).to(self.device)
+        self.model = MLSTrack(model_config(config, self.index)).to(self.device)
         if config.init_from_deformable_detr:
             from mlstrack.checkpoint import init_from_deformable_detr
 
@@ -341,22 +372,25 @@ class Trainer:
     def clip_loss(
         self, clip: Clip, rng: np.random.Generator
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Weighted loss of a clip (mean over its frames) and its main loss terms."""
+        """Weighted loss of a clip and its main loss terms: the frames' loss sums divided by the
+        clip's objects plus disappeared tracks (TransRMOT's `ClipMatcher` normalisation)."""
         config = self.config
         text = self.text_features(clip.sentence)
         track = TrackState.empty(self.model.config.d_model, self.device)
         total = torch.zeros((), device=self.device)
-        terms = dict.fromkeys(LOSS_NAMES, 0.0)
+        sums = dict.fromkeys(LOSS_NAMES, 0.0)
+        count = 0
         last = len(clip.images) - 1
         for t, (image, targets) in enumerate(zip(clip.images, clip.targets, strict=True)):
             targets = targets.to(self.device)
+            count += len(targets) + disappeared_tracks(targets, track.ids)
             with torch.autocast("cuda", enabled=self.use_amp):
                 outputs = self.model(image[None].to(self.device), text, track)
                 assignment = self.criterion.assign(outputs, targets, track.ids)
-                losses = self.criterion(outputs, targets, track.ids, assignment)
+                losses = self.criterion(outputs, targets, track.ids, assignment, normaliser=1.0)
                 total = total + self.criterion.total(losses)
             for name in LOSS_NAMES:
-                terms[name] += float(losses[name].detach()) / len(clip.images)
+                sums[name] += float(losses[name].detach())
             if t < last:
                 track = noisy_training_tracks(
                     self.model.query_interaction,
@@ -368,7 +402,8 @@ class Trainer:
                     config.track_drop_prob,
                     config.false_positive_prob,
                 )
-        return total / len(clip.images), terms
+        count = max(count, 1)
+        return total / count, {name: value / count for name, value in sums.items()}
 
     def _all_reduce_gradients(self) -> None:
         for parameter in self.model.parameters():
@@ -437,6 +472,7 @@ class Trainer:
                     on_step(last)
                 if self.step % self.config.checkpoint_every == 0 or self.step == until:
                     self.save_checkpoint()
+                    self._held_out_diagnostics()
                     self._barrier()
         finally:
             if writer is not None:
@@ -454,6 +490,29 @@ class Trainer:
             time.perf_counter() - started,
             logs,
         )
+
+    def _held_out_diagnostics(self) -> None:
+        """At a checkpoint, threshold-free single-frame diagnostics on the held-out calibration
+        videos, appended to RUN/diagnostics.csv (rank 0; nothing without held-out videos)."""
+        if not self.is_main or not self.calibration_videos:
+            return
+        from mlstrack.evaluation.diagnostics import query_diagnostics
+
+        values = query_diagnostics(self.model, self.held_out_index, self.calibration_videos, 1)
+        path = self.run_dir / DIAGNOSTICS_LOG
+        rows = []
+        if path.is_file():  # a resumed run forgets the rows after its checkpoint
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows = [r for r in csv.DictReader(handle) if int(r["step"]) < self.step]
+        rows.append(
+            {"step": self.step, **{k: "" if v is None else f"{v:.4f}" for k, v in values.items()}}
+        )
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=["step", *values])
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(path, text.getvalue())
+        logger.info("held-out diagnostics at step %d: %s", self.step, values)
 
     def _save_final(self) -> Path:
         final = self.run_dir / MODEL_DIR

@@ -32,9 +32,16 @@ def _no_hub(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(home / "hub"))
 
 
+# the words of the tests' sentences, as the trainer would collect them from a dataset
+TEST_WORDS = (
+    "a", "black", "blue", "car", "cars", "crossing", "left", "moving", "parked", "pedestrian",
+    "pedestrians", "red", "right", "the", "to", "-", "turning", "white", "vehicles", "or",
+)  # fmt: skip
+
+
 @pytest.fixture
 def tiny_config() -> MLSTrackConfig:
-    return MLSTrackConfig.tiny()
+    return MLSTrackConfig.tiny(word_vocabulary=TEST_WORDS)
 
 
 @pytest.fixture

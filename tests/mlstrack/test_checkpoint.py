@@ -78,7 +78,7 @@ def test_weights_of_another_config_are_refused(tmp_path: Path) -> None:
 def test_init_from_a_transformers_deformable_detr() -> None:
     from transformers import DeformableDetrConfig, DeformableDetrForObjectDetection, ResNetConfig
 
-    config = MLSTrackConfig.tiny()
+    config = MLSTrackConfig.tiny(backbone_pretrained=True)  # COCO weights: a pretrained ResNet
     torch.manual_seed(0)
     source_config = DeformableDetrConfig(
         use_timm_backbone=False,
@@ -161,7 +161,7 @@ def _word_level_tokenizer(folder: Path) -> Path:
 
 def test_transformers_tokenizer_travels_with_the_checkpoint(tmp_path: Path) -> None:
     tokenizer_dir = _word_level_tokenizer(tmp_path / "tok")
-    config = MLSTrackConfig.tiny(text_tokenizer=str(tokenizer_dir))
+    config = MLSTrackConfig.tiny(text_encoder_type="roberta", text_tokenizer=str(tokenizer_dir))
     model = MLSTrack(config)
     save_pretrained(model, tmp_path / "ckpt")
     assert (tmp_path / "ckpt" / "text_tokenizer").is_dir()

@@ -15,6 +15,8 @@ from mlstrack.inference import (
     load_run,
     prediction_lines,
     track_dataset,
+    track_expression,
+    track_video,
     with_tracker_settings,
 )
 from mlstrack.tracker import FrameResult
@@ -30,6 +32,7 @@ def result(ids: list[int], boxes: list[list[float]]) -> FrameResult:
         np.array(boxes, np.float32).reshape(k, 4),
         np.ones(k, np.float32),
         np.ones(k, np.float32),
+        np.ones(k, bool),
     )
 
 
@@ -82,3 +85,27 @@ def test_tracker_settings_are_checked(trained: tuple[Path, Path]) -> None:
         with_tracker_settings(model, speed=3)
     with pytest.raises(SpecError, match="drop_score"):
         with_tracker_settings(model, drop_score=0.9)
+
+
+def test_a_video_tracked_with_a_shared_backbone_gives_each_expression_alone(
+    trained: tuple[Path, Path],
+) -> None:
+    tree, run = trained
+    index = ReferKittiIndex.open(tree)
+    model, settings, _ = load_run(run)
+    with_tracker_settings(model, new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
+    video_id = index.test_sequences[0][0]
+    expressions = [index.expression(v, n) for v, n in index.test_sequences if v == video_id]
+    assert len(expressions) > 1
+    calls = []
+    backbone = model.visual_features
+    model.visual_features = lambda images: calls.append(1) or backbone(images)  # type: ignore[method-assign]
+    together = track_video(model, index.videos[video_id], expressions, settings)
+    assert len(calls) == index.videos[video_id].num_frames  # once per frame, not per expression
+    model.visual_features = backbone  # type: ignore[method-assign]
+    for expression in expressions:
+        alone = track_expression(model, index.videos[video_id], expression, settings)
+        for a, b in zip(alone, together[expression.name], strict=True):
+            assert a.ids.tolist() == b.ids.tolist()
+            assert np.array_equal(a.boxes_xyxy, b.boxes_xyxy)
+            assert np.array_equal(a.refer_scores, b.refer_scores)

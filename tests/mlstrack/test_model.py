@@ -18,7 +18,9 @@ def _model(config: MLSTrackConfig, seed: int = 0) -> MLSTrack:
 def test_output_shapes_and_dtypes(tiny_config: MLSTrackConfig, image: torch.Tensor) -> None:
     model = _model(tiny_config).eval()
     text = model.encode_text(["the red car on the left"])
-    assert text.sentence_embedding is not None and text.sentence_embedding.shape == (1, 16)
+    assert text.token_ids is not None and text.token_ids.shape == (1, 6)  # tiny: word encoder
+    encoded = model.text_encoder(text)
+    assert encoded.sentence_embedding is not None and encoded.sentence_embedding.shape == (1, 32)
     outputs = model(image, text)
     n = tiny_config.num_queries
     assert outputs["pred_logits"].shape == (1, n, 1)
@@ -107,9 +109,9 @@ def test_gradients_reach_every_trainable_parameter_and_no_frozen_one(
     leaked = [n for n, p in model.named_parameters() if not p.requires_grad and p.grad is not None]
     assert leaked == []
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
-    assert any(n.startswith("text_encoder.") for n in frozen)
-    assert any(n.startswith("clip_encoder.") for n in frozen)
-    assert any(n.startswith("backbone.resnet.embedder") for n in frozen)
+    assert not any(n.startswith("text_encoder.") for n in frozen)  # tiny's word encoder trains
+    assert model.clip_encoder is None  # its sentence embedding comes from the word encoder
+    assert not any(n.startswith("backbone.resnet") for n in frozen)  # random: trains whole
 
 
 def test_deterministic_under_a_seed(tiny_config: MLSTrackConfig, image: torch.Tensor) -> None:
@@ -132,13 +134,19 @@ def test_deterministic_under_a_seed(tiny_config: MLSTrackConfig, image: torch.Te
         {"scb_variant": "roberta"},
         {"scb_variant": "concat_mlp"},
         {"scb_variant": "cross_attention"},
+        {"text_encoder_type": "roberta"},
+        {"text_encoder_type": "roberta", "scb_variant": "roberta"},
+        {"text_encoder_type": "roberta", "variant": "transrmot"},
     ],
 )
 def test_variants_run(changes: dict, image: torch.Tensor) -> None:
-    config = MLSTrackConfig.tiny(**changes)
+    config = MLSTrackConfig.tiny(word_vocabulary=("a", "bus"), **changes)
     model = _model(config).eval()
     text = model.encode_text(["a bus"])
-    assert (text.sentence_embedding is not None) == config.needs_clip
+    if config.trainable_text:
+        assert text.token_ids is not None and text.sentence_embedding is None
+    else:
+        assert (text.sentence_embedding is not None) == config.needs_clip
     assert model(image, text)["pred_refers"].shape == (1, 12, 1)
     assert (model.sgm is not None) == config.use_sgm
 
@@ -149,8 +157,11 @@ def test_table3_rows_grow_in_parameters() -> None:
         for v in ("transrmot", "sgm", "sgm_scb")
     ]
     assert counts[0] < counts[1] < counts[2]
-    summary = parameter_summary(_model(MLSTrackConfig.tiny()))
-    assert summary["text encoder (RoBERTa)"][0] == 0 and summary["text encoder (RoBERTa)"][1] > 0
+    summary = parameter_summary(_model(MLSTrackConfig.tiny(text_encoder_type="roberta")))
+    assert summary["text encoder"][0] == 0 and summary["text encoder"][1] > 0
+    assert summary["CLIP text tower"][0] == 0 and summary["CLIP text tower"][1] > 0
+    summary = parameter_summary(_model(MLSTrackConfig.tiny(word_vocabulary=("a", "bus"))))
+    assert summary["text encoder"][0] > 0 and summary["text encoder"][1] == 0
 
 
 def test_loss_falls_when_overfitting_two_frames(overfitted: Overfitted) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,8 +11,11 @@ from mlstrack.text_encoders import (
     ClipSentenceEncoder,
     RobertaWordEncoder,
     TextFeatures,
+    WordEncoder,
+    WordTokenizer,
     build_tokenizer,
     import_open_clip,
+    word_vocabulary,
 )
 from uecity.errors import ExternalToolError, MissingDependencyError
 
@@ -77,3 +82,55 @@ def test_open_clip_backend_when_it_imports(tiny_config: MLSTrackConfig) -> None:
     )
     embedding = OpenClipSentenceEncoder(config)(["red car"])
     assert embedding.shape[0] == 1
+
+
+def test_word_tokenizer_keeps_every_word_and_counts_the_unknown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    vocabulary = word_vocabulary(
+        ["cars turning left or vans", "pedestrians crossing left-to-right"]
+    )
+    assert "right" in vocabulary and "-" in vocabulary  # a flip makes "right" out of "left"
+    tokenizer = WordTokenizer(vocabulary)
+    ids, mask = tokenizer(["cars turning left or vans", "cars turning left or suvs"], 24)
+    assert mask.sum(1).tolist() == [5, 5]
+    assert ids[0, -1] != ids[1, -1]  # the last word is kept, not cut
+    assert ids[1, -1] == 1  # "suvs" is unknown, and said so
+    assert "1 of 5 words outside the model's vocabulary (suvs)" in caplog.text
+
+
+def test_long_sentences_are_never_cut_silently(caplog: pytest.LogCaptureFixture) -> None:
+    long = "the red car " * 12
+    ids, _ = ByteTokenizer()([long], 24)
+    assert ids.shape[1] == 24
+    assert "over max_text_length 24" in caplog.text
+    caplog.clear()
+    WordTokenizer(("the", "red", "car"))([long], 32)
+    assert "36 tokens, 4 over max_text_length 32" in caplog.text
+
+
+def test_the_word_encoder_trains_and_tells_directions_apart() -> None:
+    torch.manual_seed(0)
+    config = MLSTrackConfig.tiny(word_vocabulary=word_vocabulary(["crossing left to right"]))
+    encoder = WordEncoder(config)
+    a = encoder(encoder.tokenize(["crossing left to right"]))
+    b = encoder(encoder.tokenize(["crossing right to left"]))
+    assert a.word_features.shape == (1, 4, config.word_width)
+    assert a.sentence_embedding is not None and b.sentence_embedding is not None
+    cosine = torch.nn.functional.cosine_similarity(a.sentence_embedding, b.sentence_embedding)
+    assert cosine.item() < 0.9  # the random frozen byte encoder gave 0.96
+    a.sentence_embedding.sum().backward()
+    assert encoder.embedding.weight.grad is not None
+
+
+def test_the_trainer_fills_the_vocabulary_from_the_training_sentences(tmp_path: Path) -> None:
+    from mlstrack.data.refer_kitti import ReferKittiIndex
+    from mlstrack.training import TrainConfig
+    from mlstrack.training.trainer import model_config
+    from tests.mlstrack.refer_kitti_tree import write_tree
+
+    index = ReferKittiIndex.open(write_tree(tmp_path / "rk"))
+    config = model_config(TrainConfig(), index)
+    sentences = [e.sentence for v in index.train_videos for e in index.expressions[v]]
+    assert config.word_vocabulary == word_vocabulary(sentences)
+    assert config.word_vocabulary

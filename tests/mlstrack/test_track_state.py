@@ -57,7 +57,7 @@ def test_validation() -> None:
 
 def test_query_interaction_shapes_and_empty() -> None:
     qim = QueryInteraction(8, 2, 16, 0.0)
-    pos, feat = qim(torch.randn(3, 8), torch.randn(3, 8))
+    pos, feat = qim(torch.randn(3, 8), torch.randn(3, 8), torch.randn(3, 8))
     assert pos.shape == feat.shape == (3, 8)
-    pos, feat = qim(torch.zeros(0, 8), torch.zeros(0, 8))
+    pos, feat = qim(torch.zeros(0, 8), torch.zeros(0, 8), torch.zeros(0, 8))
     assert pos.shape == feat.shape == (0, 8)

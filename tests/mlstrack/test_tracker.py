@@ -63,7 +63,9 @@ def test_bookkeeping_over_three_frames() -> None:
 
 def test_frame_result_validates() -> None:
     with pytest.raises(ValueError):
-        FrameResult(np.zeros(2, np.int64), np.zeros((1, 4)), np.zeros(2), np.zeros(2))
+        FrameResult(
+            np.zeros(2, np.int64), np.zeros((1, 4)), np.zeros(2), np.zeros(2), np.ones(2, bool)
+        )
 
 
 def test_a_trained_model_keeps_identities_over_three_frames(overfitted: Overfitted) -> None:
@@ -77,6 +79,8 @@ def test_a_trained_model_keeps_identities_over_three_frames(overfitted: Overfitt
     assert second.ids.tolist() == first.ids.tolist() == third.ids.tolist()
     assert third.next_id == 2
     # object 3 (referred) is output with its box in pixels; object 5 (not referred) is not
-    final = results[1][1]
+    seen = results[1][1]
+    assert len(seen) == 2 and seen.referred.sum() == 1  # both seen, one referred
+    final = seen.output()
     assert len(final) == 1 and final.boxes_xyxy.shape == (1, 4)
     assert np.allclose(final.boxes_xyxy[0], [0.22 * 96, 0.25 * 64, 0.42 * 96, 0.55 * 64], atol=6)

@@ -27,7 +27,7 @@ def test_compose_export_train_track_evaluate(tmp_path: Path) -> None:
     build_traffic_dataset(
         dataset,
         TrafficSpec(
-            videos=2, num_frames=12, width=160, height=90, concurrent=4, image_format="png", seed=3
+            videos=3, num_frames=12, width=160, height=90, concurrent=4, image_format="png", seed=3
         ),
     )
     invoke(
@@ -40,12 +40,15 @@ def test_compose_export_train_track_evaluate(tmp_path: Path) -> None:
         "--min-frames",
         "2",
         "--test-videos",
-        "0002",
+        "0003",
+        "--shared-pool",
         "--workers",
         "1",
     )
     export = tmp_path / "export"
     invoke("export", dataset, "--format", "refer-kitti", "--out", export, "--workers", "1")
+    config = tmp_path / "train.yaml"
+    config.write_text("calibration_videos: 1\n")  # video 0002 held out for calibration
     output = invoke(
         "train",
         export,
@@ -55,9 +58,17 @@ def test_compose_export_train_track_evaluate(tmp_path: Path) -> None:
         "tiny",
         "--max-steps",
         "2",
+        "--config",
+        config,
         "--no-progress",
     )
     assert "trained 2 steps" in output
+    assert "calibrating the tracker on held-out training videos 0002" in output
+    calibration = json.loads((tmp_path / "run" / "model" / "calibration.json").read_text())
+    best = max(row["HOTA"] for row in calibration["grid"])
+    assert calibration["held_out_combined_hota"] == best and calibration["videos"] == ["0002"]
+    held_out = (tmp_path / "run" / "diagnostics.csv").read_text().splitlines()
+    assert held_out[0].startswith("step,localised_share") and held_out[1].startswith("2,")
     output = invoke(
         "track",
         tmp_path / "run",
@@ -69,18 +80,33 @@ def test_compose_export_train_track_evaluate(tmp_path: Path) -> None:
         "0.0",
         "--drop-score",
         "0.0",
-        "--refer-threshold",
-        "0",
     )
-    assert "tracked" in output
+    assert "tracked" in output and "calibrated unless overridden" in output
+    tracking = json.loads((tmp_path / "res" / "tracking.json").read_text())
+    assert tracking["tracker"]["new_track_score"] == 0.0  # the option wins
+    assert tracking["tracker"]["refer_threshold"] == calibration["chosen"]["refer_threshold"]
     output = invoke("evaluate", tmp_path / "res", "--data", export, "--dataset", dataset)
     assert "HOTA" in output and "combined" in output
+    assert "detection-only HOTA" in output and "referring AUC" in output
+    diagnostics = json.loads((tmp_path / "res" / "diagnostics.json").read_text())
+    assert diagnostics["overall"]["frames"] == 12 * diagnostics["sequences"]
+    assert (tmp_path / "res" / "learning_curve.png").is_file()
+    with pytest.raises(AssertionError, match="test videos"):
+        invoke("calibrate", tmp_path / "run", "--data", export, "--videos", "0003")
     report = json.loads((tmp_path / "res" / "evaluation.json").read_text())
     assert report["sequences"] >= 1 and "native dataset" in report["protocol"]["atoms"]
     assert any(":" in atom or atom for atom in report["per_atom"])
     # a finished run is not retrained
     assert "already trained" in invoke(
-        "train", export, "--out", tmp_path / "run", "--max-steps", "2", "--no-progress"
+        "train",
+        export,
+        "--out",
+        tmp_path / "run",
+        "--max-steps",
+        "2",
+        "--config",
+        config,
+        "--no-progress",
     )
 
 

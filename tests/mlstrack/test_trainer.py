@@ -11,12 +11,17 @@ import torch
 from safetensors.torch import load_file
 
 from mlstrack.config import MLSTrackConfig
-from mlstrack.criterion import SetCriterion
+from mlstrack.criterion import Assignment, SetCriterion, clip_normaliser
 from mlstrack.model import MLSTrack
+from mlstrack.query_interaction import QueryInteraction
 from mlstrack.targets import FrameTargets
 from mlstrack.track_state import TrackState
 from mlstrack.training import TrainConfig, Trainer, load_train_config
-from mlstrack.training.track_noise import FALSE_POSITIVE_ID_BASE, noisy_training_tracks
+from mlstrack.training.track_noise import (
+    FALSE_POSITIVE_ID,
+    false_positive_queries,
+    noisy_training_tracks,
+)
 from mlstrack.training.trainer import parameter_groups
 from tests.mlstrack.refer_kitti_tree import write_tree
 from uecity.errors import SpecError, UsageError
@@ -71,7 +76,9 @@ def test_a_run_folder_with_another_config_is_refused(tree: Path, tmp_path: Path)
 
 
 def test_parameter_groups_follow_the_paper(tiny_config: MLSTrackConfig) -> None:
-    groups = parameter_groups(MLSTrack(tiny_config), TrainConfig())
+    groups = parameter_groups(
+        MLSTrack(tiny_config.replace(backbone_pretrained=True)), TrainConfig()
+    )
     lrs = {g["name"]: g["lr"] for g in groups}
     assert lrs == {"rest": 1e-4, "backbone": 1e-5, "linear_proj": pytest.approx(1e-5)}
     assert all(len(g["params"]) for g in groups)
@@ -91,26 +98,166 @@ def test_config_file_and_overrides(tmp_path: Path) -> None:
         load_train_config(None, {"lr": -1})
 
 
-def test_track_noise_drops_and_inserts_false_positives(tiny_config: MLSTrackConfig) -> None:
+def _paired_frame(tiny_config: MLSTrackConfig, boxes: torch.Tensor) -> tuple:
+    """A model output whose main queries have `boxes` (detect queries only), two objects."""
     torch.manual_seed(0)
     model = MLSTrack(tiny_config).train()
-    criterion = SetCriterion(tiny_config)
     text = model.encode_text(["cars"])
+    track = TrackState.empty(tiny_config.d_model)
+    outputs = model(torch.rand(1, 3, 64, 96), text, track)
+    outputs["pred_boxes"] = boxes[None].clone()
     targets = FrameTargets(
         torch.tensor([[0.3, 0.4, 0.2, 0.3], [0.7, 0.6, 0.1, 0.2]]),
         torch.tensor([3, 5]),
         torch.tensor([1.0, 0.0]),
     )
-    track = TrackState.empty(tiny_config.d_model)
-    outputs = model(torch.rand(1, 3, 64, 96), text, track)
-    assignment = criterion.assign(outputs, targets, track.ids)
+    return model, outputs, targets, track
+
+
+def _boxes(n: int) -> torch.Tensor:
+    """n boxes: 0 on object 3, 1 on object 5, 2 near object 3, 3 near object 5, the rest far."""
+    boxes = torch.tensor([[0.05, 0.05, 0.02, 0.02]]).repeat(n, 1)
+    boxes[0] = torch.tensor([0.3, 0.4, 0.2, 0.3])
+    boxes[1] = torch.tensor([0.7, 0.6, 0.1, 0.2])
+    boxes[2] = torch.tensor([0.33, 0.42, 0.2, 0.3])
+    boxes[3] = torch.tensor([0.72, 0.61, 0.1, 0.2])
+    return boxes
+
+
+def test_false_positives_one_per_active_track_with_the_highest_iou(
+    tiny_config: MLSTrackConfig,
+) -> None:
+    model, outputs, targets, track = _paired_frame(tiny_config, _boxes(tiny_config.num_queries))
+    assignment = Assignment(torch.tensor([0, 1]), torch.tensor([0, 1]))
     rng = np.random.default_rng(0)
     kept = noisy_training_tracks(
         model.query_interaction, outputs, targets, assignment, track, rng, 0.0, 0.0
     )
-    assert sorted(kept.ids.tolist()) == [3, 5]
-    dropped = noisy_training_tracks(
-        model.query_interaction, outputs, targets, assignment, track, rng, 1.0, 1.0
+    assert kept.ids.tolist() == [3, 5]
+    noisy = noisy_training_tracks(
+        model.query_interaction, outputs, targets, assignment, track, rng, 0.0, 1.0
     )
-    assert dropped.ids.tolist() == [FALSE_POSITIVE_ID_BASE]
-    assert dropped.next_id == FALSE_POSITIVE_ID_BASE + 1
+    # TransRMOT's rule: every active track brings the unpaired query overlapping it most
+    # (queries 2 and 3), not one false positive per frame; they carry id -1
+    assert noisy.ids.tolist() == [3, 5, FALSE_POSITIVE_ID, FALSE_POSITIVE_ID]
+    assert torch.allclose(noisy.boxes_cxcywh[2:], outputs["pred_boxes"][0, 2:4])
+
+
+def test_false_positive_picks_are_counted_once() -> None:
+    boxes = _boxes(6)
+    boxes[1] = boxes[0]  # both active tracks overlap query 2 most
+    outputs = {"pred_boxes": boxes[None]}
+    picks = false_positive_queries(
+        outputs, torch.tensor([0, 1]), torch.tensor([2, 3, 4, 5]), np.random.default_rng(0), 1.0
+    )
+    assert picks.tolist() == [2]
+    everyone = false_positive_queries(
+        outputs, torch.tensor([0, 1]), torch.tensor([4]), np.random.default_rng(0), 1.0
+    )
+    assert everyone.tolist() == [4]
+
+
+def test_a_pairing_under_iou_half_does_not_become_a_track(tiny_config: MLSTrackConfig) -> None:
+    boxes = _boxes(tiny_config.num_queries)
+    boxes[1] = torch.tensor([0.75, 0.6, 0.1, 0.2])  # IoU 1/3 with object 5
+    model, outputs, targets, track = _paired_frame(tiny_config, boxes)
+    assignment = Assignment(torch.tensor([0, 1]), torch.tensor([0, 1]))
+    kept = noisy_training_tracks(
+        model.query_interaction, outputs, targets, assignment, track, np.random.default_rng(0), 0, 0
+    )
+    assert kept.ids.tolist() == [3]
+
+
+def test_false_positive_tracks_may_be_matched_to_a_new_object(tiny_config: MLSTrackConfig) -> None:
+    criterion = SetCriterion(tiny_config)
+    n = tiny_config.num_queries
+    boxes = torch.cat((torch.tensor([[0.05, 0.05, 0.02, 0.02]]).repeat(n, 1), _boxes(4)[:2]))
+    outputs = {
+        "pred_logits": torch.zeros(1, n + 2, 1),
+        "pred_boxes": boxes[None],
+        "num_detect": n,
+    }
+    targets = FrameTargets(
+        torch.tensor([[0.3, 0.4, 0.2, 0.3], [0.7, 0.6, 0.1, 0.2]]),
+        torch.tensor([3, 5]),
+        torch.tensor([1.0, 0.0]),
+    )
+    # track query n follows object 9 (gone), n + 1 is a false positive sitting on object 5
+    assignment = criterion.assign(outputs, targets, torch.tensor([9, FALSE_POSITIVE_ID]))
+    pairs = dict(
+        zip(assignment.query_index.tolist(), assignment.target_index.tolist(), strict=True)
+    )
+    assert pairs[n + 1] == 1 and n not in pairs
+
+
+def test_the_clip_loss_counts_disappeared_tracks(tiny_config: MLSTrackConfig) -> None:
+    frames = [
+        FrameTargets(torch.rand(2, 4), torch.tensor([3, 5]), torch.zeros(2)),
+        FrameTargets(torch.rand(1, 4), torch.tensor([3]), torch.zeros(1)),
+    ]
+    ids = [torch.zeros(0, dtype=torch.long), torch.tensor([3, 5, FALSE_POSITIVE_ID])]
+    # TransRMOT's num_samples: 2 + (1 + 1 disappeared); the false positive is not a track
+    assert clip_normaliser(frames, ids) == 4.0
+
+
+def test_a_random_backbone_trains_whole_at_the_main_lr(tiny_config: MLSTrackConfig) -> None:
+    model = MLSTrack(tiny_config)
+    resnet = model.backbone.resnet
+    assert all(p.requires_grad for p in resnet.parameters())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in resnet.modules())
+    groups = {g["name"]: g for g in parameter_groups(model, TrainConfig(lr=1e-3))}
+    assert groups["backbone"]["params"] == [] and groups["rest"]["lr"] == 1e-3
+    pretrained = MLSTrack(tiny_config.replace(backbone_pretrained=True))
+    assert not any(p.requires_grad for p in pretrained.backbone.resnet.embedder.parameters())
+    assert not any(
+        isinstance(m, torch.nn.BatchNorm2d) for m in pretrained.backbone.resnet.modules()
+    )
+    assert parameter_groups(pretrained, TrainConfig())[1]["params"]
+
+
+def test_initial_boxes_start_small_as_in_deformable_detr(tiny_config: MLSTrackConfig) -> None:
+    model = MLSTrack(tiny_config)
+    position = model.query_embed.weight[:, : tiny_config.d_model]
+    sizes = model.reference_box(position).sigmoid()[:, 2:]
+    assert sizes.median() < 0.3  # sigmoid(-2) ≈ 0.12, not 0.5 of the image
+
+
+def test_the_qim_residual_is_the_previous_query() -> None:
+    torch.manual_seed(0)
+    qim = QueryInteraction(8, 2, 16, 0.0)
+    hidden, pos, feat = torch.randn(3, 8), torch.randn(3, 8), torch.randn(3, 8)
+    with torch.no_grad():
+        for module in (qim.feat_update, qim.pos_update):
+            module[-1].weight.zero_()
+            module[-1].bias.zero_()
+    next_pos, next_feat = qim(hidden, pos, feat)
+    # with zero updates the next query is the normalised previous query, not the decoder output
+    assert torch.allclose(next_feat, torch.nn.functional.layer_norm(feat, (8,)), atol=1e-5)
+    assert torch.allclose(next_pos, torch.nn.functional.layer_norm(pos, (8,)), atol=1e-5)
+
+
+def test_the_referring_loss_covers_matched_pairs_only(tiny_config: MLSTrackConfig) -> None:
+    criterion = SetCriterion(tiny_config)
+    boxes = torch.tensor([[0.3, 0.4, 0.2, 0.3], [0.7, 0.6, 0.1, 0.2], [0.1, 0.1, 0.1, 0.1]])
+    outputs = {
+        "pred_logits": torch.zeros(1, 3, 1),
+        "pred_boxes": boxes[None],
+        "pred_refers": torch.tensor([[[5.0], [-5.0], [9.0]]]),  # query 2 unpaired, confident
+        "num_detect": 3,
+        "aux_outputs": [],
+        "denoising": [],
+    }
+    targets = FrameTargets(boxes[:2].clone(), torch.tensor([3, 5]), torch.tensor([1.0, 0.0]))
+    losses = criterion(
+        outputs,
+        targets,
+        torch.zeros(0, dtype=torch.long),
+        Assignment(torch.tensor([0, 1]), torch.tensor([0, 1])),
+    )
+    assert losses["loss_refer"].item() < 1e-3
+
+
+def test_the_shipped_demo_config_loads() -> None:
+    root = Path(__file__).resolve().parents[2]
+    config = load_train_config(root / "configs" / "train-tiny-demo.yaml", {})
+    assert config.calibration_videos == 2 and config.preset == "tiny"

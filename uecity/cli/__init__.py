@@ -33,6 +33,7 @@ app.command("export")(language_commands.export)
 app.command("stats")(language_commands.stats)
 app.add_typer(model_commands.app, name="model")
 app.command("train")(mlstrack_commands.train)
+app.command("calibrate")(mlstrack_commands.calibrate)
 app.command("track")(mlstrack_commands.track)
 app.command("evaluate")(mlstrack_commands.evaluate)
 

@@ -92,6 +92,14 @@ def compose(
             help="Else this share of the videos, chosen by the seed.",
         ),
     ] = 0.2,
+    shared_pool: Annotated[
+        bool,
+        typer.Option(
+            "--shared-pool/--no-shared-pool",
+            help="Draw the test videos' expressions from the training videos' ones (as "
+            "Refer-KITTI's test sentences occur in training).",
+        ),
+    ] = False,
     videos: VideoSubset = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Print this many sentences.")] = 5,
     workers: Workers = os.cpu_count() or 1,
@@ -116,6 +124,7 @@ def compose(
         if test_videos
         else None,
         test_fraction=test_fraction,
+        shared_pool=shared_pool,
     )
     run_seed = seed if seed is not None else (opened.manifest.seed or 0)
     report = compose_dataset(
@@ -136,6 +145,8 @@ def compose(
         f"train: {', '.join(report.splits['train']) or '-'}; "
         f"test: {', '.join(report.splits['test']) or '-'}"
     )
+    if report.splits["test"]:
+        console.print(f"test sentences seen in training: {report.test_overlap().describe()}")
 
 
 def export(
@@ -184,4 +195,6 @@ def stats(
     console.print(
         (out / "stats.md").read_text(encoding="utf-8").split("\n- videos")[0], markup=False
     )
+    if report.overlap is not None:
+        console.print(f"train/test: {report.overlap.describe()}", markup=False)
     console.print(f"[green]wrote[/] {len(report.files)} files to {out}")

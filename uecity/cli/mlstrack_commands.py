@@ -1,5 +1,6 @@
-"""`uecity train`, `uecity track`, `uecity evaluate`: MLS-Track from an exported Refer-KITTI tree
-to a HOTA table. Each command parses its options, builds a config and calls the library."""
+"""`uecity train`, `uecity calibrate`, `uecity track`, `uecity evaluate`: MLS-Track from an
+exported Refer-KITTI tree to a HOTA table. Each command parses its options, builds a config and
+calls the library."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from uecity.atomic_write import check_creatable
-from uecity.errors import MissingDependencyError, SpecError, UsageError
+from uecity.errors import DatasetError, MissingDependencyError, SpecError, UsageError
 
 console = Console(highlight=False)
 
@@ -123,6 +124,9 @@ def train(
 ) -> None:
     """Train MLS-Track on EXPORT_DIR's train videos; resumes when --out holds the same run.
 
+    With `calibration_videos: N` in the config, the last N train videos are held out and the
+    tracker's thresholds are calibrated on them after training (RUN/model/calibration.json).
+
     Multi-GPU: `torchrun --nproc-per-node N -m uecity train ...` (one process per GPU).
     """
     _torch()
@@ -172,6 +176,92 @@ def train(
             f"[green]trained[/] {result.steps} steps in {result.seconds:.0f} s{last}; "
             f"model: {result.model_dir}"
         )
+        if trainer.calibration_videos and result.model_dir is not None:
+            _calibrate(out, export_dir, trainer.calibration_videos, device)
+
+
+def _calibrate(run: Path, data: Path, videos: list[str], device: str | None) -> None:
+    import torch
+
+    from mlstrack.calibration import calibrate as calibrate_model
+    from mlstrack.calibration import write_calibration
+    from mlstrack.data import ReferKittiIndex
+    from mlstrack.inference import load_run
+
+    if _device(device) == "cpu":
+        torch.set_num_threads(1)
+    index = ReferKittiIndex.open(data)
+    model, settings, folder = load_run(run, _device(device))
+    console.print(f"calibrating the tracker on held-out training videos {', '.join(videos)}")
+    result = calibrate_model(
+        model,
+        index,
+        videos,
+        settings,
+        on_pair=lambda pair, best: console.print(
+            f"  new-track {pair[0]:.2f} / drop {pair[1]:.2f}: best held-out HOTA {best:.2f}"
+        ),
+    )
+    path = write_calibration(result, folder)
+    chosen = ", ".join(f"{k} {v:g}" for k, v in result.chosen.items())
+    console.print(
+        f"[green]calibrated[/] {chosen} (held-out combined HOTA {result.hota:.2f}, "
+        f"{result.sequences} sequences, {result.seconds:.0f} s) → {path}"
+    )
+
+
+def calibrate(
+    run: Annotated[
+        Path, typer.Argument(metavar="RUN", show_default=False, help="A training run folder.")
+    ],
+    data: DataOption,
+    videos: Annotated[
+        str | None,
+        typer.Option(
+            "--videos",
+            help="Comma-separated training videos to calibrate on (default: the run's held-out "
+            "calibration videos). Never use test videos.",
+        ),
+    ] = None,
+    device: Device = None,
+) -> None:
+    """Choose the tracker thresholds (new-track, drop, β_ref, minimum box area) on held-out
+    training videos and store them with the run's model (calibration.json)."""
+    _torch()
+    import yaml
+
+    from mlstrack.data import ReferKittiIndex
+    from mlstrack.training.trainer import CONFIG_FILE, split_calibration
+
+    if videos:
+        chosen = [v.strip() for v in videos.split(",") if v.strip()]
+    else:
+        saved = run / CONFIG_FILE
+        count = 0
+        if saved.is_file():
+            count = int(
+                (yaml.safe_load(saved.read_text(encoding="utf-8")) or {}).get(
+                    "calibration_videos", 0
+                )
+            )
+        if count == 0:
+            raise UsageError(
+                f"{run} holds no videos out for calibration (calibration_videos is 0): pass "
+                "--videos with training videos the model was not trained on"
+            )
+        chosen = split_calibration(ReferKittiIndex.open(data), count)[1]
+    index = ReferKittiIndex.open(data)
+    test_videos = {v for v, _ in index.test_sequences}
+    leaked = sorted(set(chosen) & test_videos)
+    if leaked:
+        raise UsageError(
+            f"--videos names test videos ({', '.join(leaked)}): calibrate on "
+            "held-out training videos only"
+        )
+    unknown = sorted(set(chosen) - set(index.videos))
+    if unknown:
+        raise UsageError(f"--videos: unknown videos {', '.join(unknown)}")
+    _calibrate(run, data, chosen, device)
 
 
 def track(
@@ -216,8 +306,15 @@ def track(
         float | None,
         typer.Option("--refer-threshold", help="β_ref: referring score to output a box (0.5)."),
     ] = None,
+    min_box_area: Annotated[
+        float | None,
+        typer.Option("--min-box-area", help="Smallest output box, a share of the frame (0)."),
+    ] = None,
 ) -> None:
-    """Track every test (video, expression) of --data online and write MOTChallenge files."""
+    """Track every test (video, expression) of --data online and write MOTChallenge files.
+
+    Thresholds: the run's calibration (calibration.json) when it has one, else the model
+    config's; each option overrides."""
     _torch()
     import torch
 
@@ -235,9 +332,19 @@ def track(
             drop_score=drop_score,
             miss_tolerance=miss_tolerance,
             refer_threshold=refer_threshold,
+            min_box_area=min_box_area,
+        )
+    if settings.calibrated:
+        console.print(
+            "thresholds: "
+            + ", ".join(
+                f"{k} {getattr(model.config, k):g}"
+                for k in ("new_track_score", "drop_score", "refer_threshold", "min_box_area")
+            )
+            + " (calibrated unless overridden)"
         )
     if short_side is not None:
-        settings = InferenceSettings(short_side, settings.max_size)
+        settings = InferenceSettings(short_side, settings.max_size, settings.calibrated)
     summary = track_dataset(model, index, out, settings, video=video, checkpoint=str(folder))
     console.print(
         f"[green]tracked[/] {summary.sequences} sequences ({summary.frames} frames, "
@@ -273,7 +380,10 @@ def evaluate(
     ] = None,
 ) -> None:
     """HOTA, DetA, AssA, DetRe, DetPr, AssRe, AssPr, LocA through TrackEval: combined and
-    per-expression mean, per video and per atom, as evaluation.json and evaluation.md."""
+    per-expression mean, per video and per atom, as evaluation.json and evaluation.md; the
+    threshold-free diagnostics (detection-only row, referring AUC, live tracks on objects vs
+    background, seen vs unseen sentences) as diagnostics.json / .md; the run's learning curve
+    as learning_curve.png."""
     _torch()
     from mlstrack.data import ReferKittiIndex
     from mlstrack.evaluation import METRIC_FIELDS, evaluate_results, write_report
@@ -292,3 +402,42 @@ def evaluate(
         table.add_row(label, *(f"{scores[n]:.2f}" for n in METRIC_FIELDS))
     console.print(table)
     console.print(f"[green]wrote[/] {json_path} and {markdown_path}")
+    _diagnostics(results, index, out or results)
+
+
+def _diagnostics(results: Path, index, out: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from mlstrack.evaluation.diagnostics import diagnose, learning_curve, write_diagnostics
+    from mlstrack.inference import SUMMARY_FILE
+
+    try:
+        found = diagnose(results, index)
+    except DatasetError as error:  # results of an older `uecity track`: no tracks.txt
+        console.print(f"[yellow]no diagnostics[/]: {error}")
+        return
+    paths = write_diagnostics(found, out)
+    overall, detection = found["overall"], found["detection_only"]
+    auc = overall["referring_auc"]
+    seen, unseen = found["seen_sentences"], found["unseen_sentences"]
+    console.print(
+        f"detection-only HOTA {detection['HOTA']:.2f}; referring AUC "
+        f"{'-' if auc is None else f'{auc:.3f}'} (seen sentences "
+        f"{_auc(seen['referring_auc'])}, unseen {_auc(unseen['referring_auc'])}); live tracks "
+        f"per frame on objects {overall['live_tracks_on_objects_per_frame']:.1f}, on background "
+        f"{overall['live_tracks_on_background_per_frame']:.1f}; objects localised "
+        f"{100 * (overall['localised_share'] or 0):.1f} %"
+    )
+    console.print(f"[green]wrote[/] {paths[0]} and {paths[1]}")
+    summary = results / SUMMARY_FILE
+    if summary.is_file():
+        checkpoint = Path(json.loads(summary.read_text(encoding="utf-8")).get("checkpoint", ""))
+        for run in (checkpoint, checkpoint.parent, checkpoint.parent.parent.parent):
+            curve = learning_curve(run, out) if (run / "log.csv").is_file() else None
+            if curve is not None:
+                console.print(f"[green]wrote[/] {curve}")
+                break
+
+
+def _auc(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

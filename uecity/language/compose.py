@@ -24,7 +24,13 @@ from uecity.atomic_write import atomic_write_json, remove_temporaries
 from uecity.dataset import MANIFEST_NAME, Dataset
 from uecity.errors import DatasetError, SpecError, UsageError
 from uecity.language.atoms import AtomTable, VideoFacts, referents_by_frame
-from uecity.language.composition import CompositionConfig, compose_video, enumerate_descriptions
+from uecity.language.composition import (
+    Composed,
+    CompositionConfig,
+    Description,
+    compose_video,
+    enumerate_descriptions,
+)
 from uecity.language.sentences import sentence, unique_slug
 from uecity.language.vocabulary import Vocabulary
 from uecity.record_io import read_record
@@ -36,12 +42,20 @@ STATE_NAME = "compose.json"
 
 
 class SplitConfig(BaseModel):
-    """Train/test split by video: named test videos, or a seeded share of the videos."""
+    """Train/test split by video: named test videos, or a seeded share of the videos.
+
+    `shared_pool`: the test videos' expressions are drawn from those composed for the training
+    videos (the same descriptions, phrased as in training where a phrasing fits), as in
+    Refer-KITTI, whose test sentences occur in training. Without it each video draws from the
+    whole language, and most test sentences are new to a model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     test_videos: list[str] | None = Field(default=None, description="Explicit test videos.")
     test_fraction: float = Field(default=0.2, ge=0, lt=1, description="Else this share.")
+    shared_pool: bool = Field(
+        default=False, description="Test expressions drawn from the training videos' ones."
+    )
 
 
 class ComposeState(BaseModel):
@@ -66,6 +80,50 @@ class ComposeReport:
     @property
     def total(self) -> int:
         return sum(len(v) for v in self.expressions.values())
+
+    def test_overlap(self) -> SentenceOverlap:
+        """How many test expressions have a sentence that occurs in a training video."""
+        return sentence_overlap(self.expressions, self.splits)
+
+
+@dataclass(frozen=True)
+class SentenceOverlap:
+    """Test expressions whose exact sentence occurs among the training videos' sentences."""
+
+    test_expressions: int
+    seen_in_train: int
+    distinct_test_sentences: int
+    distinct_seen: int
+
+    def describe(self) -> str:
+        share = 100 * self.seen_in_train / self.test_expressions if self.test_expressions else 0
+        return (
+            f"{self.seen_in_train} of {self.test_expressions} test expressions ({share:.0f} %) "
+            f"have a sentence that occurs in training ({self.distinct_seen} of "
+            f"{self.distinct_test_sentences} distinct test sentences)"
+        )
+
+
+def sentence_overlap(
+    expressions: dict[str, list[Expression]], splits: dict[str, list[str]]
+) -> SentenceOverlap:
+    """The `SentenceOverlap` of `expressions` (video → expressions) under `splits`."""
+    train = {e.sentence for v in splits.get("train", []) for e in expressions.get(v, [])}
+    test = [e.sentence for v in splits.get("test", []) for e in expressions.get(v, [])]
+    return SentenceOverlap(
+        len(test), sum(s in train for s in test), len(set(test)), len(set(test) & train)
+    )
+
+
+def _description_key(description: Description) -> frozenset[str]:
+    return frozenset(description.atom_ids)
+
+
+def _expression_key(item: Composed) -> tuple[frozenset[str], ...]:
+    return tuple(sorted((_description_key(p) for p in item.parts), key=sorted))
+
+
+REPHRASE_ATTEMPTS = 200  # tries to phrase a shared test expression as one training sentence
 
 
 def _state_path(dataset: Dataset) -> Path:
@@ -134,7 +192,8 @@ def compose_dataset(
         )
     seeds = np.random.SeedSequence(seed).spawn(len(dataset.videos) + 1)
     # The request is checked before the work: a wrong --test-videos is named as such.
-    splits = choose_split(dataset.videos, split or SplitConfig(), np.random.default_rng(seeds[-1]))
+    split = split or SplitConfig()
+    splits = choose_split(dataset.videos, split, np.random.default_rng(seeds[-1]))
     for video_id in selected:
         dataset.video(video_id)  # unknown names raise a DatasetError listing the known ones
     facts = [VideoFacts.from_video(dataset.video(v)) for v in selected]
@@ -144,18 +203,40 @@ def compose_dataset(
     seed_of = dict(zip(dataset.videos, seeds, strict=False))
     previous = _read_state(dataset)
     owned = previous.expressions if previous is not None else {}
+    test_videos = set(splits["test"])
+    if split.shared_pool:  # the training videos first: the test videos draw from them
+        facts = sorted(facts, key=lambda f: f.video_id in test_videos)
+    train_phrasings: dict[tuple[frozenset[str], ...], set[str]] = {}
 
     report = ComposeReport()
     for video_facts in facts:
         video = dataset.video(video_facts.video_id)
         rng = np.random.default_rng(seed_of[video.video_id])
         table = AtomTable(vocabulary, video_facts)
-        composed = compose_video(table, descriptions, config, rng)
+        shared = split.shared_pool and video.video_id in test_videos
+        pool = descriptions
+        if shared:
+            parts = {part for key in train_phrasings for part in key}
+            pool = {
+                size: [d for d in items if _description_key(d) in parts]
+                for size, items in descriptions.items()
+            }
+        composed = compose_video(table, pool, config, rng)
+        if shared:
+            composed = [c for c in composed if _expression_key(c) in train_phrasings]
         # Hand-written expressions keep their ids; ours take the others.
         taken = set(video.expression_ids()) - set(owned.get(video.video_id, []))
         expressions = []
         for item in composed:
             text = sentence(vocabulary, item, rng)
+            if shared:  # phrase it as in training where the phrasing fits (number, synonyms)
+                known = train_phrasings[_expression_key(item)]
+                for _ in range(REPHRASE_ATTEMPTS):
+                    if text in known:
+                        break
+                    text = sentence(vocabulary, item, rng)
+            elif split.shared_pool:
+                train_phrasings.setdefault(_expression_key(item), set()).add(text)
             expressions.append(
                 Expression(
                     label=referents_by_frame(video_facts, item.mask),
@@ -174,6 +255,9 @@ def compose_dataset(
             f"{len(selected)} videos; lower --min-objects / --min-frames. Nothing was written",
             path=dataset.root,
         )
+    report.expressions = {
+        v: report.expressions[v] for v in dataset.videos if v in report.expressions
+    }
     report.splits = splits
     if write:
         _write(dataset, report, owned, vocabulary, config, seed, workers)

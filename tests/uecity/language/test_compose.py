@@ -87,3 +87,28 @@ def test_dataset_without_motion_is_refused(traffic):
     with pytest.raises(DatasetError, match="without motion data: 0002"):
         compose_dataset(traffic, load_vocabulary(), CompositionConfig(), seed=1)
     assert _state(traffic) == before
+
+
+def test_a_shared_pool_puts_training_sentences_into_the_test_video(traffic):
+    def compose(shared: bool):
+        return compose_dataset(
+            traffic,
+            load_vocabulary(),
+            CompositionConfig(expressions_per_video=30, min_objects=1, min_frames=5),
+            seed=4,
+            split=SplitConfig(test_videos=["0002"], shared_pool=shared),
+        )
+
+    independent = compose(False).test_overlap()
+    report = compose(True)
+    shared = report.test_overlap()
+    train = {e.sentence for e in report.expressions["0001"]}
+    test = [e.sentence for e in report.expressions["0002"]]
+    assert shared.test_expressions == len(test) > 0
+    assert shared.seen_in_train == sum(s in train for s in test)
+    assert shared.seen_in_train / shared.test_expressions > 0.6
+    assert shared.seen_in_train / shared.test_expressions > (
+        independent.seen_in_train / max(independent.test_expressions, 1)
+    )
+    assert list(report.expressions) == ["0001", "0002"]  # dataset order kept
+    assert "occurs in training" in shared.describe()

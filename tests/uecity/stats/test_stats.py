@@ -46,3 +46,17 @@ def test_no_expressions(tmp_path):
             path.unlink()
     with pytest.raises(DatasetError, match="no expressions"):
         dataset_stats(dataset)
+
+
+def test_stats_show_the_train_test_sentence_overlap(tmp_path):
+    dataset = build_small_dataset(tmp_path / "d")  # both videos say "red cars"
+    report = write_stats(dataset, tmp_path / "stats", plots=False)
+    assert report.overlap is not None and report.overlap.seen_in_train == 1
+    data = json.loads((tmp_path / "stats" / "stats.json").read_text())
+    assert data["split_overlap"] == {
+        "test_expressions": 1,
+        "seen_in_train": 1,
+        "distinct_test_sentences": 1,
+        "distinct_seen": 1,
+    }
+    assert "1 of 1 test expressions (100 %)" in (tmp_path / "stats" / "stats.md").read_text()
