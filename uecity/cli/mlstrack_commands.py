@@ -292,11 +292,16 @@ def track(
     ] = None,
     new_track_score: Annotated[
         float | None,
-        typer.Option("--new-track-score", help="Score that starts a track (config default 0.7)."),
+        typer.Option(
+            "--new-track-score",
+            help="Score that starts a track (default: the run's calibration, else 0.7).",
+        ),
     ] = None,
     drop_score: Annotated[
         float | None,
-        typer.Option("--drop-score", help="Score under which a track counts a miss (0.6)."),
+        typer.Option(
+            "--drop-score", help="Score under which a track counts a miss (calibrated, else 0.6)."
+        ),
     ] = None,
     miss_tolerance: Annotated[
         int | None,
@@ -304,11 +309,16 @@ def track(
     ] = None,
     refer_threshold: Annotated[
         float | None,
-        typer.Option("--refer-threshold", help="β_ref: referring score to output a box (0.5)."),
+        typer.Option(
+            "--refer-threshold",
+            help="β_ref: referring score to output a box (calibrated, else 0.5).",
+        ),
     ] = None,
     min_box_area: Annotated[
         float | None,
-        typer.Option("--min-box-area", help="Smallest output box, a share of the frame (0)."),
+        typer.Option(
+            "--min-box-area", help="Smallest output box, a share of the frame (calibrated, else 0)."
+        ),
     ] = None,
 ) -> None:
     """Track every test (video, expression) of --data online and write MOTChallenge files.
