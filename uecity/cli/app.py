@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-# Typer raises the exceptions of its own vendored copy of Click (not the `click` package's).
+# Typer (>= 0.26, as pyproject requires) raises the exceptions of its own vendored copy of Click,
+# not the `click` package's.
 from typer._click import exceptions as click
 from typer.core import TyperGroup
 
