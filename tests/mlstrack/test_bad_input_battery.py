@@ -72,6 +72,12 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, str, int, tuple[str, ...]]
         2,
         ("--refer-threshold",),
     ),
+    "calibrate a run that is not there": (
+        None,
+        "calibrate {w}/no-run --data {w}/rk",
+        3,
+        ("no-run", "not a training run folder"),
+    ),
     "predict.txt that is not numbers": (
         lambda w: _results(w, "1,2,abc,4\n"),
         "evaluate {w}/results --data {w}/rk",

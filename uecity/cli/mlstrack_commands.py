@@ -230,9 +230,16 @@ def calibrate(
     _torch()
     import yaml
 
+    from mlstrack.checkpoint import CheckpointError
     from mlstrack.data import ReferKittiIndex
     from mlstrack.training.trainer import CONFIG_FILE, split_calibration
 
+    if not run.is_dir():  # named as `track` names it, not as a run without held-out videos
+        raise CheckpointError(
+            "not a training run folder (it does not exist or is a file); expected the --out "
+            "of `uecity train`",
+            path=run,
+        )
     if videos:
         chosen = [v.strip() for v in videos.split(",") if v.strip()]
     else:
