@@ -40,7 +40,7 @@ from mlstrack.tracker import FrameResult, track_step
 from uecity.atomic_write import atomic_write_json, atomic_write_text
 from uecity.errors import UsageError
 from uecity.formats.mot_challenge import box_lines, parse_lines, sequence_names
-from uecity.formats.refer_kitti import prediction_file
+from uecity.formats.refer_kitti import SEQMAP, prediction_file
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def track_dataset(
     started = time.perf_counter()
     chosen = sequences if sequences is not None else index.test_sequences
     if not chosen:
-        raise UsageError(f"{index.root} has no test sequences (seqmap) to track")
+        raise UsageError(f"{index.root} has no test sequences ({SEQMAP} is empty) to track")
     frames = boxes = 0
     by_video: dict[str, list[ReferExpression]] = {}
     for video_id, name in chosen:

@@ -29,7 +29,7 @@ from mlstrack.evaluation.trackeval_run import (
 from uecity.atomic_write import atomic_write_json, atomic_write_text
 from uecity.errors import DatasetError
 from uecity.formats.mot_challenge import parse_lines, sequence_name
-from uecity.formats.refer_kitti import PREDICTION_FILE, prediction_file
+from uecity.formats.refer_kitti import PREDICTION_FILE, SEQMAP, prediction_file
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def evaluate_results(
         raise DatasetError("results folder not found", path=results_dir)
     chosen = sequences if sequences is not None else index.test_sequences
     if not chosen:
-        raise DatasetError("no test sequences to evaluate (seqmap)", path=index.root)
+        raise DatasetError(f"no test sequences to evaluate ({SEQMAP} is empty)", path=index.root)
     predictions = _read_predictions(results_dir, chosen, index)
     expressions = {sequence_name(v, n): index.expression(v, n) for v, n in chosen}
     gt = {s: gt_lines(index, e) for s, e in expressions.items()}
