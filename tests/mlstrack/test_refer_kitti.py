@@ -193,3 +193,35 @@ def test_resize_crop_and_padding_masks(tree: Path) -> None:
     assert images.shape == (2, 2, 3, 64, 96)
     assert not masks[1].any() and masks[0, :, 32:, :].all() and not masks[0, :, :32, :48].any()
     assert len(clips) == 2
+
+
+def test_an_export_with_refer_kitti_names_and_global_ids(tmp_path: Path) -> None:
+    """mlstrack's reader on `uecity export --video-names refer-kitti`: each box under its global
+    id, the splits, and evaluation that finds the native atoms through native_ids.json."""
+    from mlstrack.evaluation import evaluate_results, gt_lines
+    from tests.factories import box_rows, build_small_dataset
+    from uecity.export import export_dataset
+    from uecity.formats.refer_kitti import prediction_file
+
+    dataset = build_small_dataset(tmp_path / "d", videos=("cam-a", "cam-b"))
+    export_dataset(dataset, tmp_path / "rk", "refer-kitti", workers=1, video_names="refer-kitti")
+    index = ReferKittiIndex.open(tmp_path / "rk")
+    assert index.native_videos == {"0000": "cam-a", "0001": "cam-b"}
+    assert index.train_videos == ["0000"] and index.test_sequences == [("0001", "red-cars")]
+    rows = box_rows()
+    for video, offset in (("0000", 0), ("0001", 3)):  # native ids 0, 1, 2 in both videos
+        for frame in range(5):
+            native = rows[rows.frame == frame]
+            labels = index.videos[video].labels(frame)
+            assert labels.ids.tolist() == (native.track_id + offset).tolist()
+            np.testing.assert_allclose(
+                labels.boxes_xyxy, native[["x1", "y1", "x2", "y2"]].to_numpy(), atol=1e-3
+            )
+    assert index.expression("0001", "red-cars").referred_at(2) == {3}
+    expression = index.expression("0001", "red-cars")
+    path = prediction_file(tmp_path / "res", "0001", "red-cars")
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(gt_lines(index, expression)))
+    report = evaluate_results(tmp_path / "res", index, dataset_root=dataset.root)
+    assert report.combined["HOTA"] == pytest.approx(100.0)
+    assert set(report.per_atom) == {"type=car", "colour=red"}  # the native dataset's atoms
