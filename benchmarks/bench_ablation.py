@@ -41,6 +41,7 @@ from mlstrack.evaluation.diagnostics import diagnose, write_diagnostics  # noqa:
 from mlstrack.inference import load_run, track_dataset, with_tracker_settings  # noqa: E402
 from mlstrack.training import Trainer, load_train_config  # noqa: E402
 from tests.traffic_factory import TrafficSpec, build_traffic_dataset  # noqa: E402
+from uecity.formats.refer_kitti import ReferKittiTree  # noqa: E402
 
 PAPER_R_CITY = {
     "transrmot": (18.614, 8.9543, 40.145),
@@ -86,7 +87,7 @@ def uecity(*args: str) -> None:
 
 def build_export(spec: dict, source: str, spec_path: Path, out: Path) -> Path:
     dataset, export = out / "dataset", out / "export"
-    if (export / "seqmap").is_file():
+    if ReferKittiTree(export).seqmap.is_file():
         return export
     d, c = spec["dataset"], spec["compose"]
     if not (dataset / "dataset.json").is_file():

@@ -3,11 +3,13 @@
 For each expression the video is tracked from its first frame with `tracker.track_step` and the
 tracker's bookkeeping (new-track score, drop score, miss tolerance, β_ref). Frames are resized
 to the run's test short side; boxes come back in the original frame's pixels and are written
-as `RESULTS/<video>/<expression>/predict.txt`, lines `frame,id,x,y,w,h,1,1,1` with 1-based
-frames (frame 0 of the video is line frame 1, the same convention as the ground truth that
-`mlstrack.evaluation` writes). Next to it `tracks.txt` holds every track seen in a frame,
-referred or not, with its class and referring scores (`frame,id,x,y,w,h,score,refer_score`):
-the threshold-free diagnostics and the detection-only row of `uecity evaluate` read it.
+as `RESULTS/<video>/<expression>/predict.txt` (the RMOT results layout of
+`uecity.formats.refer_kitti`), lines `frame,id,x,y,w,h,1,1,1` written by
+`uecity.formats.mot_challenge.box_lines`, the same writer as the ground truth of
+`mlstrack.evaluation` (frame 0 of the video is line frame 1). Next to it `tracks.txt` holds
+every track seen in a frame, referred or not, with its class and referring scores
+(`frame,id,x,y,w,h,score,refer_score`): the threshold-free diagnostics and the detection-only
+row of `uecity evaluate` read it.
 Optionally a video with the referred boxes drawn is written too.
 
 The tracker thresholds come from the run's calibration (`RUN/model/calibration.json`, written
@@ -36,12 +38,12 @@ from mlstrack.model import MLSTrack
 from mlstrack.track_state import TrackState
 from mlstrack.tracker import FrameResult, track_step
 from uecity.atomic_write import atomic_write_json, atomic_write_text
-from uecity.box_formats import xyxy_to_mot_xywh
 from uecity.errors import UsageError
+from uecity.formats.mot_challenge import box_lines, parse_lines, sequence_names
+from uecity.formats.refer_kitti import SEQMAP, prediction_file
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_FILE = "predict.txt"
 TRACKS_FILE = "tracks.txt"
 VIDEO_FILE = "referred.mp4"
 SUMMARY_FILE = "tracking.json"
@@ -161,49 +163,39 @@ def prediction_lines(results: list[FrameResult]) -> list[str]:
     lines = []
     for frame, result in enumerate(results):
         output = result.output()
-        for track_id, (x, y, w, h) in zip(
-            output.ids, xyxy_to_mot_xywh(output.boxes_xyxy), strict=True
-        ):
-            if w > 0 and h > 0:
-                lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,1,1\n")
+        boxes = output.boxes_xyxy.astype(np.float64)
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        lines += box_lines(frame, output.ids[keep], boxes[keep])
     return lines
+
+
+TRACK_COLUMNS = 2  # score, refer_score
 
 
 def track_lines(results: list[FrameResult]) -> list[str]:
     """`frame,id,x,y,w,h,score,refer_score` of every track seen, frames 1-based."""
     lines = []
     for frame, result in enumerate(results):
-        rows = zip(
-            result.ids,
-            xyxy_to_mot_xywh(result.boxes_xyxy),
-            result.scores,
-            result.refer_scores,
-            strict=True,
+        scores = np.stack((result.scores, result.refer_scores), axis=1)
+        lines += box_lines(
+            frame, result.ids, result.boxes_xyxy.astype(np.float64), scores, column_format=".4f"
         )
-        for track_id, (x, y, w, h), score, refer in rows:
-            lines.append(
-                f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},"
-                f"{float(score):.4f},{float(refer):.4f}\n"
-            )
     return lines
 
 
-def read_track_lines(text: str) -> list[FrameResult]:
+def read_track_lines(text: str, path: str | Path = TRACKS_FILE) -> list[FrameResult]:
     """`track_lines` back into per-frame results (frames 1..max; `referred` all False)."""
-    rows = np.array(
-        [[float(v) for v in line.split(",")] for line in text.splitlines() if line.strip()]
-    ).reshape(-1, 8)
-    frames = int(rows[:, 0].max()) if len(rows) else 0
+    rows = parse_lines(text, path, columns=TRACK_COLUMNS)
+    frames = int(rows.frames.max()) + 1 if len(rows) else 0
     results = []
-    for frame in range(1, frames + 1):
-        block = rows[rows[:, 0] == frame]
-        xyxy = np.concatenate((block[:, 2:4], block[:, 2:4] + block[:, 4:6]), axis=1)
+    for frame in range(frames):
+        block = rows.at(frame)
         results.append(
             FrameResult(
-                block[:, 1].astype(np.int64),
-                xyxy.astype(np.float32),
-                block[:, 6].astype(np.float32),
-                block[:, 7].astype(np.float32),
+                block.ids,
+                block.boxes_xyxy.astype(np.float32),
+                block.columns[:, 0].astype(np.float32),
+                block.columns[:, 1].astype(np.float32),
                 np.zeros(len(block), dtype=bool),
             )
         )
@@ -281,7 +273,7 @@ def track_dataset(
     started = time.perf_counter()
     chosen = sequences if sequences is not None else index.test_sequences
     if not chosen:
-        raise UsageError(f"{index.root} has no test sequences (seqmap) to track")
+        raise UsageError(f"{index.root} has no test sequences ({SEQMAP} is empty) to track")
     frames = boxes = 0
     by_video: dict[str, list[ReferExpression]] = {}
     for video_id, name in chosen:
@@ -295,9 +287,10 @@ def track_dataset(
         frames_of = index.videos[video_id]
         results = tracked[(video_id, name)]
         lines = prediction_lines(results)
-        folder = out / video_id / name
+        predictions = prediction_file(out, video_id, name)
+        folder = predictions.parent
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / PREDICTION_FILE, "".join(lines), durable=False)
+        atomic_write_text(predictions, "".join(lines), durable=False)
         atomic_write_text(folder / TRACKS_FILE, "".join(track_lines(results)), durable=False)
         if video:
             write_video(folder / VIDEO_FILE, frames_of, results, expression.sentence)
@@ -318,7 +311,7 @@ def track_dataset(
             "calibrated": settings.calibrated or {},
             "short_side": settings.short_side,
             "max_size": settings.max_size,
-            "sequences": [f"{v}+{n}" for v, n in chosen],
+            "sequences": sequence_names(chosen),
             "frames": frames,
             "boxes": boxes,
             "seconds": round(summary.seconds, 2),

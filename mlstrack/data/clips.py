@@ -1,12 +1,15 @@
 """Clip sampling as TransRMOT does it: short clips of a training video, one expression each.
 
-Every (video, start frame) of the train videos with at least one expression is one item. A clip
-is `length` frames from its start, `interval` apart (in `random_interval` mode each clip draws its
-interval from 1..`interval`, in `fixed` mode it is always `interval`), and one expression of the
-video, drawn uniformly. The order of an epoch is a permutation seeded by (seed, epoch), and every
-random choice of a clip comes from a generator seeded by (seed, epoch, position): a step number
-alone says which clip comes next, which makes resuming exact. With several processes each rank
-takes every `world_size`-th item of the same permutation.
+Every (video, start frame) of the train videos with at least one expression is one item; the
+frames are those `refer-kitti.train` lists for the video (all its frames without a list), in
+list order, as TransRMOT's loader walks the list. A clip is `length` listed frames from its start,
+`interval` list entries apart (in `random_interval` mode each clip draws its interval from
+1..`interval`, in `fixed` mode it is always `interval`), never past the video's last listed
+frame, and one expression of the video, drawn uniformly. The order of an epoch is a
+permutation seeded by (seed, epoch), and every random choice of a clip comes from a generator
+seeded by (seed, epoch, position): a step number alone says which clip comes next, which makes
+resuming exact. With several processes each rank takes every `world_size`-th item of the same
+permutation.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class ClipSampler:
         for video_id in chosen:
             if not index.expressions.get(video_id):
                 continue
-            count = index.videos[video_id].num_frames
+            count = len(index.frames_for_training(video_id))
             self.items += [(video_id, start) for start in range(max(count - span, 1))]
         if len(self.items) < world_size:
             raise DatasetError(
@@ -95,8 +98,9 @@ class ClipSampler:
         interval = self.spec.interval
         if self.spec.mode == "random_interval":
             interval = int(rng.integers(1, self.spec.interval + 1))
-        last = self.index.videos[video_id].num_frames - 1
-        frames = tuple(min(start + k * interval, last) for k in range(self.spec.length))
+        listed = self.index.frames_for_training(video_id)
+        last = len(listed) - 1
+        frames = tuple(listed[min(start + k * interval, last)] for k in range(self.spec.length))
         expressions = self.index.expressions[video_id]
         expression = expressions[int(rng.integers(len(expressions)))]
         return ClipStart(video_id, frames, expression, seed)

@@ -1,17 +1,18 @@
 """An index of a Refer-KITTI tree: videos, frames, per-frame labels, expressions and splits.
 
-Reads the layout `uecity export --format refer-kitti` writes and the original Refer-KITTI
-(`KITTI/training/image_02/<vid>/%06d.png`, `KITTI/labels_with_ids/image_02/<vid>/%06d.txt`,
-`expression/<vid>/<name>.json`, `refer-kitti.train`, `seqmap`). Labels are converted at this edge
-from Refer-KITTI's normalised `x1, y1, w, h` to the product's absolute `xyxy` pixels. Splits: the
-train videos are those named in `refer-kitti.train`, the test sequences those of `seqmap`
-(`<video>+<expression>` lines, never split on commas); without these files the original
-Refer-KITTI split applies (test videos 0005, 0011, 0013).
+Reads the layout `uecity export --format refer-kitti` writes and the original Refer-KITTI; the
+layout itself is defined in `uecity.formats.refer_kitti`. Labels are converted at this edge
+from Refer-KITTI's normalised `x1, y1, w, h` to the product's absolute `xyxy` pixels. Splits:
+training samples the frames listed in `refer-kitti.train` (its videos and, within each video,
+only the listed frames, as TransRMOT's loader does); the test sequences are those of
+`seqmap.txt` (`<video>+<expression>` lines, never split on commas), the protocol TransRMOT's
+evaluation scores. Without a train list the train videos are those not tested (the published
+test videos 0005, 0011, 0013 when there is no seqmap either), all their frames; without a
+seqmap there are no test sequences, and tracking or evaluating the test split is refused.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,15 +23,19 @@ import numpy as np
 
 from uecity.box_formats import refer_kitti_x1y1wh_normalised_to_xyxy
 from uecity.errors import DatasetError
+from uecity.formats.mot_challenge import read_seqmap, sequence_name
+from uecity.formats.refer_kitti import (
+    DEFAULT_TEST_VIDEOS,
+    SEQMAP,
+    ReferKittiTree,
+    frame_name,
+    read_expression_file,
+    read_label_file,
+    read_native_videos,
+    read_train_list,
+)
 
 logger = logging.getLogger(__name__)
-
-IMAGE_ROOT = Path("KITTI/training/image_02")
-LABEL_ROOT = Path("KITTI/labels_with_ids/image_02")
-EXPRESSION_ROOT = Path("expression")
-TRAIN_LIST = "refer-kitti.train"
-SEQMAP = "seqmap"
-DEFAULT_TEST_VIDEOS = ("0005", "0011", "0013")
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class ReferExpression:
     @property
     def sequence(self) -> str:
         """TrackEval's sequence name, `<video>+<expression>`."""
-        return f"{self.video_id}+{self.name}"
+        return sequence_name(self.video_id, self.name)
 
     def referred_at(self, frame: int) -> frozenset[int]:
         return self.label.get(frame, frozenset())
@@ -94,135 +99,137 @@ class VideoIndex:
         return self._labels[frame]
 
     def _read_labels(self, frame: int) -> FrameLabels:
-        path = self.label_folder / f"{frame:06d}.txt"
+        path = self.label_folder / f"{frame_name(frame)}.txt"
         if not path.is_file():
             return FrameLabels(np.zeros(0, np.int64), np.zeros((0, 4)))
-        ids, boxes = [], []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                values = [float(p) for p in parts[:6]]
-            except ValueError:
-                raise DatasetError(f"line {number} is not numeric: {line!r}", path=path) from None
-            if len(values) < 6:
-                raise DatasetError(f"line {number} needs `class id x1/W y1/H w/W h/H`", path=path)
-            ids.append(int(values[1]))
-            boxes.append(values[2:6])
+        id_array, normalised = read_label_file(path)
         width, height = self.size_wh
-        xyxy = refer_kitti_x1y1wh_normalised_to_xyxy(np.array(boxes).reshape(-1, 4), width, height)
-        id_array = np.array(ids, np.int64)
+        xyxy = refer_kitti_x1y1wh_normalised_to_xyxy(normalised, width, height)
         _, first = np.unique(id_array, return_index=True)  # a duplicated id keeps its first box
         first.sort()
         return FrameLabels(id_array[first], xyxy[first])
 
 
 def _read_expression(path: Path, video_id: str) -> ReferExpression:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        sentence = str(data["sentence"]).strip()
-        label = {
-            int(key): frozenset(int(float(i)) for i in ids)
-            for key, ids in dict(data.get("label", {})).items()
-        }
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DatasetError(f"not valid JSON ({error})", path=path) from None
-    except KeyError:
-        raise DatasetError("missing the 'sentence' key", path=path, field="sentence") from None
-    except (TypeError, ValueError) as error:
-        raise DatasetError(
-            f"'label' must map frame numbers to id lists ({error})", path=path, field="label"
-        ) from None
-    if not sentence:
-        raise DatasetError("empty sentence", path=path, field="sentence")
-    return ReferExpression(video_id, path.stem, sentence, label, path)
+    found = read_expression_file(path)
+    return ReferExpression(video_id, path.stem, found.sentence, found.label, path)
 
 
 @dataclass
 class ReferKittiIndex:
-    """Everything of a Refer-KITTI tree that training, tracking and evaluation read."""
+    """Everything of a Refer-KITTI tree that training, tracking and evaluation read.
+
+    train_frames: each train video's frames training samples from (`refer-kitti.train`'s, in
+    its order; all frames without a list). seqmap: the test sequences, None without a seqmap.
+    native_videos: export video → native video id (from `native_ids.json`; empty otherwise).
+    """
 
     root: Path
     videos: dict[str, VideoIndex]
     expressions: dict[str, list[ReferExpression]]
     train_videos: list[str]
-    test_sequences: list[tuple[str, str]]  # (video, expression name)
+    seqmap: list[tuple[str, str]] | None  # (video, expression name)
+    train_frames: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    native_videos: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def test_sequences(self) -> list[tuple[str, str]]:
+        """The (video, expression) pairs of `seqmap.txt`: the sequences tracking and
+        evaluation score."""
+        if self.seqmap is None:
+            raise DatasetError(
+                f"no {SEQMAP}: it lists the test sequences to track and score, one "
+                "`<video>+<expression>` a line (`uecity export --format refer-kitti` writes it; "
+                "for the original Refer-KITTI copy TransRMOT's datasets/data_path/seqmap.txt)",
+                path=self.root,
+            )
+        return self.seqmap
+
+    def frames_for_training(self, video_id: str) -> tuple[int, ...]:
+        """The frames of a train video that training samples from, in order."""
+        return self.train_frames.get(video_id) or tuple(range(self.videos[video_id].num_frames))
 
     @classmethod
     def open(cls, root: str | Path) -> ReferKittiIndex:
-        root = Path(root)
-        image_root = root / IMAGE_ROOT
-        if not image_root.is_dir():
-            raise DatasetError(
-                f"not a Refer-KITTI tree: {IMAGE_ROOT} is missing (make one with `uecity export "
-                "DATASET --format refer-kitti --out DIR`)",
-                path=root,
-            )
-        videos: dict[str, VideoIndex] = {}
-        for folder in sorted(p for p in image_root.iterdir() if p.is_dir()):
-            frames = sorted(folder.glob("*.png"))
-            if not frames:
-                continue
-            numbers = [int(p.stem) for p in frames if p.stem.isdigit()]
-            if numbers != list(range(len(frames))):
-                raise DatasetError(
-                    "frames must be 000000.png, 000001.png, ... without gaps", path=folder
-                )
-            videos[folder.name] = VideoIndex(folder.name, frames, root / LABEL_ROOT / folder.name)
-        if not videos:
-            raise DatasetError(f"no video folders with PNG frames under {IMAGE_ROOT}", path=root)
-        expressions: dict[str, list[ReferExpression]] = {}
-        for video_id in videos:
-            folder = root / EXPRESSION_ROOT / video_id
-            paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
-            expressions[video_id] = [_read_expression(p, video_id) for p in paths]
+        tree = ReferKittiTree(Path(root))
+        tree.check()
+        videos = {
+            video_id: VideoIndex(video_id, frames, tree.label_folder(video_id))
+            for video_id, frames in tree.video_frames().items()
+        }
+        expressions = {
+            video_id: [_read_expression(p, video_id) for p in tree.expression_paths(video_id)]
+            for video_id in videos
+        }
         if not any(expressions.values()):
-            raise DatasetError(f"no expressions under {EXPRESSION_ROOT}/<video>/", path=root)
-        train, test = cls._splits(root, videos, expressions)
+            raise DatasetError("no expressions under expression/<video>/", path=tree.root)
+        seqmap = cls._seqmap(tree, expressions)
+        train_frames = cls._train_frames(tree, videos, seqmap)
         logger.info(
-            "Refer-KITTI tree %s: %d videos, %d train, %d test sequences",
-            root,
+            "Refer-KITTI tree %s: %d videos, %d train, %s test sequences",
+            tree.root,
             len(videos),
-            len(train),
-            len(test),
+            len(train_frames),
+            "no" if seqmap is None else len(seqmap),
         )
-        return cls(root, videos, expressions, train, test)
+        return cls(
+            tree.root,
+            videos,
+            expressions,
+            sorted(train_frames),
+            seqmap,
+            train_frames,
+            read_native_videos(tree.native_ids),
+        )
 
     @staticmethod
-    def _splits(
-        root: Path, videos: dict[str, VideoIndex], expressions: dict[str, list[ReferExpression]]
-    ) -> tuple[list[str], list[tuple[str, str]]]:
-        train_list, seqmap = root / TRAIN_LIST, root / SEQMAP
+    def _seqmap(
+        tree: ReferKittiTree, expressions: dict[str, list[ReferExpression]]
+    ) -> list[tuple[str, str]] | None:
+        if not tree.seqmap.is_file():
+            old = tree.root / "seqmap"
+            if old.is_file():
+                raise DatasetError(
+                    f"the seqmap is now {SEQMAP}, the name TransRMOT's scripts use: export the "
+                    f"tree again (or rename the file to {SEQMAP})",
+                    path=old,
+                )
+            return None
         known = {(e.video_id, e.name) for items in expressions.values() for e in items}
-        test: list[tuple[str, str]] = []
-        if seqmap.is_file():
-            for line in seqmap.read_text(encoding="utf-8").splitlines():
-                line = line.strip()
-                if not line or line == "name":  # TrackEval's seqmaps start with a header
-                    continue
-                video_id, plus, name = line.partition("+")  # names may hold commas: no split
-                if not plus or (video_id, name) not in known:
-                    raise DatasetError(
-                        f"seqmap line {line!r} names no expression of the tree", path=seqmap
-                    )
-                test.append((video_id, name))
-        if train_list.is_file():
-            train_set = set()
-            for line in train_list.read_text(encoding="utf-8").splitlines():
-                parts = Path(line.strip()).parts
-                if len(parts) >= 4 and parts[-2] in videos:
-                    train_set.add(parts[-2])
-            train = sorted(train_set)
-        else:
-            test_videos = {v for v, _ in test} or set(DEFAULT_TEST_VIDEOS)
-            train = sorted(v for v in videos if v not in test_videos)
-        if not seqmap.is_file():
-            test_videos = [v for v in DEFAULT_TEST_VIDEOS if v in videos]
-            if not test_videos:
-                test_videos = [v for v in videos if v not in train] or list(videos)[-1:]
-            test = [(v, e.name) for v in test_videos for e in expressions[v]]
-        return train, test
+        test = read_seqmap(tree.seqmap)
+        for number, pair in enumerate(test, 1):
+            if pair not in known:
+                raise DatasetError(
+                    f"sequence {sequence_name(*pair)!r} (entry {number}) names no expression "
+                    "file of the tree",
+                    path=tree.seqmap,
+                )
+        return test
+
+    @staticmethod
+    def _train_frames(
+        tree: ReferKittiTree,
+        videos: dict[str, VideoIndex],
+        seqmap: list[tuple[str, str]] | None,
+    ) -> dict[str, tuple[int, ...]]:
+        if not tree.train_list.is_file():
+            tested = {v for v, _ in seqmap} if seqmap is not None else set(DEFAULT_TEST_VIDEOS)
+            return {v: tuple(range(videos[v].num_frames)) for v in videos if v not in tested}
+        listed = read_train_list(tree.train_list)
+        for video_id, frames in listed.items():
+            if video_id not in videos:
+                raise DatasetError(
+                    f"lists frames of video {video_id!r}, which has no folder under the image root",
+                    path=tree.train_list,
+                )
+            outside = [f for f in frames if not 0 <= f < videos[video_id].num_frames]
+            if outside:
+                raise DatasetError(
+                    f"lists frame {outside[0]} of video {video_id!r}, which has "
+                    f"{videos[video_id].num_frames} frames",
+                    path=tree.train_list,
+                )
+        return {v: tuple(frames) for v, frames in listed.items()}
 
     def expression(self, video_id: str, name: str) -> ReferExpression:
         for expression in self.expressions.get(video_id, []):

@@ -30,9 +30,10 @@ from mlstrack.box_ops import box_iou_xyxy
 from mlstrack.data.refer_kitti import ReferKittiIndex
 from mlstrack.evaluation.trackeval_run import COMBINED, METRIC_FIELDS, run_trackeval, summarise
 from mlstrack.inference import TRACKS_FILE, read_track_lines
+from mlstrack.tracker import FrameResult
 from uecity.atomic_write import atomic_write_json, atomic_write_text
-from uecity.box_formats import xyxy_to_mot_xywh
 from uecity.errors import DatasetError
+from uecity.formats.mot_challenge import box_lines, sequence_name
 
 DIAGNOSTICS_JSON = "diagnostics.json"
 DIAGNOSTICS_MARKDOWN = "diagnostics.md"
@@ -85,11 +86,17 @@ def _all_objects_lines(index: ReferKittiIndex, video_id: str) -> list[str]:
     lines = []
     for frame in range(video.num_frames):
         labels = video.labels(frame)
-        for track_id, (x, y, w, h) in zip(
-            labels.ids, xyxy_to_mot_xywh(labels.boxes_xyxy), strict=True
-        ):
-            lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,1,1\n")
+        lines += box_lines(frame, labels.ids, labels.boxes_xyxy)
     return lines
+
+
+def _prediction_lines(frames: list[FrameResult]) -> list[str]:
+    """Every track seen as a MOTChallenge prediction (the detection-only row)."""
+    return [
+        line
+        for frame, result in enumerate(frames)
+        for line in box_lines(frame, result.ids, result.boxes_xyxy)
+    ]
 
 
 def diagnose(
@@ -113,7 +120,7 @@ def diagnose(
         expression = index.expression(video_id, name)
         video = index.videos[video_id]
         text = path.read_text(encoding="utf-8")
-        frames = read_track_lines(text)
+        frames = read_track_lines(text, path)
         split = seen if expression.sentence in train_sentences else unseen
         for frame in range(video.num_frames):
             labels = video.labels(frame)
@@ -143,11 +150,9 @@ def diagnose(
                         tally.on_background += 1
                         tally.class_false.append(score)
                         tally.refer_background.append(refer)
-        sequence = f"{video_id}+{name}"
+        sequence = sequence_name(video_id, name)
         all_gt[sequence] = _all_objects_lines(index, video_id)
-        all_predictions[sequence] = "".join(
-            ",".join(line.split(",")[:6]) + ",1,1,1\n" for line in text.splitlines() if line
-        )
+        all_predictions[sequence] = "".join(_prediction_lines(frames))
         lengths[sequence] = video.num_frames
     if missing:
         raise DatasetError(

@@ -26,9 +26,10 @@ from mlstrack.evaluation.trackeval_run import (
     run_trackeval,
     summarise,
 )
-from mlstrack.inference import PREDICTION_FILE
 from uecity.atomic_write import atomic_write_json, atomic_write_text
 from uecity.errors import DatasetError
+from uecity.formats.mot_challenge import parse_lines, sequence_name
+from uecity.formats.refer_kitti import PREDICTION_FILE, SEQMAP, prediction_file
 
 logger = logging.getLogger(__name__)
 
@@ -104,37 +105,12 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def _check_prediction(path: Path, text: str, num_frames: int) -> None:
-    """Refuse a malformed `predict.txt` by its own path and line, before TrackEval sees it
-    (TrackEval would name only its temporary copy)."""
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = line.split(",")
-        try:
-            values = [float(v) for v in fields]
-        except ValueError:
-            values = []
-        if len(values) < 6:
-            raise DatasetError(
-                f"expected MOTChallenge `frame,id,x,y,w,h,...` numbers, got {line.strip()[:60]!r}",
-                path=path,
-                line=number,
-            )
-        if not (values[0].is_integer() and 1 <= values[0] <= num_frames):
-            raise DatasetError(
-                f"frame {fields[0].strip()} is outside the video (1..{num_frames}, 1-based)",
-                path=path,
-                line=number,
-            )
-
-
 def _read_predictions(
     results_dir: Path, sequences: list[tuple[str, str]], index: ReferKittiIndex
 ) -> dict[str, str]:
     predictions, missing = {}, []
     for video_id, name in sequences:
-        path = results_dir / video_id / name / PREDICTION_FILE
+        path = prediction_file(results_dir, video_id, name)
         if not path.is_file():
             missing.append(f"{video_id}/{name}/{PREDICTION_FILE}")
             continue
@@ -142,8 +118,9 @@ def _read_predictions(
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise DatasetError(f"cannot read the predictions: {error}", path=path) from None
-        _check_prediction(path, text, index.videos[video_id].num_frames)
-        predictions[f"{video_id}+{name}"] = text
+        # Refused by the user's own file and line before TrackEval names only its copy.
+        parse_lines(text, path, num_frames=index.videos[video_id].num_frames)
+        predictions[sequence_name(video_id, name)] = text
     if missing:
         raise DatasetError(
             f"{len(missing)} of {len(sequences)} predictions are missing (first: {missing[0]}); "
@@ -166,9 +143,9 @@ def evaluate_results(
         raise DatasetError("results folder not found", path=results_dir)
     chosen = sequences if sequences is not None else index.test_sequences
     if not chosen:
-        raise DatasetError("no test sequences to evaluate (seqmap)", path=index.root)
+        raise DatasetError(f"no test sequences to evaluate ({SEQMAP} is empty)", path=index.root)
     predictions = _read_predictions(results_dir, chosen, index)
-    expressions = {f"{v}+{n}": index.expression(v, n) for v, n in chosen}
+    expressions = {sequence_name(v, n): index.expression(v, n) for v, n in chosen}
     gt = {s: gt_lines(index, e) for s, e in expressions.items()}
     lengths = {s: index.videos[e.video_id].num_frames for s, e in expressions.items()}
     results = run_trackeval(gt, predictions, lengths)
@@ -182,7 +159,10 @@ def evaluate_results(
         atoms_of = native_atoms(dataset_root)
         source = f"atoms of the native dataset {dataset_root}"
         atoms = {
-            s: atoms_of.get((e.video_id, e.name), sentence_atoms(e.sentence))
+            s: atoms_of.get(
+                (index.native_videos.get(e.video_id, e.video_id), e.name),
+                sentence_atoms(e.sentence),
+            )
             for s, e in expressions.items()
         }
     else:

@@ -1,13 +1,14 @@
 """Run TrackEval's `MotChallenge2DBox` + `HOTA` on a folder laid out the way it wants.
 
 Each (video, expression) is one sequence `<video>+<expression>`. The ground truth is written
-from the Refer-KITTI labels and the expression: the referred objects of frame f (0-based, the
-image `%06d.png` of f) are written as MOTChallenge frame f + 1, the same convention as
-`predict.txt`. TransRMOT's public evaluation wrote the ground truth one frame off from the
-predictions; this is the opposite of that bug and a test proves ground truth fed back as the
-prediction scores HOTA 100. Sequence lengths go to TrackEval as `SEQ_INFO`, so no `seqinfo.ini`
-or seqmap file is needed (and expression names with commas are never split). The metric itself
-is TrackEval's, never re-implemented here.
+from the Refer-KITTI labels and the expression by the same writer as the tracker's predictions
+(`uecity.formats.mot_challenge.box_lines`: the referred objects of 0-based frame f, the image
+`%06d.png` of f, become MOTChallenge frame f + 1, at full precision). TransRMOT's public
+evaluation wrote the ground truth one frame off from the predictions; a test proves ground
+truth fed back through the tracker's writer scores HOTA 100 (and LocA exactly 100) and a
+one-frame shift scores less. Sequence lengths go to TrackEval as `SEQ_INFO`, so no
+`seqinfo.ini` or seqmap file is needed (and expression names with commas are never split). The
+metric itself is TrackEval's, never re-implemented here.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex
-from uecity.box_formats import xyxy_to_mot_xywh
 from uecity.errors import DatasetError, MissingDependencyError
+from uecity.formats.mot_challenge import box_lines, gt_file, tracker_file
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _trackeval():  # type: ignore[no-untyped-def]
 
 
 def gt_lines(index: ReferKittiIndex, expression: ReferExpression) -> list[str]:
-    """The expression's ground truth as MOTChallenge lines, frames 1-based."""
+    """The expression's ground truth as MOTChallenge lines (`box_lines`: frames 1-based)."""
     video = index.videos[expression.video_id]
     lines = []
     for frame in range(video.num_frames):
@@ -52,11 +53,8 @@ def gt_lines(index: ReferKittiIndex, expression: ReferExpression) -> list[str]:
         if not referred:
             continue
         labels = video.labels(frame)
-        for track_id, (x, y, w, h) in zip(
-            labels.ids, xyxy_to_mot_xywh(labels.boxes_xyxy), strict=True
-        ):
-            if int(track_id) in referred:
-                lines.append(f"{frame + 1},{int(track_id)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,1,1\n")
+        keep = np.isin(labels.ids, list(referred))
+        lines += box_lines(frame, labels.ids[keep], labels.boxes_xyxy[keep])
     return lines
 
 
@@ -72,13 +70,12 @@ def run_trackeval(
     with tempfile.TemporaryDirectory(prefix="uecity-trackeval-") as tmp:
         root = Path(tmp)
         for sequence, lines in gt.items():
-            folder = root / "gt" / sequence / "gt"
-            folder.mkdir(parents=True)
-            (folder / "gt.txt").write_text("".join(lines), encoding="utf-8")
-        data = root / "trackers" / TRACKER / "data"
-        data.mkdir(parents=True)
+            path = root / "gt" / gt_file(sequence)
+            path.parent.mkdir(parents=True)
+            path.write_text("".join(lines), encoding="utf-8")
+        (root / "trackers" / TRACKER / "data").mkdir(parents=True)
         for sequence, text in predictions.items():
-            (data / f"{sequence}.txt").write_text(text, encoding="utf-8")
+            (root / "trackers" / tracker_file(TRACKER, sequence)).write_text(text, encoding="utf-8")
         dataset_config = {
             "GT_FOLDER": str(root / "gt"),
             "TRACKERS_FOLDER": str(root / "trackers"),

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from tests.mlstrack.refer_kitti_tree import write_tree
 from tests.uecity.test_bad_input_battery import assert_one_clear_line, snapshot
 from uecity.cli import app
+from uecity.formats.mot_challenge import read_seqmap
+from uecity.formats.refer_kitti import ReferKittiTree, prediction_file
 
 runner = CliRunner()
 PREDICTION = "results/0002/blue-cars/predict.txt"
@@ -20,9 +22,8 @@ PREDICTION = "results/0002/blue-cars/predict.txt"
 
 def _results(work: Path, text: str) -> None:
     """A results folder whose every test prediction is empty except blue-cars's `text`."""
-    for line in (work / "rk" / "seqmap").read_text().splitlines():
-        video, _, name = line.partition("+")
-        path = work / "results" / video / name / "predict.txt"
+    for video, name in read_seqmap(ReferKittiTree(work / "rk").seqmap):
+        path = prediction_file(work / "results", video, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("")
     (work / PREDICTION).write_text(text)
@@ -58,7 +59,19 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, str, int, tuple[str, ...]]
         lambda w: shutil.rmtree(w / "rk" / "KITTI" / "labels_with_ids"),
         "train {w}/rk --out {w}/run --preset tiny --max-steps 1",
         4,
-        ("no label files",),
+        ("not a Refer-KITTI tree", "KITTI/labels_with_ids/image_02/ is missing"),
+    ),
+    "evaluate a tree without seqmap.txt": (
+        lambda w: (_results(w, ""), (w / "rk" / "seqmap.txt").unlink()),
+        "evaluate {w}/results --data {w}/rk",
+        4,
+        ("no seqmap.txt", "test sequences"),
+    ),
+    "a seqmap line that is no sequence": (
+        lambda w: (w / "rk" / "seqmap.txt").write_text("0002+blue-cars\n0002 blue-cars\n"),
+        "evaluate {w}/results --data {w}/rk",
+        4,
+        ("seqmap.txt:2:", "`<video>+<expression>`"),
     ),
     "Deformable-DETR weights that are not there": (
         lambda w: (w / "train.yaml").write_text(f"init_from_deformable_detr: {w}/no-such\n"),

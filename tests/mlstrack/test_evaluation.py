@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 import trackeval
 
-from mlstrack.data import ReferKittiIndex
+from mlstrack.data import ReferExpression, ReferKittiIndex
 from mlstrack.evaluation import METRIC_FIELDS, evaluate_results, gt_lines, write_report
 from mlstrack.evaluation.atoms import sentence_atoms
+from mlstrack.inference import prediction_lines
+from mlstrack.tracker import FrameResult
 from tests.mlstrack.refer_kitti_tree import write_tree
 from uecity.errors import DatasetError
+from uecity.formats.refer_kitti import prediction_file
 
 
 @pytest.fixture
@@ -43,7 +46,10 @@ def write_predictions(
 
 def test_gt_lines_are_one_based(index: ReferKittiIndex) -> None:
     lines = gt_lines(index, index.expression("0002", "blue-cars"))
-    assert lines[0] == "2,2,56.00,7.00,16.00,16.00,1,1,1\n"  # frame 1 (0-based) → line 2
+    frame, track, *box, rest = lines[0].split(",", 6)
+    assert (frame, track, rest) == ("2", "12", "1,1,1\n")  # frame 1 (0-based) → line 2
+    # the label file's 6-decimal normalised box, carried at full precision (no rounding)
+    assert box == ["55.999967999999996", "7", "16.000032000000004", "16"]
     assert len(lines) == 4
 
 
@@ -57,6 +63,51 @@ def test_ground_truth_as_prediction_scores_100(index: ReferKittiIndex, tmp_path:
     ):
         assert scores["HOTA"] == pytest.approx(100.0)
         assert all(scores[f] == pytest.approx(100.0) for f in METRIC_FIELDS)
+    # full precision: the boxes match exactly, so localisation is perfect, not 99.99
+    assert report.combined["LocA"] == 100.0
+
+
+def ground_truth_results(
+    index: ReferKittiIndex, expression: ReferExpression, shift: int = 0
+) -> list[FrameResult]:
+    """The expression's referred boxes as the tracker's per-frame results (`shift` frames late)."""
+    video = index.videos[expression.video_id]
+    results = []
+    for frame in range(video.num_frames):
+        source = frame - shift
+        labels = video.labels(source) if 0 <= source < video.num_frames else None
+        keep = (
+            np.isin(labels.ids, list(expression.referred_at(source)))
+            if labels is not None
+            else np.zeros(0, bool)
+        )
+        ids = labels.ids[keep] if labels is not None else np.zeros(0, np.int64)
+        boxes = labels.boxes_xyxy[keep] if labels is not None else np.zeros((0, 4))
+        k = len(ids)
+        results.append(FrameResult(ids, boxes, np.ones(k), np.ones(k), np.ones(k, bool)))
+    return results
+
+
+@pytest.mark.parametrize("shift", [0, 1, -1])
+def test_the_trackers_writer_agrees_with_the_ground_truth(
+    index: ReferKittiIndex, tmp_path: Path, shift: int
+) -> None:
+    """Ground truth written by the tracker's own writer, scored by TrackEval through our
+    evaluation: HOTA 100 (LocA exactly 100); one frame late or early scores less."""
+    results_dir = tmp_path / "res"
+    for expression in index.test_expressions():
+        path = prediction_file(results_dir, expression.video_id, expression.name)
+        path.parent.mkdir(parents=True)
+        lines = prediction_lines(ground_truth_results(index, expression, shift))
+        path.write_text("".join(lines))
+    report = evaluate_results(results_dir, index)
+    if shift == 0:
+        assert report.combined["HOTA"] == pytest.approx(100.0)
+        assert report.per_expression_mean["HOTA"] == pytest.approx(100.0)
+        assert report.combined["LocA"] == 100.0
+    else:
+        assert report.combined["HOTA"] < 90.0
+        assert report.per_expression_mean["HOTA"] < 90.0
 
 
 def test_a_one_frame_shift_scores_lower(index: ReferKittiIndex, tmp_path: Path) -> None:
@@ -127,6 +178,13 @@ def test_missing_predictions_are_named(index: ReferKittiIndex, tmp_path: Path) -
     results = write_predictions(index, tmp_path / "res")
     (results / "0002" / "blue-cars" / "predict.txt").unlink()
     with pytest.raises(DatasetError, match=r"0002/blue-cars/predict\.txt"):
+        evaluate_results(results, index)
+
+
+def test_a_malformed_prediction_line_is_named(index: ReferKittiIndex, tmp_path: Path) -> None:
+    results = write_predictions(index, tmp_path / "res")
+    (results / "0002" / "blue-cars" / "predict.txt").write_text("2,1,0,0,5,5,1,1,1\n2,1,0;0,5\n")
+    with pytest.raises(DatasetError, match=r"blue-cars/predict\.txt:2: expected MOTChallenge"):
         evaluate_results(results, index)
 
 

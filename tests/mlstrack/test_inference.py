@@ -9,7 +9,6 @@ import pytest
 
 from mlstrack.data import ReferKittiIndex
 from mlstrack.inference import (
-    PREDICTION_FILE,
     VIDEO_FILE,
     InferenceSettings,
     load_run,
@@ -23,6 +22,7 @@ from mlstrack.tracker import FrameResult
 from mlstrack.training import TrainConfig, Trainer
 from tests.mlstrack.refer_kitti_tree import write_tree
 from uecity.errors import SpecError, UsageError
+from uecity.formats.refer_kitti import PREDICTION_FILE
 
 
 def result(ids: list[int], boxes: list[list[float]]) -> FrameResult:
@@ -45,8 +45,8 @@ def test_prediction_lines_are_one_based_xywh() -> None:
         ]
     )
     assert lines == [
-        "1,4,10.00,20.00,20.00,40.00,1,1,1\n",
-        "3,4,11.00,20.00,20.00,40.00,1,1,1\n",
+        "1,4,10,20,20,40,1,1,1\n",
+        "3,4,11,20,20,40,1,1,1\n",
     ]  # the empty box is left out
 
 

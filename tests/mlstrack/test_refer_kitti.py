@@ -40,7 +40,7 @@ def test_expressions_and_splits_from_train_list_and_seqmap(tree: Path) -> None:
     }
     expression = index.expression("0002", "cars-turning-right")
     assert expression.sequence == "0002+cars-turning-right"
-    assert expression.referred_at(3) == {2, 7} and expression.referred_at(0) == {2}
+    assert expression.referred_at(3) == {12, 17} and expression.referred_at(0) == {12}
     assert index.expression("0001", "blue-cars").referred_at(0) == frozenset()
 
 
@@ -48,15 +48,62 @@ def test_seqmap_names_are_never_split_on_commas(tree: Path) -> None:
     folder = tree / "expression" / "0002"
     data = json.loads((folder / "blue-cars.json").read_text())
     (folder / "cars, blue ones.json").write_text(json.dumps(data))
-    (tree / "seqmap").write_text("name\n0002+cars, blue ones\n")
+    (tree / "seqmap.txt").write_text("name\n0002+cars, blue ones\n")
     assert ReferKittiIndex.open(tree).test_sequences == [("0002", "cars, blue ones")]
 
 
 def test_original_refer_kitti_default_split(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "rk", videos=("0001", "0005"), seqmap=False)
     index = ReferKittiIndex.open(root)
-    assert index.train_videos == ["0001"]
-    assert {v for v, _ in index.test_sequences} == {"0005"}
+    assert index.train_videos == ["0001"]  # the published test videos are not trained on
+    # without a seqmap nothing is scored: TransRMOT's protocol scores the seqmap's sequences
+    with pytest.raises(DatasetError, match=r"no seqmap\.txt: it lists the test sequences"):
+        index.test_expressions()
+
+
+def test_the_train_lists_frames_are_honoured(tree: Path) -> None:
+    (tree / "refer-kitti.train").write_text(
+        "".join(f"KITTI/training/image_02/0001/{f:06d}.png\n" for f in (0, 1, 2, 4))
+    )
+    index = ReferKittiIndex.open(tree)
+    assert index.train_frames == {"0001": (0, 1, 2, 4)}
+    sampler = ClipSampler(index, ClipSpec(length=2, interval=1, mode="fixed"), seed=0)
+    assert sampler.steps_per_epoch == 3  # starts at the listed frames 0, 1, 2
+    clips = {sampler.clip(s).frames for s in range(sampler.steps_per_epoch)}
+    assert clips == {(0, 1), (1, 2), (2, 4)}  # frames 3 and 5 are never loaded
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        (
+            "refer-kitti.train",
+            "KITTI/training/image_02/0001/000000.png\nimages/x.jpg\n",
+            r":2: expected",
+        ),
+        ("refer-kitti.train", "KITTI/training/image_02/0009/000000.png\n", r"video '0009'"),
+        ("refer-kitti.train", "KITTI/training/image_02/0001/000006.png\n", r"frame 6 of video"),
+        ("seqmap.txt", "0002+blue-cars\n0002-blue-cars\n", r"seqmap\.txt:2: expected `<video>\+"),
+        ("seqmap.txt", "0002+red-cars\n", r"'0002\+red-cars' \(entry 1\) names no expression"),
+        ("seqmap", "0002+blue-cars\n", r"the seqmap is now seqmap\.txt"),
+    ],
+)
+def test_bad_split_files_are_named(tree: Path, file: str, text: str, message: str) -> None:
+    if file == "seqmap":
+        (tree / "seqmap.txt").unlink()
+    (tree / file).write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        ReferKittiIndex.open(tree)
+
+
+@pytest.mark.parametrize("folder", ["KITTI/labels_with_ids", "expression", "KITTI/training"])
+def test_a_tree_missing_a_folder_names_it(tree: Path, folder: str) -> None:
+    import shutil
+
+    shutil.rmtree(tree / folder)
+    with pytest.raises(DatasetError, match=r"not a Refer-KITTI tree: .*/ is missing") as error:
+        ReferKittiIndex.open(tree)
+    assert folder.split("/")[-1] in str(error.value)
 
 
 @pytest.mark.parametrize("damage", ["no_tree", "no_expressions", "bad_json", "bad_label"])
@@ -146,3 +193,35 @@ def test_resize_crop_and_padding_masks(tree: Path) -> None:
     assert images.shape == (2, 2, 3, 64, 96)
     assert not masks[1].any() and masks[0, :, 32:, :].all() and not masks[0, :, :32, :48].any()
     assert len(clips) == 2
+
+
+def test_an_export_with_refer_kitti_names_and_global_ids(tmp_path: Path) -> None:
+    """mlstrack's reader on `uecity export --video-names refer-kitti`: each box under its global
+    id, the splits, and evaluation that finds the native atoms through native_ids.json."""
+    from mlstrack.evaluation import evaluate_results, gt_lines
+    from tests.factories import box_rows, build_small_dataset
+    from uecity.export import export_dataset
+    from uecity.formats.refer_kitti import prediction_file
+
+    dataset = build_small_dataset(tmp_path / "d", videos=("cam-a", "cam-b"))
+    export_dataset(dataset, tmp_path / "rk", "refer-kitti", workers=1, video_names="refer-kitti")
+    index = ReferKittiIndex.open(tmp_path / "rk")
+    assert index.native_videos == {"0000": "cam-a", "0001": "cam-b"}
+    assert index.train_videos == ["0000"] and index.test_sequences == [("0001", "red-cars")]
+    rows = box_rows()
+    for video, offset in (("0000", 0), ("0001", 3)):  # native ids 0, 1, 2 in both videos
+        for frame in range(5):
+            native = rows[rows.frame == frame]
+            labels = index.videos[video].labels(frame)
+            assert labels.ids.tolist() == (native.track_id + offset).tolist()
+            np.testing.assert_allclose(
+                labels.boxes_xyxy, native[["x1", "y1", "x2", "y2"]].to_numpy(), atol=1e-3
+            )
+    assert index.expression("0001", "red-cars").referred_at(2) == {3}
+    expression = index.expression("0001", "red-cars")
+    path = prediction_file(tmp_path / "res", "0001", "red-cars")
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(gt_lines(index, expression)))
+    report = evaluate_results(tmp_path / "res", index, dataset_root=dataset.root)
+    assert report.combined["HOTA"] == pytest.approx(100.0)
+    assert set(report.per_atom) == {"type=car", "colour=red"}  # the native dataset's atoms

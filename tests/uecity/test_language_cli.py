@@ -23,7 +23,7 @@ def test_compose_export_stats(traffic, tmp_path):
     out = tmp_path / "rk"
     result = runner.invoke(app, ["export", str(traffic.root), "--out", str(out), "-j", "1"])
     assert result.exit_code == 0, result.output
-    assert (out / "seqmap").is_file()
+    assert (out / "seqmap.txt").is_file()
     result = runner.invoke(
         app, ["stats", str(traffic.root), "--out", str(tmp_path / "s"), "--no-plots"]
     )

@@ -14,7 +14,7 @@ from uecity.atomic_write import check_creatable
 from uecity.cli.options import DatasetDir, OutDir, Seed, Workers
 from uecity.dataset import Dataset
 from uecity.errors import UsageError
-from uecity.export import FORMATS, export_dataset
+from uecity.export import FORMATS, VIDEO_NAMINGS, export_dataset
 from uecity.language.compose import SplitConfig, compose_dataset
 from uecity.language.composition import CompositionConfig
 from uecity.language.vocabulary import load_vocabulary
@@ -159,6 +159,15 @@ def export(
     force: Annotated[
         bool, typer.Option("--force", help="Write into a non-empty folder that is not ours.")
     ] = False,
+    video_names: Annotated[
+        str,
+        typer.Option(
+            "--video-names",
+            help="Refer-KITTI video folders: 'native' (the dataset's video ids) or "
+            "'refer-kitti' (0000, 0001, ... in dataset order, as TransRMOT expects; "
+            "native_ids.json maps them back).",
+        ),
+    ] = "native",
 ) -> None:
     """Export the dataset: the Refer-KITTI tree, MOTChallenge gt per expression, or CVAT XML.
 
@@ -167,8 +176,17 @@ def export(
     if export_format not in FORMATS:
         raise UsageError(f"unknown --format '{export_format}' (known: {', '.join(FORMATS)})")
     check_creatable(out, "--out")
+    if video_names not in VIDEO_NAMINGS:
+        raise UsageError(
+            f"unknown --video-names '{video_names}' (known: {', '.join(VIDEO_NAMINGS)})"
+        )
     summary = export_dataset(
-        Dataset.open(dataset), out, export_format, workers=workers, force=force
+        Dataset.open(dataset),
+        out,
+        export_format,
+        workers=workers,
+        force=force,
+        video_names=video_names,
     )
     for note in summary.notes:
         console.print(f"[yellow]note[/]: {note}")

@@ -13,6 +13,10 @@ from uecity.dataset import Dataset
 from uecity.export.output import ExportSummary
 
 FORMATS: tuple[str, ...] = ("refer-kitti", "mot", "cvat")
+VIDEO_NAMINGS: tuple[str, ...] = (
+    "native",
+    "refer-kitti",
+)  # video folder names of a Refer-KITTI export
 
 
 def export_dataset(
@@ -22,12 +26,19 @@ def export_dataset(
     *,
     workers: int | None = None,
     force: bool = False,
+    video_names: str = "native",
 ) -> ExportSummary:
-    """Export `dataset` into `out` in one of `FORMATS`."""
+    """Export `dataset` into `out` in one of `FORMATS` (`video_names`: Refer-KITTI only)."""
     if export_format == "refer-kitti":
         from uecity.export.refer_kitti import export_refer_kitti
 
-        return export_refer_kitti(dataset, Path(out), workers=workers, force=force)
+        return export_refer_kitti(
+            dataset, Path(out), workers=workers, force=force, video_names=video_names
+        )
+    if video_names != "native":
+        from uecity.errors import UsageError
+
+        raise UsageError(f"--video-names applies to --format refer-kitti, not {export_format}")
     if export_format == "mot":
         from uecity.export.mot import export_mot
 

@@ -9,9 +9,11 @@ Each expression is one sequence named `<video>+<expression>`, laid out the way T
 <out>/seqmaps/<benchmark>-<split>.txt                        "name", then one sequence a line
 ```
 
-Frames are 1-based in `gt.txt` (frame 0 of the dataset is line frame 1), boxes are pixels as
-`x, y, w, h`, class 1 (TrackEval's "pedestrian", the class RMOT evaluation scores). Evaluate
-with `GT_FOLDER=<out>`, `BENCHMARK=<benchmark>`, `SPLIT_TO_EVAL=<split>`.
+Lines, frames, sequence names, seqmaps and the layout are `uecity.formats.mot_challenge`'s:
+frames are 1-based in `gt.txt` (frame 0 of the dataset is line frame 1), boxes are pixels as
+`x, y, w, h` at full precision, class 1 (TrackEval's "pedestrian", the class RMOT evaluation
+scores). Track ids are the native dataset's. Evaluate with `GT_FOLDER=<out>`,
+`BENCHMARK=<benchmark>`, `SPLIT_TO_EVAL=<split>`.
 """
 
 from __future__ import annotations
@@ -22,10 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from uecity.box_formats import xyxy_to_mot_xywh
 from uecity.dataset import Dataset, check_referents
 from uecity.errors import DatasetError
 from uecity.export.output import ExportFolder, ExportSummary
+from uecity.formats.mot_challenge import (
+    box_lines,
+    gt_file,
+    seqinfo_file,
+    seqinfo_text,
+    seqmap_file,
+    seqmap_text,
+    sequence_name,
+    split_folder,
+)
 from uecity.records import Expression
 
 logger = logging.getLogger(__name__)
@@ -33,38 +44,21 @@ logger = logging.getLogger(__name__)
 DEFAULT_BENCHMARK = "refer-ue-city"
 
 
-def sequence_name(video_id: str, expression_id: str) -> str:
-    return f"{video_id}+{expression_id}"
-
-
 def gt_lines(expression: Expression, boxes: dict[tuple[int, int], np.ndarray]) -> list[str]:
     """`frame,id,x,y,w,h,1,1,1` lines of an expression, frames 1-based, ascending."""
     lines = []
     for key in sorted(expression.label, key=int):
         frame = int(key)
-        for track in sorted(expression.label[key]):
-            xyxy = boxes.get((frame, track))
-            if xyxy is None:
-                raise DatasetError(
-                    f"expression '{expression.expression_id}' refers to track {track} at frame "
-                    f"{frame}, which has no box there",
-                    field=f"label.{key}",
-                )
-            x, y, w, h = xyxy_to_mot_xywh(xyxy)[0]
-            lines.append(f"{frame + 1},{track},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,1,1\n")
+        tracks = sorted(expression.label[key])
+        missing = [t for t in tracks if (frame, t) not in boxes]
+        if missing:
+            raise DatasetError(
+                f"expression '{expression.expression_id}' refers to track {missing[0]} at frame "
+                f"{frame}, which has no box there",
+                field=f"label.{key}",
+            )
+        lines += box_lines(frame, tracks, np.array([boxes[(frame, t)] for t in tracks]))
     return lines
-
-
-def seqinfo(name: str, length: int, width: int, height: int, fps: float) -> str:
-    return (
-        "[Sequence]\n"
-        f"name={name}\n"
-        f"frameRate={fps:g}\n"
-        f"seqLength={length}\n"
-        f"imWidth={width}\n"
-        f"imHeight={height}\n"
-        "imExt=.png\n"
-    )
 
 
 def export_mot(
@@ -109,12 +103,12 @@ def export_mot(
                 )
                 name = sequence_name(video_id, expression.expression_id)
                 names.append(name)
-                base = f"{benchmark}-{split}/{name}"
-                texts[f"{base}/gt/gt.txt"] = "".join(gt_lines(expression, boxes))
-                texts[f"{base}/seqinfo.ini"] = seqinfo(
+                base = split_folder(benchmark, split)
+                texts[f"{base}/{gt_file(name)}"] = "".join(gt_lines(expression, boxes))
+                texts[f"{base}/{seqinfo_file(name)}"] = seqinfo_text(
                     name, info.num_frames, info.width, info.height, info.fps
                 )
-        texts[f"seqmaps/{benchmark}-{split}.txt"] = "name\n" + "".join(f"{n}\n" for n in names)
+        texts[seqmap_file(benchmark, split)] = seqmap_text(names, header=True)
     folder.begin(texts)
     for relative, text in texts.items():
         summary.add(*((1, 0) if folder.write(relative, text.encode()) else (0, 1)))

@@ -1,12 +1,21 @@
 """`uecity export --format refer-kitti`: the exact Refer-KITTI tree, for TransRMOT-style loaders.
 
+The layout is `uecity.formats.refer_kitti`'s:
+
 ```
 <out>/KITTI/training/image_02/<vid>/000000.png          frames (PNG: the loaders require it)
 <out>/KITTI/labels_with_ids/image_02/<vid>/000000.txt   `0 <id> <x1/W> <y1/H> <w/W> <h/H>`
 <out>/expression/<vid>/<expression_id>.json            label / ignore / video_name / sentence
 <out>/refer-kitti.train                                 train frames, one relative path a line
-<out>/seqmap                                            test `<video>+<expression>` lines
+<out>/seqmap.txt                                        test `<video>+<expression>` lines
+<out>/native_ids.json                                   export video / track id -> native ones
 ```
+
+Track ids are global, as in Refer-KITTI: the videos in the dataset's order, each video's native
+ids ascending, numbered 0, 1, 2, ... across the whole tree; labels and expressions use them and
+`native_ids.json` maps them back. Videos keep their native names, or with
+`video_names="refer-kitti"` are named as Refer-KITTI's are, four digits in the dataset's order
+(`0000`, `0001`, ...), which TransRMOT's code expects.
 
 PNG frames are hard-linked (copied across file systems); JPEG frames are decoded and written as
 PNG. Frames are spread over a process pool in chunks; a file whose source is unchanged since the
@@ -25,13 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from uecity.atomic_write import atomic_path, atomic_write_bytes, dumps_json
 from uecity.box_formats import xyxy_to_refer_kitti_x1y1wh_normalised
 from uecity.child_processes import die_with_parent
 from uecity.dataset import Dataset, Video, check_referents
-from uecity.errors import DatasetError
+from uecity.errors import DatasetError, UsageError
+from uecity.export import VIDEO_NAMINGS
 from uecity.export.output import (
     ExportFolder,
     ExportSummary,
@@ -39,34 +48,53 @@ from uecity.export.output import (
     up_to_date,
     write_if_changed,
 )
+from uecity.formats.mot_challenge import sequence_name
+from uecity.formats.refer_kitti import (
+    NATIVE_IDS,
+    SEQMAP,
+    TRAIN_LIST,
+    expression_file,
+    expression_json,
+    image_file,
+    label_file,
+    label_line,
+    native_ids_json,
+    refer_kitti_video_name,
+    train_list_text,
+)
 from uecity.image_files import ImageFileProblem, image_size_wh
 from uecity.records import Expression
 
 logger = logging.getLogger(__name__)
 
-IMAGE_ROOT = "KITTI/training/image_02"
-LABEL_ROOT = "KITTI/labels_with_ids/image_02"
-EXPRESSION_ROOT = "expression"
-TRAIN_LIST = "refer-kitti.train"
-SEQMAP = "seqmap"
 FRAMES_PER_JOB = 64
 
 
-def label_line(track_id: int, x1y1wh_normalised: np.ndarray) -> str:
-    """One Refer-KITTI label line: class 0, the track id, normalised top-left and size."""
-    x, y, w, h = (float(v) for v in x1y1wh_normalised)
-    return f"0 {int(track_id)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n"
+def export_video_names(videos: list[str], naming: str) -> dict[str, str]:
+    """Native video id → its folder name in the export (see the module docstring)."""
+    if naming == "native":
+        return {v: v for v in videos}
+    if naming == "refer-kitti":
+        return {v: refer_kitti_video_name(i) for i, v in enumerate(videos)}
+    raise UsageError(f"unknown video naming {naming!r} (known: {', '.join(VIDEO_NAMINGS)})")
 
 
-def refer_kitti_expression(expression: Expression) -> dict:
-    """The Refer-KITTI expression JSON: exactly its four keys, frame keys ascending."""
-    label = {key: list(expression.label[key]) for key in sorted(expression.label, key=int)}
-    return {
-        "label": label,
-        "ignore": list(expression.ignore),
-        "video_name": expression.video_name,
-        "sentence": expression.sentence,
-    }
+def global_track_ids(dataset: Dataset) -> dict[str, dict[int, int]]:
+    """Native video → (native track id → global id), unique over the whole export."""
+    ids: dict[str, dict[int, int]] = {}
+    next_id = 0
+    for video_id in dataset.videos:
+        native = sorted({int(track) for _, track in dataset.video(video_id).box_keys()})
+        ids[video_id] = {track: next_id + k for k, track in enumerate(native)}
+        next_id += len(native)
+    return ids
+
+
+def refer_kitti_expression(expression: Expression, ids: dict[int, int], video_name: str) -> dict:
+    """The Refer-KITTI expression JSON in global ids (ignored ids without a box are dropped)."""
+    label = {int(key): [ids[t] for t in tracks] for key, tracks in expression.label.items()}
+    ignore = [ids[t] for t in expression.ignore if t in ids]
+    return expression_json(label, ignore, video_name, expression.sentence)
 
 
 @dataclass(frozen=True)
@@ -74,7 +102,7 @@ class _FrameJob:
     """A chunk of one video's frames to export (everything a worker process needs)."""
 
     root: Path
-    video_id: str
+    video_id: str  # the video's name in the export
     sources: tuple[Path, ...]
     frames: tuple[int, ...]
     lines: tuple[str, ...]  # the label file text of each frame
@@ -109,7 +137,7 @@ def _run_job(job: _FrameJob) -> tuple[dict[str, str], int, int]:
     files: dict[str, str] = {}
     written = skipped = 0
     for source, frame, text in zip(job.sources, job.frames, job.lines, strict=True):
-        image_rel = f"{IMAGE_ROOT}/{job.video_id}/{frame:06d}.png"
+        image_rel = image_file(job.video_id, frame)
         fingerprint = source_fingerprint(source)
         files[image_rel] = fingerprint
         if up_to_date(job.root / image_rel, fingerprint, job.previous, image_rel):
@@ -117,7 +145,7 @@ def _run_job(job: _FrameJob) -> tuple[dict[str, str], int, int]:
         else:
             _place_image(source, job.root / image_rel)
             written += 1
-        label_rel = f"{LABEL_ROOT}/{job.video_id}/{frame:06d}.txt"
+        label_rel = label_file(job.video_id, frame)
         if write_if_changed(
             job.root, label_rel, text.encode(), job.previous, files, verify=job.verify
         ):
@@ -127,7 +155,7 @@ def _run_job(job: _FrameJob) -> tuple[dict[str, str], int, int]:
     return files, written, skipped
 
 
-def _label_texts(dataset: Dataset, video_id: str) -> list[str]:
+def _label_texts(dataset: Dataset, video_id: str, ids: dict[int, int]) -> list[str]:
     video = dataset.video(video_id)
     info = video.info
     texts = []
@@ -137,7 +165,8 @@ def _label_texts(dataset: Dataset, video_id: str) -> list[str]:
         )
         texts.append(
             "".join(
-                label_line(t, box) for t, box in zip(frame.boxes.track_id, normalised, strict=True)
+                label_line(ids[int(t)], box)
+                for t, box in zip(frame.boxes.track_id, normalised, strict=True)
             )
         )
     return texts
@@ -165,11 +194,19 @@ def _check_frame_files(video: Video) -> None:
         )
 
 
-def _jobs(dataset: Dataset, root: Path, previous: dict[str, str], verify: bool) -> list[_FrameJob]:
+def _jobs(
+    dataset: Dataset,
+    root: Path,
+    previous: dict[str, str],
+    verify: bool,
+    names: dict[str, str],
+    ids: dict[str, dict[int, int]],
+) -> list[_FrameJob]:
     jobs = []
     for video_id in dataset.videos:
         video = dataset.video(video_id)
-        texts = _label_texts(dataset, video_id)
+        name = names[video_id]
+        texts = _label_texts(dataset, video_id, ids[video_id])
         frames = list(range(video.info.num_frames))
         _check_frame_files(video)
         for start in range(0, len(frames), FRAMES_PER_JOB):
@@ -177,11 +214,11 @@ def _jobs(dataset: Dataset, root: Path, previous: dict[str, str], verify: bool) 
             jobs.append(
                 _FrameJob(
                     root=root,
-                    video_id=video_id,
+                    video_id=name,
                     sources=tuple(video.frame_path(f) for f in chunk),
                     frames=tuple(chunk),
                     lines=tuple(texts[f] for f in chunk),
-                    previous={k: v for k, v in previous.items() if k.split("/")[3:4] == [video_id]},
+                    previous={k: v for k, v in previous.items() if k.split("/")[3:4] == [name]},
                     verify=verify,
                 )
             )
@@ -189,14 +226,21 @@ def _jobs(dataset: Dataset, root: Path, previous: dict[str, str], verify: bool) 
 
 
 def export_refer_kitti(
-    dataset: Dataset, out: Path, *, workers: int | None = None, force: bool = False
+    dataset: Dataset,
+    out: Path,
+    *,
+    workers: int | None = None,
+    force: bool = False,
+    video_names: str = "native",
 ) -> ExportSummary:
     """Write the Refer-KITTI tree of `dataset` into `out` (see the module docstring)."""
     started = time.perf_counter()
+    names = export_video_names(list(dataset.videos), video_names)
     folder = ExportFolder(out, "refer-kitti", force=force)
     summary = ExportSummary(out=out, export_format="refer-kitti")
     # Everything is read and checked before the first write: a refused export writes nothing.
-    jobs = _jobs(dataset, out, folder.previous, folder.interrupted)
+    ids = global_track_ids(dataset)
+    jobs = _jobs(dataset, out, folder.previous, folder.interrupted, names, ids)
     splits = dataset.manifest.splits
     train = splits.get("train", dataset.videos) if splits else dataset.videos
     test = splits.get("test", dataset.videos) if splits else dataset.videos
@@ -206,29 +250,32 @@ def export_refer_kitti(
     for video_id in dataset.videos:
         video = dataset.video(video_id)
         boxes = video.box_keys()
+        name = names[video_id]
         for expression in video.expressions():
-            relative = f"{EXPRESSION_ROOT}/{video_id}/{expression.expression_id}.json"
             source = video.expressions_folder / f"{expression.expression_id}.json"
             check_referents(expression, boxes, video.info.num_frames, source)
-            texts[relative] = dumps_json(refer_kitti_expression(expression)).encode()
+            data = refer_kitti_expression(expression, ids[video_id], name)
+            texts[expression_file(name, expression.expression_id)] = dumps_json(data).encode()
             expressions += 1
             if video_id in test:
-                seqmap.append(f"{video_id}+{expression.expression_id}\n")
+                seqmap.append(f"{sequence_name(name, expression.expression_id)}\n")
     if expressions == 0:
         summary.notes.append("the dataset has no expressions yet (run `uecity compose`)")
-    train_lines = [
-        f"{IMAGE_ROOT}/{video_id}/{frame:06d}.png\n"
+    texts[TRAIN_LIST] = train_list_text(
+        (names[video_id], frame)
         for video_id in train
         for frame in range(dataset.video(video_id).info.num_frames)
-    ]
-    texts[TRAIN_LIST] = "".join(train_lines).encode()
+    ).encode()
     texts[SEQMAP] = "".join(seqmap).encode()
+    texts[NATIVE_IDS] = dumps_json(
+        native_ids_json({names[v]: (v, ids[v]) for v in dataset.videos})
+    ).encode()
     folder.begin(
         [
-            f"{root}/{job.video_id}/{frame:06d}.{ext}"
+            path(job.video_id, frame)
             for job in jobs
             for frame in job.frames
-            for root, ext in ((IMAGE_ROOT, "png"), (LABEL_ROOT, "txt"))
+            for path in (image_file, label_file)
         ]
         + list(texts)
     )

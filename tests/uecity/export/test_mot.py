@@ -18,7 +18,7 @@ def test_gt_is_one_based_xywh(tmp_path):
     gt = out / "refer-ue-city-train/0001+red-cars/gt/gt.txt"
     lines = gt.read_text().splitlines()
     # Frame 0, track 0 at xyxy (2, 4, 20, 16) → frame 1, x 2, y 4, w 18, h 12.
-    assert lines[0] == "1,0,2.00,4.00,18.00,12.00,1,1,1"
+    assert lines[0] == "1,0,2,4,18,12,1,1,1"  # full precision, no rounding
     assert len(lines) == 5 and lines[-1].startswith("5,0,")
     assert (out / "seqmaps/refer-ue-city-test.txt").read_text() == "name\n0002+red-cars\n"
     assert "seqLength=5" in (out / "refer-ue-city-train/0001+red-cars/seqinfo.ini").read_text()
