@@ -77,10 +77,8 @@ def save_pretrained(model: MLSTrack, folder: str | Path) -> Path:
     changes: dict[str, Any] = {"backbone_config": _architecture(model.backbone.resnet.config)}
     if not model.config.trainable_text:  # the word encoder's config is its vocabulary
         changes["text_encoder_config"] = _architecture(model.text_encoder.model.config)
-    if model.clip_encoder is not None and model.config.clip_backend == "transformers":
+    if model.clip_encoder is not None:
         changes["clip_text_config"] = _architecture(model.clip_encoder.model.config)
-    if model.config.clip_backend == "open_clip":
-        changes["open_clip_pretrained"] = ""  # the weights are in the checkpoint
     for attribute, key, sub in (
         ("text_encoder", "text_tokenizer", "text_tokenizer"),
         ("clip_encoder", "clip_tokenizer", "clip_tokenizer"),

@@ -24,18 +24,30 @@ from uecity.errors import SpecError
 Variant = Literal["transrmot", "sgm", "sgm_scb"]
 SGMVariant = Literal["full", "only_det", "only_cross_attention"]
 SCBVariant = Literal["clip", "roberta", "concat_mlp", "cross_attention"]
-ClipBackend = Literal["transformers", "open_clip"]
 TextEncoderType = Literal["roberta", "word"]
 
 VARIANTS: tuple[str, ...] = ("transrmot", "sgm", "sgm_scb")
 SGM_VARIANTS: tuple[str, ...] = ("full", "only_det", "only_cross_attention")
 SCB_VARIANTS: tuple[str, ...] = ("clip", "roberta", "concat_mlp", "cross_attention")
-CLIP_BACKENDS: tuple[str, ...] = ("transformers", "open_clip")
 TEXT_ENCODER_TYPES: tuple[str, ...] = ("roberta", "word")
 
 # The byte-level tokenizer used with randomly initialised text encoders: 4 special ids, then bytes.
 BYTE_TOKENIZER = "byte"
 BYTE_VOCAB_SIZE = 260
+
+
+def _without_the_retired_clip_backend(values: dict[str, Any]) -> dict[str, Any]:
+    """Configs saved before the open_clip backend was removed name the backend: the default
+    (`transformers`) loads as before, an open_clip model is refused with the reason."""
+    if values.get("clip_backend", "transformers") != "transformers":
+        raise SpecError(
+            "this checkpoint's CLIP text tower came from open_clip, which is no longer supported "
+            "(it needs torchvision, which our CPU builds lack); the CLIP text tower loads through "
+            "transformers (`clip_text_name`)",
+            field="clip_backend",
+        )
+    retired = {"clip_backend", "open_clip_model", "open_clip_pretrained"}
+    return {key: value for key, value in values.items() if key not in retired}
 
 
 def resnet50_architecture() -> dict[str, Any]:
@@ -154,8 +166,6 @@ class MLSTrackConfig:
         clip_text_name / clip_text_config: CLIP text tower of the SCB, frozen
             ("openai/clip-vit-large-patch14").
         clip_tokenizer: as text_tokenizer, for CLIP.
-        clip_backend: "transformers" (default) or "open_clip" (optional, needs torchvision).
-        open_clip_model / open_clip_pretrained: the open_clip architecture and weights tag.
         max_text_length: tokens kept per sentence (32); a longer one is cut with a warning.
     Trainable CPU text stack (`text_encoder_type: word`, the `tiny` preset's)
         text_encoder_type: "roberta" (frozen RoBERTa + CLIP, the paper's) or "word" (a
@@ -210,9 +220,6 @@ class MLSTrackConfig:
     clip_text_name: str = "openai/clip-vit-large-patch14"
     clip_text_config: dict[str, Any] | None = None
     clip_tokenizer: str | None = None
-    clip_backend: ClipBackend = "transformers"
-    open_clip_model: str = "ViT-L-14"
-    open_clip_pretrained: str = "openai"
     max_text_length: int = 32
     text_encoder_type: TextEncoderType = "roberta"
     word_vocabulary: tuple[str, ...] | None = None
@@ -295,8 +302,6 @@ class MLSTrackConfig:
             object.__setattr__(self, "word_vocabulary", tuple(self.word_vocabulary))
         if self.word_width % 2:
             fail("word_width", "an even width (two GRU directions)")
-        if self.clip_backend not in CLIP_BACKENDS:
-            fail("clip_backend", f"one of {', '.join(CLIP_BACKENDS)}")
         if self.variant == "transrmot" and self.sgm_variant != "full":
             fail("sgm_variant", "'full' with variant 'transrmot' (it has no SGM to vary)")
         if self.variant != "sgm_scb" and self.scb_variant != "clip":
@@ -435,6 +440,7 @@ class MLSTrackConfig:
         """Builds a config from `to_dict`'s output; unknown keys are an error naming them."""
         if not isinstance(values, dict):
             raise SpecError("expected a JSON object of MLS-Track config fields")
+        values = _without_the_retired_clip_backend(values)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -2,8 +2,8 @@
 or a trainable word-level encoder over the dataset's vocabulary.
 
 RoBERTa and CLIP come from `transformers` by hub name or path, or are built randomly initialised
-from an architecture dictionary with `ByteTokenizer`, which needs no vocabulary files. `open_clip`
-is an optional second CLIP backend, imported only when asked for. They are the paper's stack
+from an architecture dictionary with `ByteTokenizer`, which needs no vocabulary files. They are
+the paper's stack
 (`paper`); random frozen ones cannot tell sentences apart, so the CPU preset (`tiny`) uses
 `WordEncoder` instead: word embeddings over the training sentences' words and a bidirectional
 GRU, trained with the model, giving both the word features and the SCB's sentence embedding.
@@ -28,7 +28,6 @@ from torch import Tensor, nn
 
 from mlstrack.config import BYTE_TOKENIZER, MLSTrackConfig
 from mlstrack.pretrained import load_pretrained
-from uecity.errors import MissingDependencyError
 
 logger = logging.getLogger(__name__)
 
@@ -286,40 +285,6 @@ class ClipSentenceEncoder(FrozenEncoder):
         return self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).text_embeds
 
 
-def import_open_clip() -> Any:
-    """`open_clip`, or a `MissingDependencyError` saying what is missing (it needs torchvision)."""
-    try:
-        import open_clip
-    except Exception as error:  # ImportError, or torchvision failing inside open_clip's import
-        raise MissingDependencyError(
-            "the open_clip text tower needs `open_clip_torch` and a working `torchvision` "
-            f"({error.__class__.__name__}: {error}); install both (`pip install open_clip_torch "
-            "torchvision` with the torchvision build matching torch) or keep the default "
-            "clip_backend='transformers'"
-        ) from error
-    return open_clip
-
-
-class OpenClipSentenceEncoder(FrozenEncoder):
-    """CLIP's text tower through `open_clip` (optional backend), frozen."""
-
-    def __init__(self, config: MLSTrackConfig) -> None:
-        super().__init__()
-        open_clip = import_open_clip()
-        pretrained = config.open_clip_pretrained or None
-        self.model = open_clip.create_model(config.open_clip_model, pretrained=pretrained)
-        self.open_clip_tokenizer = open_clip.get_tokenizer(config.open_clip_model)
-        self.width = int(self.model.text_projection.shape[-1])
-        if hasattr(self.model, "visual"):
-            self.model.visual = None  # only the text tower is used
-        self.freeze()
-
-    @torch.no_grad()
-    def forward(self, sentences: list[str]) -> Tensor:
-        device = next(self.model.parameters()).device
-        return self.model.encode_text(self.open_clip_tokenizer(sentences).to(device))
-
-
 class WordEncoder(nn.Module):
     """The trainable CPU text stack: word embeddings over the dataset's vocabulary and a
     bidirectional GRU (`word_layers` deep) → word features (B, L, word_width); the two final
@@ -373,7 +338,5 @@ class WordEncoder(nn.Module):
 
 
 def build_clip_encoder(config: MLSTrackConfig) -> FrozenEncoder:
-    """The CLIP sentence encoder of the configured backend."""
-    if config.clip_backend == "open_clip":
-        return OpenClipSentenceEncoder(config)
+    """The CLIP sentence encoder (CLIP's text tower through `transformers`)."""
     return ClipSentenceEncoder(config)

@@ -126,7 +126,11 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(default=500, ge=1, description="Steps between checkpoints.")
     keep_checkpoints: int = Field(default=2, ge=1, description="Checkpoints kept (newest).")
     log_every: int = Field(default=10, ge=1, description="Steps between CSV log rows.")
-    tensorboard: bool = Field(default=True, description="Also log to TensorBoard if installed.")
+    tensorboard: bool = Field(
+        default=False,
+        description="Also log the scalars to RUN/tensorboard/; needs the `tensorboard` extra "
+        "(pip install tensorboard), and a run asking for it without it is refused.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

@@ -49,12 +49,13 @@ from mlstrack.track_state import TrackState
 from mlstrack.training.config import TrainConfig
 from mlstrack.training.track_noise import noisy_training_tracks
 from uecity.atomic_write import atomic_write_text, is_temporary, remove_temporaries
-from uecity.errors import DatasetError, UsageError
+from uecity.errors import DatasetError, MissingDependencyError, UsageError
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "train_config.yaml"
 LOG_FILE = "log.csv"
+TENSORBOARD_DIR = "tensorboard"  # with tensorboard: true
 DIAGNOSTICS_LOG = "diagnostics.csv"  # held-out, threshold-free, at each checkpoint
 MODEL_DIR = "model"
 CHECKPOINT_DIR = "checkpoints"
@@ -238,6 +239,8 @@ class Trainer:
         if self.is_main:
             self._check_config()
             self._check_labels()
+            if self.config.tensorboard:
+                _require_tensorboard()
         self._barrier()
 
     def _check_labels(self) -> None:
@@ -414,6 +417,13 @@ class Trainer:
             dist.all_reduce(parameter.grad)
             parameter.grad /= self.world_size
 
+    def _broadcast_buffers(self) -> None:
+        """Rank 0's buffers (batch-norm running statistics) to every rank, as DDP's
+        `broadcast_buffers` does: the ranks see different clips, so their statistics drift
+        apart although the all-reduced gradients keep the parameters equal."""
+        for buffer in self.model.buffers():
+            dist.broadcast(buffer, src=0)
+
     def train_step(self) -> StepLog:
         started = time.perf_counter()
         start = self.sampler.clip(self.step)
@@ -432,6 +442,8 @@ class Trainer:
             )
         self.scaler.step(self.optimiser)
         self.scaler.update()
+        if self.world_size > 1:
+            self._broadcast_buffers()
         lrs = [group["lr"] for group in self.optimiser.param_groups]
         self.scheduler.step()
         epoch = self.step // self.sampler.steps_per_epoch
@@ -538,8 +550,21 @@ class Trainer:
             dist.barrier()
 
 
+def _require_tensorboard() -> None:
+    """`tensorboard: true` without the package is refused before anything is written, rather
+    than a run that silently logs nowhere."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"tensorboard: true needs the tensorboard package ({error}); install it with "
+            "`pip install tensorboard` (the `tensorboard` extra), or set tensorboard: false "
+            "(RUN/log.csv has the same scalars)"
+        ) from error
+
+
 class _LogWriter:
-    """CSV rows (and TensorBoard scalars when the package is there) of the logged steps."""
+    """CSV rows (and TensorBoard scalars, when the config asks for them) of the logged steps."""
 
     COLUMNS: tuple[str, ...] = (
         "step",
@@ -567,13 +592,10 @@ class _LogWriter:
         self.csv.writerows(kept)
         self.handle.flush()
         self.board = None
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+        if tensorboard:  # checked by `_require_tensorboard` before the run started
+            from torch.utils.tensorboard import SummaryWriter
 
-                self.board = SummaryWriter(str(run_dir / "tensorboard"))
-            except ImportError:
-                logger.debug("tensorboard is not installed; logging to CSV only")
+            self.board = SummaryWriter(str(run_dir / TENSORBOARD_DIR))
 
     def write(self, log: StepLog) -> None:
         self.csv.writerow(

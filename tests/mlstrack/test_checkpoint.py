@@ -14,6 +14,7 @@ from mlstrack.checkpoint import (
     save_pretrained,
 )
 from mlstrack.config import MLSTrackConfig
+from mlstrack.encoder import encoder_reference_points
 from mlstrack.model import MLSTrack
 from uecity.errors import ExternalToolError, UECityError
 
@@ -75,10 +76,10 @@ def test_weights_of_another_config_are_refused(tmp_path: Path) -> None:
         from_pretrained(tmp_path)
 
 
-def test_init_from_a_transformers_deformable_detr() -> None:
+def _tiny_deformable_detr(config: MLSTrackConfig) -> torch.nn.Module:
+    """A randomly initialised transformers Deformable-DETR shaped like the tiny MLS-Track."""
     from transformers import DeformableDetrConfig, DeformableDetrForObjectDetection, ResNetConfig
 
-    config = MLSTrackConfig.tiny(backbone_pretrained=True)  # COCO weights: a pretrained ResNet
     torch.manual_seed(0)
     source_config = DeformableDetrConfig(
         use_timm_backbone=False,
@@ -99,7 +100,12 @@ def test_init_from_a_transformers_deformable_detr() -> None:
         with_box_refine=True,
         num_labels=91,
     )
-    source = DeformableDetrForObjectDetection(source_config).state_dict()
+    return DeformableDetrForObjectDetection(source_config)
+
+
+def test_init_from_a_transformers_deformable_detr() -> None:
+    config = MLSTrackConfig.tiny(backbone_pretrained=True)  # COCO weights: a pretrained ResNet
+    source = _tiny_deformable_detr(config).state_dict()
     model = MLSTrack(config)
     report = init_from_deformable_detr(model, source)
     ours = model.state_dict()
@@ -129,6 +135,65 @@ def test_init_from_a_transformers_deformable_detr() -> None:
     assert any(key.startswith("sgm.") for key in report.not_mapped)
     assert all(key.startswith("model.decoder.bbox_embed.") for key in report.unused_source)
     assert "tensors loaded" in report.summary()
+
+
+def test_transformers_layers_and_ours_compute_the_same_after_init() -> None:
+    """The key map is right in meaning, not only in shapes: after `init_from_deformable_detr`
+    one encoder layer and one decoder layer of transformers' Deformable-DETR and ours give the
+    same output on the same input (reference points, spatial shapes and masks as each expects)."""
+    config = MLSTrackConfig.tiny(backbone_pretrained=True)
+    source = _tiny_deformable_detr(config).eval()
+    model = MLSTrack(config).eval()
+    init_from_deformable_detr(model, source.state_dict())
+    shapes = [(6, 8), (3, 4), (2, 2), (1, 1)][: config.n_levels]
+    tokens = sum(h * w for h, w in shapes)
+    spatial = torch.tensor(shapes)
+    level_start = torch.cat([spatial.new_zeros(1), spatial.prod(1).cumsum(0)[:-1]])
+    valid = torch.ones(1, tokens, dtype=torch.bool)  # transformers' mask: True where real
+    g = torch.Generator().manual_seed(1)
+    src, pos = torch.randn(2, 1, tokens, 32, generator=g)
+    theirs_reference = source.model.encoder.get_reference_points(
+        shapes, torch.ones(1, len(shapes), 2), device=src.device
+    )
+    ours_reference = encoder_reference_points(shapes, len(shapes), src.device)
+    assert torch.allclose(theirs_reference, ours_reference, atol=1e-6)
+    with torch.no_grad():
+        theirs = source.model.encoder.layers[0](
+            src,
+            valid,
+            spatial_position_embeddings=pos,
+            reference_points=theirs_reference,
+            spatial_shapes=spatial,
+            spatial_shapes_list=shapes,
+            level_start_index=level_start,
+        )
+        ours = model.encoder.layers[0](src, pos, ours_reference, shapes)
+    assert torch.allclose(theirs, ours, atol=1e-5)
+
+    tgt, query_pos = torch.randn(2, 1, 7, 32, generator=g)
+    boxes = torch.rand(1, 7, 4, generator=g) * 0.5 + 0.25  # cxcywh inside the image
+    level_boxes = boxes[:, :, None, :].expand(-1, -1, len(shapes), -1)
+    with torch.no_grad():
+        theirs = source.model.decoder.layers[1](
+            tgt,
+            object_queries_position_embeddings=query_pos,
+            reference_points=level_boxes,
+            spatial_shapes=spatial,
+            spatial_shapes_list=shapes,
+            level_start_index=level_start,
+            encoder_hidden_states=src,
+            encoder_attention_mask=valid,
+        )
+        ours = model.decoder.layers[1](tgt, query_pos, level_boxes, src, shapes, None)
+    assert torch.allclose(theirs, ours, atol=1e-5)
+    # a layer left at its random initialisation does not agree: the test can fail
+    with torch.no_grad():
+        fresh = (
+            MLSTrack(config)
+            .eval()
+            .decoder.layers[1](tgt, query_pos, level_boxes, src, shapes, None)
+        )
+    assert not torch.allclose(theirs, fresh, atol=1e-3)
 
 
 def test_deformable_detr_by_hub_name_offline_says_how_to_provide_it(tmp_path: Path) -> None:

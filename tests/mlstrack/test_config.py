@@ -42,7 +42,6 @@ def test_round_trip_through_dict() -> None:
         ({"variant": "mls"}, "variant"),
         ({"sgm_variant": "half"}, "sgm_variant"),
         ({"scb_variant": "bert"}, "scb_variant"),
-        ({"clip_backend": "jax"}, "clip_backend"),
         ({"variant": "transrmot", "sgm_variant": "only_det"}, "sgm_variant"),
         ({"variant": "sgm", "scb_variant": "roberta"}, "scb_variant"),
         ({"drop_score": 0.8}, "drop_score"),
@@ -65,6 +64,16 @@ def test_unknown_fields_and_presets_are_clear_errors() -> None:
         MLSTrackConfig.from_dict({"d_modle": 256})
     with pytest.raises(UECityError, match="unknown preset"):
         MLSTrackConfig.preset("huge")
+
+
+def test_configs_saved_with_the_retired_clip_backend_field() -> None:
+    saved = MLSTrackConfig.tiny().to_dict()
+    old = {**saved, "clip_backend": "transformers", "open_clip_model": "ViT-L-14"}
+    old["open_clip_pretrained"] = "openai"
+    assert MLSTrackConfig.from_dict(old) == MLSTrackConfig.from_dict(saved)
+    with pytest.raises(SpecError, match="open_clip, which is no longer supported") as info:
+        MLSTrackConfig.from_dict({**old, "clip_backend": "open_clip"})
+    assert info.value.field == "clip_backend"
 
 
 def test_variant_switches() -> None:

@@ -77,3 +77,61 @@ def test_layer_shapes(ref_dim: int) -> None:
     assert out.shape == (1, 7, 16) and out.dtype == torch.float32
     with pytest.raises(ValueError, match="spatial_shapes"):
         layer(query, reference, torch.randn(1, tokens + 1, 16), SHAPES)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sampling_equals_transformers_pure_pytorch_implementation(seed: int) -> None:
+    """Ours against the reference that `transformers` ships (its pure-PyTorch path of
+    Deformable-DETR's `MSDeformAttnFunction`), not only against our own second copy."""
+    from transformers.models.deformable_detr.modeling_deformable_detr import (
+        MultiScaleDeformableAttention as TransformersSampling,
+    )
+
+    value, locations, weights = _inputs(seed)
+    spatial = torch.tensor(SHAPES)
+    level_start = torch.cat([spatial.new_zeros(1), spatial.prod(1).cumsum(0)[:-1]])
+    theirs = TransformersSampling()(value, spatial, SHAPES, level_start, locations, weights, 64)
+    assert torch.allclose(ms_deform_attn_sample(value, SHAPES, locations, weights), theirs)
+
+
+@pytest.mark.parametrize("ref_dim", [2, 4])
+def test_layer_equals_transformers_layer_with_the_same_weights(ref_dim: int) -> None:
+    """The whole layer (projections, offsets normalised per level or per box, softmax over
+    levels·points, padding mask) against transformers' `DeformableDetrMultiscaleDeformableAttention`
+    holding the same weights."""
+    from transformers import DeformableDetrConfig
+    from transformers.models.deformable_detr.modeling_deformable_detr import (
+        DeformableDetrMultiscaleDeformableAttention,
+    )
+
+    torch.manual_seed(ref_dim)
+    ours = MultiScaleDeformableAttention(d_model=16, n_levels=len(SHAPES), n_heads=4, n_points=2)
+    for parameter in ours.parameters():  # off the initialisation, so every weight matters
+        torch.nn.init.normal_(parameter, std=0.3)
+    theirs = DeformableDetrMultiscaleDeformableAttention(
+        DeformableDetrConfig(d_model=16, num_feature_levels=len(SHAPES)), num_heads=4, n_points=2
+    )
+    theirs.load_state_dict(ours.state_dict(), strict=False)
+    assert {k for k, _ in theirs.named_parameters()} == {k for k, _ in ours.named_parameters()}
+    tokens = sum(h * w for h, w in SHAPES)
+    g = torch.Generator().manual_seed(7)
+    query, pos = torch.randn(2, 2, 7, 16, generator=g)
+    memory = torch.randn(2, tokens, 16, generator=g)
+    reference = torch.rand(2, 7, len(SHAPES), ref_dim, generator=g) * 0.6 + 0.2
+    padded = torch.zeros(2, tokens, dtype=torch.bool)
+    padded[1, -5:] = True
+    spatial = torch.tensor(SHAPES)
+    level_start = torch.cat([spatial.new_zeros(1), spatial.prod(1).cumsum(0)[:-1]])
+    with torch.no_grad():
+        expected, _ = theirs(
+            query,
+            attention_mask=~padded,
+            encoder_hidden_states=memory,
+            position_embeddings=pos,
+            reference_points=reference,
+            spatial_shapes=spatial,
+            spatial_shapes_list=SHAPES,
+            level_start_index=level_start,
+        )
+        got = ours(query + pos, reference, memory, SHAPES, value_padding_mask=padded)
+    assert torch.allclose(got, expected, atol=1e-5)

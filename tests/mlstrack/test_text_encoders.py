@@ -14,10 +14,9 @@ from mlstrack.text_encoders import (
     WordEncoder,
     WordTokenizer,
     build_tokenizer,
-    import_open_clip,
     word_vocabulary,
 )
-from uecity.errors import ExternalToolError, MissingDependencyError
+from uecity.errors import ExternalToolError
 
 
 def test_byte_tokenizer_pads_and_truncates() -> None:
@@ -67,21 +66,6 @@ def test_hub_name_offline_gives_how_to_provide_message() -> None:
 def test_missing_local_path_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ExternalToolError, match="not a folder of pretrained weights"):
         build_tokenizer(str(tmp_path / "nowhere"), "the RoBERTa tokenizer")
-
-
-def test_open_clip_backend_when_it_imports(tiny_config: MLSTrackConfig) -> None:
-    try:
-        import_open_clip()
-    except MissingDependencyError as error:
-        assert "open_clip_torch" in str(error)
-        pytest.skip(f"open_clip cannot be imported here: {error}")
-    from mlstrack.text_encoders import OpenClipSentenceEncoder
-
-    config = tiny_config.replace(
-        clip_backend="open_clip", open_clip_model="ViT-B-32", open_clip_pretrained=""
-    )
-    embedding = OpenClipSentenceEncoder(config)(["red car"])
-    assert embedding.shape[0] == 1
 
 
 def test_word_tokenizer_keeps_every_word_and_counts_the_unknown(

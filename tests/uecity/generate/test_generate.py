@@ -21,9 +21,11 @@ from uecity.validate import validate_dataset
 
 runner = CliRunner()
 
-# sha256 over the sorted (path, sha256) list of the tiny run's files, images included. If a
-# deliberate change alters the output, update it (and say why in the commit).
-GOLDEN = Path(__file__).with_name("golden_tiny.sha256")
+# Per kind of file (`dataset.json`, `videos/*/boxes.parquet`, `videos/*/frames/*.png`, ...):
+# sha256 over the sorted (path, sha256) list of the tiny run's files of that kind, images
+# included, so a failure names what moved. If a deliberate change alters the output, update it
+# with UECITY_UPDATE_GOLDEN=1 (and say why in the commit).
+GOLDEN = Path(__file__).with_name("golden_tiny.json")
 
 
 def _generate(spec: Path, out: Path, *args: str) -> None:
@@ -31,9 +33,48 @@ def _generate(spec: Path, out: Path, *args: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def _run_digest(root: Path) -> str:
-    items = sorted(tree_digest(root).items())
-    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+def file_kind(relative: str) -> str:
+    """`videos/video_0001/frames/000003.png` -> `videos/*/frames/*.png`: the video folder and
+    the frame number are not part of a file's kind."""
+    parts = list(Path(relative).parts)
+    if parts[0] == "videos" and len(parts) > 2:
+        parts[1] = "*"
+    if "frames" in parts[:-1]:
+        parts[-1] = "*" + Path(parts[-1]).suffix
+    return "/".join(parts)
+
+
+def digests_by_kind(root: Path) -> dict[str, str]:
+    kinds: dict[str, list[tuple[str, str]]] = {}
+    for path, digest in sorted(tree_digest(root).items()):
+        kinds.setdefault(file_kind(path), []).append((path, digest))
+    return {
+        kind: hashlib.sha256(json.dumps(items).encode()).hexdigest()
+        for kind, items in sorted(kinds.items())
+    }
+
+
+def golden_differences(expected: dict[str, str], got: dict[str, str]) -> list[str]:
+    """One line per kind of file that changed, appeared or disappeared."""
+    return [
+        f"{kind}: {'new' if kind not in expected else 'gone' if kind not in got else 'changed'}"
+        for kind in sorted(set(expected) | set(got))
+        if expected.get(kind) != got.get(kind)
+    ]
+
+
+def test_golden_differences_name_the_kind_that_moved() -> None:
+    assert file_kind("videos/video_0002/frames/000013.png") == "videos/*/frames/*.png"
+    assert file_kind("videos/video_0002/boxes.parquet") == "videos/*/boxes.parquet"
+    assert file_kind("dataset.json") == "dataset.json"
+    before = {"dataset.json": "a", "videos/*/boxes.parquet": "b", "videos/*/motion.json": "c"}
+    after = {"dataset.json": "a", "videos/*/boxes.parquet": "B", "videos/*/new.json": "d"}
+    assert golden_differences(before, before) == []
+    assert golden_differences(before, after) == [
+        "videos/*/boxes.parquet: changed",
+        "videos/*/motion.json: gone",
+        "videos/*/new.json: new",
+    ]
 
 
 def test_one_and_two_workers_and_shards_give_the_same_bytes(
@@ -58,10 +99,11 @@ def test_one_and_two_workers_and_shards_give_the_same_bytes(
     report = validate_dataset(one)
     assert report.ok, [str(p) for p in report.problems]
 
-    golden = _run_digest(one)
+    golden = digests_by_kind(one)
     if os.environ.get("UECITY_UPDATE_GOLDEN"):
-        GOLDEN.write_text(golden + "\n")
-    assert GOLDEN.read_text().strip() == golden, "the seeded golden dataset changed"
+        GOLDEN.write_text(json.dumps(golden, indent=2) + "\n")
+    changed = golden_differences(json.loads(GOLDEN.read_text()), golden)
+    assert not changed, "the seeded golden dataset changed: " + "; ".join(changed)
 
 
 def test_dataset_content(tiny_spec_file: Path, tmp_path: Path) -> None:
