@@ -205,7 +205,7 @@ def export_refer_kitti(
     expressions = 0
     for video_id in dataset.videos:
         video = dataset.video(video_id)
-        boxes = video.box_keys()
+        boxes = set(video.boxes().frame_track_pairs())
         for expression in video.expressions():
             relative = f"{EXPRESSION_ROOT}/{video_id}/{expression.expression_id}.json"
             source = video.expressions_folder / f"{expression.expression_id}.json"
