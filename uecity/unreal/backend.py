@@ -79,6 +79,9 @@ class UnrealCvOptions:
     image_format: str = "bmp"
     """How frames travel: `bmp` (no compression: the engine's PNG encoder is slow at high
     resolution, and decoding is a copy) or `png` (smaller, for a remote engine)."""
+    min_colour_pixels: int = 64
+    """Observe mode: the visible pixels an engine actor needs in one frame before its colour is
+    estimated; one never seen that well keeps an unknown colour."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ class UnrealCvSettings:
 
         if not isinstance(renderer, UnrealCvRenderer):
             raise TypeError(f"observe mode needs an UnrealCvRenderer, got {type(renderer)}")
-        return EngineObserver(renderer, fps)
+        return EngineObserver(renderer, fps, self.options.min_colour_pixels)
 
 
 @dataclass(frozen=True)

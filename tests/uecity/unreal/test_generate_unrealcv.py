@@ -275,6 +275,7 @@ def test_observe_mode_records_the_engines_own_traffic(
     assert len(objects) >= 5
     assert {o.category for o in objects} <= {"vehicle", "pedestrian"}
     assert all(o.asset and o.asset.startswith("engine/traffic_") for o in objects)
+    assert any(o.colour_name is not None for o in objects)  # estimated where seen enough
     assert video.motion().intervals == []  # left to the annotator
     times = video.info.frame_times_s  # the measured game times, not frame / fps
     assert times is not None and len(times) == 8 and times[0] == 0.0
