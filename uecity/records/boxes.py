@@ -32,11 +32,15 @@ OPTIONAL_BOX_COLUMNS: dict[str, pa.DataType] = {
     "amodal_x2": pa.float64(),
     "amodal_y2": pa.float64(),
 }
+OPTIONAL_BOX_COLUMN_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("amodal_x1", "amodal_y1", "amodal_x2", "amodal_y2"),
+)
+"""Optional columns that come together: a file has all of a group or none of it."""
 BOX_SCHEMA = pa.schema(
     [pa.field(name, dtype, nullable=False) for name, dtype in REQUIRED_BOX_COLUMNS.items()]
     + [pa.field(name, dtype, nullable=True) for name, dtype in OPTIONAL_BOX_COLUMNS.items()]
 )
-"""The full Parquet schema; a file may omit the optional amodal columns (all four or none)."""
+"""The full Parquet schema; a file may omit each group of optional columns (all or none)."""
 
 
 def _column_type_fits(actual: pa.DataType, expected: pa.DataType) -> bool:
@@ -52,9 +56,13 @@ def _column_type_fits(actual: pa.DataType, expected: pa.DataType) -> bool:
 def check_box_table_schema(table_schema: pa.Schema) -> list[str]:
     """Problems with a box table's columns: missing, mistyped, or a partial amodal set."""
     problems = []
-    present = [name for name in OPTIONAL_BOX_COLUMNS if name in table_schema.names]
-    if present and len(present) != len(OPTIONAL_BOX_COLUMNS):
-        problems.append(f"amodal columns must come all four or none; found only {present}")
+    for group in OPTIONAL_BOX_COLUMN_GROUPS:
+        present = [name for name in group if name in table_schema.names]
+        if present and len(present) != len(group):
+            problems.append(
+                f"columns {', '.join(group)} must come all {len(group)} or none; found only "
+                f"{present}"
+            )
     for name, dtype in {**REQUIRED_BOX_COLUMNS, **OPTIONAL_BOX_COLUMNS}.items():
         if name not in table_schema.names:
             if name in REQUIRED_BOX_COLUMNS:
