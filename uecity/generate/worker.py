@@ -300,7 +300,7 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
         stack.callback(renderer.close)
         source: FrameSource
         if run.mode == "observe":  # the engine moves its own traffic: it is the frame source
-            renderer = source = job.backend.engine_traffic(renderer, cap.fps)
+            renderer = source = job.backend.observe(renderer, cap.fps)
         else:  # SUMO moves the traffic; the backend renders its poses
             seed = sumo_seed(rng["sumo"])
             source = stack.enter_context(

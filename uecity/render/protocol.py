@@ -128,7 +128,7 @@ class FrameSource(Protocol):
         ...
 
 
-class EngineTraffic(FrameSource, Renderer, Protocol):
+class ObservedEngine(FrameSource, Renderer, Protocol):
     """Observe mode: an engine that moves its own traffic is both frame source and renderer."""
 
 
@@ -143,7 +143,7 @@ class RenderBackend(Protocol):
         """The renderer of one video; `rng` is the video's render generator."""
         ...
 
-    def engine_traffic(self, renderer: Renderer, fps: float) -> EngineTraffic:
+    def observe(self, renderer: Renderer, fps: float) -> ObservedEngine:
         """Observe mode: the engine's own traffic, read through `renderer` (a backend without
         an engine of its own refuses with a `SpecError`)."""
         ...

@@ -24,8 +24,8 @@ from uecity.render import raster
 from uecity.render.actors import frame_faces
 from uecity.render.ordering import draw_order
 from uecity.render.protocol import (
-    EngineTraffic,
     FinishedFrame,
+    ObservedEngine,
     RenderedFrame,
     Renderer,
     SceneFact,
@@ -264,7 +264,7 @@ class SimBackend:
     def renderer(self, camera: Camera, network: Network, rng: np.random.Generator) -> SimRenderer:
         return SimRenderer(camera, network, rng)
 
-    def engine_traffic(self, renderer: Renderer, fps: float) -> EngineTraffic:
+    def observe(self, renderer: Renderer, fps: float) -> ObservedEngine:
         raise SpecError(
             "observe mode records an engine's own traffic: use backend unrealcv",
             field="run.mode",

@@ -34,7 +34,7 @@ import numpy as np
 from uecity.camera import Camera
 from uecity.errors import ExternalToolError, UsageError
 from uecity.render.mask_boxes import decode_colour_mask, instance_colour, search_rectangles
-from uecity.render.protocol import EngineTraffic, RenderedFrame, Renderer, SceneFact
+from uecity.render.protocol import ObservedEngine, RenderedFrame, Renderer, SceneFact
 from uecity.scene.spec import PEDESTRIAN_TYPES, SceneSpec
 from uecity.traffic.demand import PARKED_TYPES, ActorSpec
 from uecity.traffic.network import Network
@@ -147,7 +147,7 @@ class UnrealCvSettings:
         itself: neither the network nor the generator is needed here)."""
         return UnrealCvRenderer(camera, self.session(), self.catalog(), self.options)
 
-    def engine_traffic(self, renderer: Renderer, fps: float) -> EngineTraffic:
+    def observe(self, renderer: Renderer, fps: float) -> ObservedEngine:
         """Observe mode: the engine's own traffic, read back frame by frame."""
         from uecity.unreal.observe import EngineObserver  # it builds on this module
 
