@@ -178,7 +178,14 @@ class EngineObserver:
             # A colour never seen stays unknown (None): a guess would become "grey car".
             rgb = seen.colour_rgb
             colour_name = None if rgb is None else nearest_colour_name(np.array(rgb))
-            spec = ActorSpec(name, seen.category, seen.type, colour_name, rgb, size)  # type: ignore[arg-type]  # fmt: skip
+            spec = ActorSpec(
+                name,
+                seen.category,
+                seen.type,
+                colour_name,
+                rgb,
+                size,  # type: ignore[arg-type]
+            )
             heading = math.radians(unreal_yaw_to_heading(yaw))
             actors.append(ActorState(name, spec, x, y, z, heading, 0.0, 0.0, ""))
         rendered = RenderedFrame(image_bgr, ids, None)
