@@ -288,9 +288,13 @@ class AnnotatorApi:
     def frame_boxes(self, body: bytes, vid: str, frame: str) -> Response:
         video = self._video(vid)
         index = self._frame(video, frame)
-        track_id, xyxy = self._payloads.get(video).boxes.of_frame(index)
+        boxes = self._payloads.get(video).boxes_of_frame(index)
         return json_response(
-            {"frame": index, "track_id": track_id.tolist(), "xyxy": xyxy.round(1).tolist()}
+            {
+                "frame": index,
+                "track_id": boxes.track_id.tolist(),
+                "xyxy": boxes.xyxy.round(1).tolist(),
+            }
         )
 
     def get_motion(self, body: bytes, vid: str) -> Response:

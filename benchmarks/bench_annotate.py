@@ -220,7 +220,7 @@ def bench_page(dataset: Dataset, steps: int) -> dict[str, Any]:
     return {
         "frames": num_frames,
         "tracks": len(video.objects()),
-        "boxes": video.boxes_table().num_rows,
+        "boxes": len(video.boxes()),
         "intervals": len(video.motion().intervals),
         "timeline_rows": timeline_ms[2],
         "page_load_ms": load_ms,

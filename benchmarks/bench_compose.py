@@ -58,7 +58,7 @@ def main() -> None:
                 seed=args.seed,
             ),
         )
-        boxes = sum(dataset.video(v).boxes_table().num_rows for v in dataset.videos)
+        boxes = sum(len(dataset.video(v).boxes()) for v in dataset.videos)
         frames = args.videos * args.frames
         print(
             f"dataset: {args.videos} videos, {frames} frames, {boxes} boxes "

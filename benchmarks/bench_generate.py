@@ -28,6 +28,7 @@ import numpy as np
 
 from uecity.generate.run import Shard, execute_run, make_jobs, plan_run
 from uecity.generate.worker import generate_video
+from uecity.render.backends import build_backend
 from uecity.scene.spec import SceneSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def per_worker(frames: int) -> dict:
     spec = SceneSpec().with_overrides(videos=1, frames=frames)
     with tempfile.TemporaryDirectory(prefix="uecity-bench-") as tmp:
         out = Path(tmp)
-        job = make_jobs(spec, out, Shard())[0]
+        job = make_jobs(spec, out, Shard(), build_backend(spec.run.backend))[0]
         cpu0 = time.process_time()
         wall0 = time.perf_counter()
         summary = generate_video(job)

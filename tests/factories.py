@@ -7,8 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from uecity import __version__
+from uecity.boxes import VideoBoxes
 from uecity.dataset import Dataset
 from uecity.records import (
     CameraExtrinsics,
@@ -35,6 +37,9 @@ def camera() -> CameraModel:
     )
 
 
+BOX_ROW_COLUMNS = ("frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation")
+
+
 def box_rows() -> pd.DataFrame:
     """Track 0 on every frame, track 1 on frames 0..2, track 2 (a pedestrian) on frames 3..4."""
     rows = []
@@ -44,9 +49,12 @@ def box_rows() -> pd.DataFrame:
             rows.append((frame, 1, 30.0, 10.0, 50.0, 30.0, 0.8, 0.0))
         if frame >= 3:
             rows.append((frame, 2, 40.0, 20.0, 46.0, 40.0, 1.0, 0.25))
-    return pd.DataFrame(
-        rows, columns=["frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation"]
-    )
+    return pd.DataFrame(rows, columns=[*BOX_ROW_COLUMNS])
+
+
+def as_video_boxes(frame: pd.DataFrame) -> VideoBoxes:
+    """A DataFrame of box rows (the `boxes.parquet` columns) as the box record."""
+    return VideoBoxes.from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def build_small_dataset(root: Path, *, videos: tuple[str, ...] = ("0001", "0002")) -> Dataset:
@@ -107,7 +115,7 @@ def build_small_dataset(root: Path, *, videos: tuple[str, ...] = ("0001", "0002"
                 ),
             ]
         )
-        video.write_boxes(box_rows())
+        video.write_boxes(as_video_boxes(box_rows()))
         video.write_motion(
             [
                 MotionInterval(track_id=0, label="moving", start=0, end=4, source="auto"),

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from tests.factories import BOX_ROW_COLUMNS, as_video_boxes
 from uecity import __version__
 from uecity.dataset import Dataset
 from uecity.image_files import encode_image
@@ -235,12 +236,7 @@ def build_traffic_dataset(root: Path, spec: TrafficSpec = TrafficSpec()) -> Data
             ):
                 rows.append((int(f), track, float(a), float(b), float(c), float(d), 1.0, 0.0))
         video.write_objects(objects)
-        video.write_boxes(
-            pd.DataFrame(
-                rows,
-                columns=["frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation"],
-            )
-        )
+        video.write_boxes(as_video_boxes(pd.DataFrame(rows, columns=[*BOX_ROW_COLUMNS])))
         video.write_motion(intervals)
         image = np.full((h, w, 3), 90, np.uint8)
         cv2.line(image, (0, h // 2), (w - 1, h // 2), (200, 200, 200), max(1, h // 60))

@@ -18,21 +18,16 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute
 import pyarrow.parquet as pq
 
 from uecity.atomic_write import atomic_path, atomic_write_bytes
-from uecity.boxes import FrameBoxes
+from uecity.boxes import VideoBoxes
 from uecity.errors import DatasetError, RevisionConflict
 from uecity.image_files import encode_image
 from uecity.record_io import load_json, read_record, write_record
 from uecity.records import (
-    BOX_SCHEMA,
     FORMAT_VERSION,
-    OPTIONAL_BOX_COLUMNS,
-    REQUIRED_BOX_COLUMNS,
     DatasetManifest,
     Expression,
     MotionFile,
@@ -58,61 +53,7 @@ class Frame:
 
     index: int
     image_path: Path
-    boxes: FrameBoxes
-
-
-def _column_type_fits(actual: pa.DataType, expected: pa.DataType) -> bool:
-    """Integer columns take any integer type, float columns any integer or float type: tables
-    made with pandas (int64/float64) are read as they are and cast to the on-disk types."""
-    if pa.types.is_null(actual):  # an empty column of no particular type
-        return True
-    if pa.types.is_integer(expected):
-        return pa.types.is_integer(actual)
-    return pa.types.is_floating(actual) or pa.types.is_integer(actual)
-
-
-def check_box_table_schema(table_schema: pa.Schema) -> list[str]:
-    """Problems with a box table's columns: missing, mistyped, or a partial amodal set."""
-    problems = []
-    present = [name for name in OPTIONAL_BOX_COLUMNS if name in table_schema.names]
-    if present and len(present) != len(OPTIONAL_BOX_COLUMNS):
-        problems.append(f"amodal columns must come all four or none; found only {present}")
-    for name, dtype in {**REQUIRED_BOX_COLUMNS, **OPTIONAL_BOX_COLUMNS}.items():
-        if name not in table_schema.names:
-            if name in REQUIRED_BOX_COLUMNS:
-                problems.append(f"column '{name}' is missing (expected {dtype})")
-        elif not _column_type_fits(table_schema.field(name).type, dtype):
-            kind = "an integer" if pa.types.is_integer(dtype) else "a number"
-            problems.append(
-                f"column '{name}' has type {table_schema.field(name).type}, expected {kind} "
-                f"({dtype})"
-            )
-    return problems
-
-
-def to_box_table(boxes: pa.Table | pd.DataFrame) -> pa.Table:
-    """Cast a box table or DataFrame to the on-disk schema, sorted by (frame, track_id)."""
-    if isinstance(boxes, pd.DataFrame):
-        boxes = pa.Table.from_pandas(boxes, preserve_index=False)
-    problems = check_box_table_schema(boxes.schema)
-    if problems:
-        raise DatasetError(f"not a box table: {'; '.join(problems)}")
-    has_amodal = all(name in boxes.column_names for name in OPTIONAL_BOX_COLUMNS)
-    fields = [f for f in BOX_SCHEMA if f.name in REQUIRED_BOX_COLUMNS or has_amodal]
-    schema = pa.schema(fields)
-    nulls = [f.name for f in fields if not f.nullable and boxes.column(f.name).null_count]
-    if nulls:
-        column = boxes.column(nulls[0])
-        row = int(pa.compute.index(column.is_null(), True).as_py())
-        raise DatasetError(
-            f"column '{nulls[0]}' has {column.null_count} null value(s) (first at row {row}); "
-            "every box needs a value in every column"
-        )
-    try:
-        table = boxes.select([f.name for f in fields]).cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as error:
-        raise DatasetError(f"box values do not fit the on-disk types: {error}") from None
-    return table.sort_by([("frame", "ascending"), ("track_id", "ascending")])
+    boxes: VideoBoxes
 
 
 def check_referents(
@@ -215,8 +156,8 @@ class Video:
         write_record(self.objects_path, ObjectsFile(objects=ordered))
 
     # --- boxes.parquet
-    def boxes_table(self) -> pa.Table:
-        """All boxes of the video as an Arrow table with the `BOX_SCHEMA` columns."""
+    def boxes(self) -> VideoBoxes:
+        """All boxes of the video, sorted by (frame, track_id)."""
         try:
             table = pq.read_table(self.boxes_path)
         except FileNotFoundError:
@@ -226,56 +167,25 @@ class Video:
                 f"not a readable Parquet file: {error}", path=self.boxes_path
             ) from None
         try:
-            return to_box_table(table)
+            return VideoBoxes.from_arrow(table).sorted()
         except DatasetError as error:
             raise DatasetError(error.args[0], path=self.boxes_path) from None
 
-    def box_keys(self) -> set[tuple[int, int]]:
-        """The (frame, track_id) pairs that have a box."""
-        table = self.boxes_table()
-        frames, tracks = table.column("frame").to_pylist(), table.column("track_id").to_pylist()
-        return set(zip(frames, tracks, strict=True))
-
-    def boxes_dataframe(self) -> pd.DataFrame:
-        return self.boxes_table().to_pandas()
-
-    def write_boxes(self, boxes: pa.Table | pd.DataFrame) -> None:
-        table = to_box_table(boxes)
+    def write_boxes(self, boxes: VideoBoxes) -> None:
+        try:
+            table = boxes.to_arrow()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as error:
+            raise DatasetError(
+                f"box values do not fit the on-disk types: {error}", path=self.boxes_path
+            ) from None
         with atomic_path(self.boxes_path) as temporary:
-            # No pandas metadata and fixed options: the same boxes give the same bytes.
-            pq.write_table(
-                table.replace_schema_metadata(None),
-                temporary,
-                compression="zstd",
-                row_group_size=1 << 20,
-            )
+            # No metadata and fixed options: the same boxes give the same bytes.
+            pq.write_table(table, temporary, compression="zstd", row_group_size=1 << 20)
 
     def frames(self) -> Iterator[Frame]:
         """Every frame in order, with its image path and its boxes (empty where none)."""
-        table = self.boxes_table()
-        frames = table.column("frame").to_numpy()
-        order = np.argsort(frames, kind="stable")
-        frames = frames[order]
-        xyxy = np.stack(
-            [table.column(c).to_numpy()[order] for c in ("x1", "y1", "x2", "y2")], axis=1
-        )  # (N, 4)
-        track_id = table.column("track_id").to_numpy()[order]
-        visibility = table.column("visibility").to_numpy()[order]
-        truncation = table.column("truncation").to_numpy()[order]
-        num_frames = self.info.num_frames
-        bounds = np.searchsorted(frames, np.arange(num_frames + 1))
-        for index in range(num_frames):
-            rows = slice(bounds[index], bounds[index + 1])
-            yield Frame(
-                index=index,
-                image_path=self.frame_path(index),
-                boxes=FrameBoxes(
-                    xyxy=xyxy[rows],
-                    track_id=track_id[rows],
-                    visibility=visibility[rows],
-                    truncation=truncation[rows],
-                ),
-            )
+        for index, boxes in self.boxes().by_frame(self.info.num_frames):
+            yield Frame(index=index, image_path=self.frame_path(index), boxes=boxes)
 
     # --- motion.json
     def motion(self) -> MotionFile:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from uecity.atomic_write import atomic_path
+from uecity.boxes import VideoBoxes
 from uecity.dataset import Dataset
 from uecity.errors import DatasetError
 
@@ -27,14 +28,14 @@ def _track_colour(track_id: int) -> tuple[int, int, int]:
 
 def render_tile(
     image: np.ndarray,
-    boxes,
+    boxes: VideoBoxes,
     labels: dict[int, str],
     scale: float,
     max_labels: int = 40,
 ) -> np.ndarray:
     """One frame with its boxes drawn, resized by `scale`."""
     tile = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    order = np.argsort(-(boxes.xyxy[:, 3] if len(boxes.track_id) else np.zeros(0)))
+    order = np.argsort(-boxes.xyxy[:, 3])  # the nearest (lowest) boxes last, on top
     for k, i in enumerate(order):
         tid = int(boxes.track_id[i])
         x1, y1, x2, y2 = (boxes.xyxy[i] * scale).tolist()
@@ -77,12 +78,13 @@ def contact_sheet(
         video = dataset.video(vid)
         objects = {o.track_id: o for o in video.objects()}
         motion = video.motion().intervals
-        frame = next(f for f in video.frames() if f.index == index)
-        image = cv2.imread(str(frame.image_path), cv2.IMREAD_COLOR)
+        boxes = video.boxes().of_frame(index)
+        image_path = video.frame_path(index)
+        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if image is None:
-            raise DatasetError("cannot read frame image", path=frame.image_path)
+            raise DatasetError("cannot read frame image", path=image_path)
         labels = {}
-        for tid in frame.boxes.track_id.tolist():
+        for tid in boxes.track_id.tolist():
             o = objects.get(tid)
             words = [str(tid)]
             if o is not None:
@@ -105,7 +107,7 @@ def contact_sheet(
             ]
             labels[tid] = " ".join(w for w in words if w)
         scale = tile_width / image.shape[1]
-        tile = render_tile(image, frame.boxes, labels, scale)
+        tile = render_tile(image, boxes, labels, scale)
         cv2.putText(
             tile,
             f"{vid} frame {index}",

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
 from uecity.atomic_write import is_temporary
-from uecity.dataset import MANIFEST_NAME, check_box_table_schema
+from uecity.boxes import VideoBoxes
+from uecity.dataset import MANIFEST_NAME
 from uecity.errors import DatasetError
 from uecity.image_files import ImageFileProblem, image_size_wh
 from uecity.record_io import describe_validation_error, load_json
@@ -29,6 +30,7 @@ from uecity.records import (
     ObjectsFile,
     VideoInfo,
 )
+from uecity.records.boxes import check_box_table_schema
 from uecity.run_journal import JOURNAL_NAME, finish_command, is_held, read_journal
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
@@ -309,44 +311,18 @@ class _Validator:
             self.problem(path, message)
         if schema_problems:
             return None
-        self.report.boxes += table.num_rows
-        columns = {
-            name: table.column(name).to_numpy(zero_copy_only=False)
-            for name in ("frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation")
-        }
-        frames, tracks = columns["frame"], columns["track_id"]
-        x1, y1, x2, y2 = (columns[c] for c in ("x1", "y1", "x2", "y2"))
-
-        def check(mask: np.ndarray, message: str) -> None:
-            self.rows(path, np.flatnonzero(mask), frames, tracks, message)
-
-        finite = np.isfinite(x1) & np.isfinite(y1) & np.isfinite(x2) & np.isfinite(y2)
-        check(~finite, "box coordinate is NaN or infinite")
-        with np.errstate(invalid="ignore"):
-            check(finite & ((x2 < x1) | (y2 < y1)), "box is inverted (x2 < x1 or y2 < y1)")
-            check(finite & ((x2 == x1) | (y2 == y1)), "box is empty (zero width or height)")
-            if info is not None:
-                outside = (x1 < 0) | (y1 < 0) | (x2 > info.width) | (y2 > info.height)
-                check(
-                    finite & outside,
-                    f"box reaches outside the {info.width}x{info.height} "
-                    "image (edges are exclusive: x2 <= width)",
-                )
-            for name in ("visibility", "truncation"):
-                value = columns[name]
-                check(~((value >= 0) & (value <= 1)), f"{name} outside 0..1")
-        check(tracks < 0, "negative track id")
-        if info is not None:
-            check(
-                (frames < 0) | (frames >= info.num_frames),
-                f"frame outside the video's range 0..{info.num_frames - 1}",
-            )
-        pairs = frames.astype(np.int64) * (1 << 32) + tracks.astype(np.int64)
-        _, first_index = np.unique(pairs, return_index=True)
-        check(
-            np.isin(np.arange(len(pairs)), first_index, invert=True),
-            "second box for the same (frame, track)",
+        try:
+            boxes = VideoBoxes.from_arrow(table, nulls_as_nan=True)
+        except DatasetError as error:
+            self.problem(path, error.args[0])
+            return None
+        self.report.boxes += len(boxes)
+        frames, tracks = boxes.frame, boxes.track_id
+        width, height, num_frames = (
+            (info.width, info.height, info.num_frames) if info is not None else (None, None, None)
         )
+        for rows, message in boxes.problems(width, height, num_frames):
+            self.rows(path, np.flatnonzero(rows), frames, tracks, message)
         if object_ids is not None:
             box_ids = set(np.unique(tracks).tolist())
             for track in sorted(box_ids - object_ids):
@@ -357,7 +333,7 @@ class _Validator:
                     "object has no box in boxes.parquet",
                     f"track {track}",
                 )
-        return set(zip(frames.tolist(), tracks.tolist(), strict=True))
+        return set(boxes.frame_track_pairs())
 
     def motion(
         self,

@@ -73,8 +73,8 @@ def test_frames_carry_their_boxes(dataset: Dataset) -> None:
 
 def test_frames_without_boxes_are_empty_not_missing(dataset: Dataset) -> None:
     video = dataset.video("0002")
-    frame = video.boxes_dataframe()
-    video.write_boxes(frame[frame.frame != 2])
+    boxes = video.boxes()
+    video.write_boxes(boxes[boxes.frame != 2])
     frames = list(video.frames())
     assert len(frames) == NUM_FRAMES and len(frames[2].boxes) == 0
     assert frames[2].boxes.xyxy.shape == (0, 4)
@@ -82,9 +82,9 @@ def test_frames_without_boxes_are_empty_not_missing(dataset: Dataset) -> None:
 
 def test_boxes_are_written_sorted_and_reproducibly(dataset: Dataset) -> None:
     video = dataset.video("0001")
-    frame = video.boxes_dataframe()
+    boxes = video.boxes()
     before = video.boxes_path.read_bytes()
-    video.write_boxes(frame.sample(frac=1.0, random_state=3))
+    video.write_boxes(boxes[np.random.default_rng(3).permutation(len(boxes))])
     assert video.boxes_path.read_bytes() == before
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tests.factories import build_small_dataset
+from tests.factories import as_video_boxes, build_small_dataset
 from uecity.dataset import Dataset
 from uecity.record_io import read_record, write_record
 from uecity.records import (
@@ -215,10 +215,10 @@ def test_box_rows_round_trip_through_parquet(tmp_path: Path) -> None:
             ]
         columns = list(BoxRow.model_fields) if with_amodal else list(BoxRow.model_fields)[:8]
         frame = pd.DataFrame([r.model_dump() for r in rows], columns=columns)
-        video.write_boxes(frame)
-        back = [BoxRow.model_validate(r) for r in video.boxes_table().to_pylist()]
+        video.write_boxes(as_video_boxes(frame))
+        back = [BoxRow.model_validate(r) for r in video.boxes().to_arrow().to_pylist()]
         assert back == sorted(rows, key=lambda r: (r.frame, r.track_id))
-        assert len(video.boxes_dataframe()) == len(rows)
+        assert len(video.boxes()) == len(rows)
 
     round_trip()
 

@@ -48,5 +48,5 @@ def test_written_records_satisfy_their_schema(tmp_path: Path, schema: str, relat
 def test_box_rows_satisfy_their_schema(tmp_path: Path) -> None:
     dataset = build_small_dataset(tmp_path / "d")
     document = json.loads((REPO_SCHEMAS / "box-row.schema.json").read_text())
-    for row in dataset.video("0001").boxes_table().to_pylist():
+    for row in dataset.video("0001").boxes().to_arrow().to_pylist():
         jsonschema.validate({k: v for k, v in row.items() if v is not None}, document)

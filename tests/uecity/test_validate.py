@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.factories import box_rows, build_small_dataset
+from tests.factories import as_video_boxes, box_rows, build_small_dataset
 from uecity.records import REQUIRED_BOX_COLUMNS
 from uecity.validate import validate_dataset
 
@@ -59,14 +59,14 @@ def add_box_of_unknown_track(root: Path) -> None:
     frame.loc[len(frame)] = [1, 9, 1.0, 1.0, 5.0, 5.0, 1.0, 0.0]
     from uecity.dataset import Dataset
 
-    Dataset.open(root).video("0001").write_boxes(frame)
+    Dataset.open(root).video("0001").write_boxes(as_video_boxes(frame))
 
 
 def remove_track_boxes(root: Path) -> None:
     from uecity.dataset import Dataset
 
     frame = box_rows()
-    Dataset.open(root).video("0001").write_boxes(frame[frame.track_id != 2])
+    Dataset.open(root).video("0001").write_boxes(as_video_boxes(frame[frame.track_id != 2]))
 
 
 CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str, str]] = {

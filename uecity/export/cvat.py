@@ -90,11 +90,9 @@ def video_xml(video: Video) -> bytes:
         frames = covered.setdefault(key, np.zeros(info.num_frames + 1, dtype=bool))
         frames[interval.start : interval.end + 1] = True
     objects = {o.track_id: o for o in video.objects()}
-    table = video.boxes_table()
-    frame = table.column("frame").to_numpy()
-    track = table.column("track_id").to_numpy()
-    xyxy = np.stack([table.column(c).to_numpy() for c in ("x1", "y1", "x2", "y2")], 1)
-    occlusion = table.column("visibility").to_numpy() < 0.5
+    boxes = video.boxes()
+    frame, track, xyxy = boxes.frame, boxes.track_id, boxes.xyxy
+    occlusion = boxes.visibility < 0.5
     for number, track_id in enumerate(np.unique(track)):
         record = objects.get(int(track_id))
         element = _sub(

@@ -82,18 +82,8 @@ def export_mot(
         for video_id in members:
             video = dataset.video(video_id)
             info = video.info
-            table = video.boxes_table()
-            xyxy = np.stack([table.column(c).to_numpy() for c in ("x1", "y1", "x2", "y2")], 1)
-            boxes = {
-                (int(f), int(t)): xyxy[i]
-                for i, (f, t) in enumerate(
-                    zip(
-                        table.column("frame").to_numpy(),
-                        table.column("track_id").to_numpy(),
-                        strict=True,
-                    )
-                )
-            }
+            video_boxes = video.boxes()
+            boxes = dict(zip(video_boxes.frame_track_pairs(), video_boxes.xyxy, strict=True))
             for expression in expressions[video_id]:
                 check_referents(
                     expression,

@@ -84,7 +84,7 @@ def global_track_ids(dataset: Dataset) -> dict[str, dict[int, int]]:
     ids: dict[str, dict[int, int]] = {}
     next_id = 0
     for video_id in dataset.videos:
-        native = sorted({int(track) for _, track in dataset.video(video_id).box_keys()})
+        native = sorted(set(dataset.video(video_id).boxes().track_id.tolist()))
         ids[video_id] = {track: next_id + k for k, track in enumerate(native)}
         next_id += len(native)
     return ids
@@ -249,7 +249,7 @@ def export_refer_kitti(
     expressions = 0
     for video_id in dataset.videos:
         video = dataset.video(video_id)
-        boxes = video.box_keys()
+        boxes = set(video.boxes().frame_track_pairs())
         name = names[video_id]
         for expression in video.expressions():
             source = video.expressions_folder / f"{expression.expression_id}.json"

@@ -35,6 +35,8 @@ from uecity.generate.worker import PARTIAL, VideoJob, VideoSummary, generate_vid
 from uecity.motion.auto import VOCABULARY
 from uecity.record_io import load_json
 from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
+from uecity.render.backends import build_backend
+from uecity.render.protocol import RenderBackend
 from uecity.run_journal import JOURNAL_NAME, RunJournal, refuse_if_held
 from uecity.scene.spec import COLOURS, SceneSpec, spec_to_plain
 from uecity.traffic.network import build_network
@@ -129,45 +131,12 @@ def build_manifest(spec: SceneSpec, videos: list[str]) -> DatasetManifest:
     )
 
 
-def make_jobs(
-    spec: SceneSpec, out: Path, shard: Shard, unrealcv: UnrealCvSettings | None = None
-) -> list[VideoJob]:
+def make_jobs(spec: SceneSpec, out: Path, shard: Shard, backend: RenderBackend) -> list[VideoJob]:
     sequences = np.random.SeedSequence(spec.run.seed).spawn(spec.run.videos)
     ids = video_ids(spec)
     return [
-        VideoJob(spec, i, ids[i], sequences[i], out, unrealcv)
-        for i in shard.select(spec.run.videos)
+        VideoJob(spec, i, ids[i], sequences[i], out, backend) for i in shard.select(spec.run.videos)
     ]
-
-
-def check_unrealcv(
-    spec: SceneSpec, workers: int, settings: UnrealCvSettings | None
-) -> UnrealCvSettings:
-    """Refuse an Unreal run that cannot work, before any video: one engine serves one client,
-    the catalog must be sound and (puppeteer mode) give every object type an asset, and the
-    engine must answer."""
-    from uecity.scene.spec import PEDESTRIAN_TYPES
-    from uecity.traffic.demand import PARKED_TYPES
-    from uecity.unreal.backend import UnrealCvSettings
-    from uecity.unreal.catalog import check_catalog_covers
-
-    settings = settings or UnrealCvSettings()
-    if workers > 1:
-        raise UsageError(
-            "--workers must be 1 with the unrealcv backend: an Unreal Engine serves one client "
-            "at a time (run one engine per shard with --shard i/n to go parallel)"
-        )
-    catalog = settings.catalog()
-    if spec.run.mode == "puppeteer":  # in observe mode the engine's own actors are recorded
-        demand = spec.demand
-        needed = {("vehicle", t) for t, mix in demand.mix.items() if mix.share > 0}
-        if demand.parked_vehicles > 0:
-            needed |= {("vehicle", t) for t in PARKED_TYPES}
-        if demand.pedestrians_per_hour > 0:
-            needed |= {("pedestrian", t) for t in PEDESTRIAN_TYPES}
-        check_catalog_covers(catalog, needed, path=settings.catalog_path)
-    settings.check_reachable()
-    return settings
 
 
 def check_cameras(spec: SceneSpec, jobs: list[VideoJob]) -> None:
@@ -239,9 +208,9 @@ def plan_run(
                     f"cannot resume {out}: it was generated from another spec or seed "
                     f"(its '{key}' differs); use the same spec, seed and overrides"
                 )
-    if spec.run.backend == "unrealcv":
-        unrealcv = check_unrealcv(spec, workers, unrealcv)
-    jobs = make_jobs(spec, out, shard, unrealcv)
+    backend = build_backend(spec.run.backend, unrealcv)
+    backend.check_run(spec, workers)
+    jobs = make_jobs(spec, out, shard, backend)
     check_cameras(spec, jobs)
     plan = RunPlan(spec, out, shard, resume, workers, jobs)
     plan.pending = [j for j in jobs if not (resume and is_finished(out, j.video_id))]

@@ -11,24 +11,22 @@ renderer), so each part draws the same numbers whatever else changes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
 import os
 import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
 
+from uecity.boxes import VideoBoxes
 from uecity.camera import Camera, auto_camera
 from uecity.dataset import Dataset, Video
-from uecity.errors import SpecError
 from uecity.image_files import encode_image
 from uecity.motion.auto import LabelConfig, Trajectory, auto_intervals
 from uecity.records import (
@@ -41,24 +39,12 @@ from uecity.records import (
     ObjectRecord,
     VideoInfo,
 )
-from uecity.render.actors import actors_box_corners
-from uecity.render.mask_boxes import (
-    Annotation,
-    Rect,
-    VisibleBoxes,
-    annotate,
-    boxes_from_mask,
-    search_rectangles,
-    silhouette_pixels,
-)
-from uecity.render.protocol import PendingFrame, RenderedFrame, Renderer
+from uecity.render.mask_boxes import frame_boxes
+from uecity.render.protocol import FrameSource, PendingFrame, RenderBackend, Renderer
 from uecity.scene.spec import SceneSpec
 from uecity.traffic.demand import ActorSpec, build_demand
 from uecity.traffic.network import Network, build_network
 from uecity.traffic.simulation import TrafficSimulation, WorldState, sumo_seed
-
-if TYPE_CHECKING:  # the Unreal stack is imported only when a run uses it
-    from uecity.unreal.backend import UnrealCvSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +61,7 @@ class VideoJob:
     video_id: str
     seed_sequence: np.random.SeedSequence
     out: Path
-    unrealcv: UnrealCvSettings | None = None  # where the engine is, for backend: unrealcv
+    backend: RenderBackend  # the run's render backend (`uecity.render.backends.build_backend`)
 
     def generators(self) -> dict[str, np.random.Generator]:
         names = ("camera", "demand", "sumo", "render")
@@ -128,22 +114,6 @@ def video_camera(spec: SceneSpec, network: Network, index: int, rng: np.random.G
     )
 
 
-def build_renderer(
-    job: VideoJob, camera: Camera, network: Network, rng: np.random.Generator
-) -> Renderer:
-    """The render backend of the spec: the embedded `sim`, or Unreal Engine via UnrealCV."""
-    backend = job.spec.run.backend
-    if backend == "sim":
-        from uecity.render.sim import SimRenderer
-
-        return SimRenderer(camera, network, rng)
-    if backend == "unrealcv":
-        from uecity.unreal.backend import UnrealCvSettings
-
-        return (job.unrealcv or UnrealCvSettings()).build_renderer(camera)
-    raise SpecError(f"unknown backend {backend!r}", field="run.backend")
-
-
 def camera_record(camera: Camera) -> CameraModel:
     return CameraModel(
         intrinsics=CameraIntrinsics(fx=camera.fx, fy=camera.fy, cx=camera.cx, cy=camera.cy),
@@ -173,60 +143,14 @@ class _Tracks:
             )
 
 
-def _frame_boxes(
-    camera: Camera, rendered: RenderedFrame, world: WorldState, ids: dict[str, int], spec: SceneSpec
-) -> tuple[list[Annotation], list[int]]:
-    """The annotated boxes of one rendered frame, and the ids whose pixels reach the edge of
-    the rectangle searched for them (the mesh is bigger than its 3D box: the box is cut)."""
-    if rendered.unoccluded_pixels is None:  # any actor may show: the box search tells
-        actors = [a for a in world.actors if a.sumo_id in ids]
-    else:
-        actors = [a for a in world.actors if ids[a.sumo_id] in rendered.unoccluded_pixels]
-    amodal, search = search_rectangles(camera, actors, ids)
-    visible = boxes_from_mask(rendered.instance_mask, search)
-    unoccluded = rendered.unoccluded_pixels
-    if unoccluded is None:
-        shown = set(visible.ids.tolist())
-        seen = [a for a in actors if ids[a.sumo_id] in shown]
-        unoccluded = {
-            ids[a.sumo_id]: silhouette_pixels(camera, c)
-            for a, c in zip(seen, actors_box_corners(seen), strict=True)
-        }
-    run = spec.run
-    boxes = annotate(
-        visible,
-        amodal,
-        unoccluded,
-        camera.width,
-        camera.height,
-        run.min_visibility,
-        run.min_box_pixels,
-    )
-    return boxes, _reaching_the_edge(visible, search, camera.width, camera.height)
-
-
-def _reaching_the_edge(
-    visible: VisibleBoxes, search: dict[int, Rect], width: int, height: int
-) -> list[int]:
-    """Ids whose visible box touches a side of its search rectangle inside the image."""
-    out = []
-    for iid, (x1, y1, x2, y2) in zip(visible.ids.tolist(), visible.xyxy.tolist(), strict=True):
-        rx0, ry0, rx1, ry1 = search[iid]
-        if (0 < rx0 == x1) or (0 < ry0 == y1) or (x2 == rx1 < width) or (y2 == ry1 < height):
-            out.append(iid)
-    return out
-
-
 def _trajectories(
-    tracks: _Tracks, box_rows: list[tuple], final_ids: dict[int, int]
+    tracks: _Tracks, boxes: VideoBoxes, final_ids: dict[int, int]
 ) -> list[Trajectory]:
-    by_track: dict[int, list[tuple]] = {}
-    for row in box_rows:
-        by_track.setdefault(row[1], []).append(row)
+    """The trajectory of each track for auto motion; `boxes` carries instance ids."""
     out = []
     for iid, tid in final_ids.items():
         rows = np.array(tracks.rows[iid], dtype=np.float64)
-        boxes = by_track.get(iid, [])
+        own = boxes.by_track(iid)
         out.append(
             Trajectory(
                 track_id=tid,
@@ -239,45 +163,33 @@ def _trajectories(
                 parked=rows[:, 5].astype(bool),
                 on_junction=rows[:, 6].astype(bool),
                 on_crossing=rows[:, 7].astype(bool),
-                box_frames=np.array([b[0] for b in boxes], np.int64),
-                box_cx=np.array([(b[2] + b[4]) / 2 for b in boxes]),
-                box_bottom=np.array([b[5] for b in boxes], np.float64),
+                box_frames=own.frame,
+                box_cx=(own.xyxy[:, 0] + own.xyxy[:, 2]) / 2,
+                box_bottom=own.xyxy[:, 3],
             )
         )
     return out
 
 
-BOX_COLUMNS = [
-    "frame", "track_id", "x1", "y1", "x2", "y2", "visibility", "truncation",
-    "amodal_x1", "amodal_y1", "amodal_x2", "amodal_y2",
-]  # fmt: skip
-
-
-class FrameSource(Protocol):
-    """Where a video's world states come from: SUMO (puppeteer) or the engine (observe)."""
-
-    def frames(self, count: int) -> Iterator[WorldState]: ...
-
-
 def _record(
-    sim: FrameSource,
+    source: FrameSource,
     renderer: Renderer,
     staging: Video,
     job: VideoJob,
     tracks: _Tracks,
     t: dict[str, float],
     progress: ProgressFn | None,
-) -> list[tuple]:
-    """Simulate, render, box and write every frame; returns the box rows (instance ids).
+) -> VideoBoxes:
+    """Simulate, render, box and write every frame; returns the boxes (instance ids).
 
     Pipelined by one frame: frame n + 1 is simulated and started before frame n is finished,
     boxed, encoded and written, so a backend with an engine of its own renders the next frame
     while we work on this one.
     """
-    spec, run = job.spec, job.spec.run
+    run = job.spec.run
     camera = renderer.camera
-    box_rows: list[tuple] = []
-    frames = sim.frames(run.frames)
+    per_frame: list[VideoBoxes] = []
+    frames = source.frames(run.frames)
     started: deque[tuple[WorldState, PendingFrame]] = deque()
     cut_frames: dict[int, int] = {}  # instance id → boxes cut at the edge of its 3D box
     for index in range(run.frames):
@@ -294,7 +206,10 @@ def _record(
         rendered = pending.result()
         now = time.perf_counter()
         t["render"] += now - clock
-        boxes, cut = _frame_boxes(camera, rendered, world, tracks.instance_ids, spec)
+        boxes, cut = frame_boxes(
+            camera, rendered, world, tracks.instance_ids, run.min_visibility, run.min_box_pixels
+        )
+        per_frame.append(boxes)
         for iid in cut:
             cut_frames[iid] = cut_frames.get(iid, 0) + 1
         clock, now = now, time.perf_counter()
@@ -305,10 +220,6 @@ def _record(
         # Plain writes: the staging folder becomes visible only as a whole.
         (staging.frames_folder / f"{index:06d}.{run.image_format}").write_bytes(data)
         t["write"] += time.perf_counter() - now
-        for b in boxes:
-            box_rows.append(
-                (index, b.instance_id, *b.xyxy, b.visibility, b.truncation, *b.amodal_xyxy)
-            )
         if progress is not None and (index % 10 == 9 or index == run.frames - 1):
             progress(job.video_id, index + 1, run.frames)
     if cut_frames:
@@ -319,13 +230,13 @@ def _record(
             "asset catalog",
             job.video_id, len(cut_frames), sum(cut_frames.values()), ", ".join(assets),
         )  # fmt: skip
-    return box_rows
+    return VideoBoxes.concatenate(per_frame)
 
 
 def _post_process(
     staging: Video,
     tracks: _Tracks,
-    box_rows: list[tuple],
+    boxes: VideoBoxes,
     camera: Camera,
     fps: float,
     asset_name: Callable[[ActorSpec], str],
@@ -337,22 +248,18 @@ def _post_process(
     empty, for the annotator. Returns (objects, boxes) written.
     """
     first_seen: dict[int, int] = {}
-    for row in box_rows:
-        first_seen.setdefault(row[1], row[0])
+    for frame, iid in boxes.frame_track_pairs():
+        first_seen.setdefault(iid, frame)
     order = sorted(first_seen, key=lambda iid: (first_seen[iid], iid))
     final_ids = {iid: k for k, iid in enumerate(order)}
     staging.write_objects(
         [_object_record(final_ids[iid], tracks.specs[iid], asset_name) for iid in order]
     )
-    table = pd.DataFrame(box_rows, columns=BOX_COLUMNS)
-    table = table.astype({c: "float64" for c in BOX_COLUMNS[2:]})
-    table["frame"] = table["frame"].astype("int64")
-    table["track_id"] = table["track_id"].map(final_ids).astype("int64")
-    staging.write_boxes(table)
+    staging.write_boxes(boxes.with_track_ids([final_ids[i] for i in boxes.track_id.tolist()]))
     if not auto_motion:
         staging.write_motion([])
-        return len(order), len(table)
-    trajectories = _trajectories(tracks, box_rows, final_ids)
+        return len(order), len(boxes)
+    trajectories = _trajectories(tracks, boxes, final_ids)
     staging.write_motion(
         [
             MotionInterval(
@@ -366,7 +273,7 @@ def _post_process(
             for i in auto_intervals(trajectories, camera, LabelConfig(fps=fps))
         ]
     )
-    return len(order), len(table)
+    return len(order), len(boxes)
 
 
 def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSummary:
@@ -381,43 +288,38 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     staging = Dataset(staging_root, _placeholder_manifest(job.video_id)).video(job.video_id)
     staging.frames_folder.mkdir(parents=True)
     tracks = _Tracks()
-    frame_times_s: tuple[float, ...] | None = None  # SUMO's frames are 1/fps apart
-    with tempfile.TemporaryDirectory(prefix="uecity-video-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="uecity-video-") as scratch,
+        contextlib.ExitStack() as stack,
+    ):
         network = build_network(spec.intersection, Path(scratch))
         camera = video_camera(spec, network, job.index, rng["camera"])
         duration = run.warmup_s + run.frames / cap.fps + 5.0
         demand = build_demand(spec.demand, network, duration, Path(scratch), rng["demand"])
-        renderer = build_renderer(job, camera, network, rng["render"])
+        renderer = job.backend.renderer(camera, network, rng["render"])
+        stack.callback(renderer.close)
+        source: FrameSource
+        if run.mode == "observe":  # the engine moves its own traffic: it is the frame source
+            renderer = source = job.backend.observe(renderer, cap.fps)
+        else:  # SUMO moves the traffic; the backend renders its poses
+            seed = sumo_seed(rng["sumo"])
+            source = stack.enter_context(
+                TrafficSimulation(network, demand, cap.fps, seed, Path(scratch))
+            )
         t["setup"] = time.perf_counter() - clock
-        try:
-            if run.mode == "observe":
-                # The engine moves its own traffic: it is the frame source and the renderer.
-                from uecity.unreal.observe import EngineObserver
-
-                observer = EngineObserver(renderer, cap.fps)  # type: ignore[arg-type]
-                observer.warm_up(run.warmup_s)
-                box_rows = _record(observer, observer, staging, job, tracks, t, progress)
-                asset_name = observer.asset_name
-                frame_times_s = tuple(observer.timestamps_s)
-            else:
-                seed = sumo_seed(rng["sumo"])
-                with TrafficSimulation(network, demand, cap.fps, seed, Path(scratch)) as sim:
-                    # --- populate: the scene is busy when recording starts
-                    clock = time.perf_counter()
-                    sim.warm_up(run.warmup_s)
-                    t["sumo"] += time.perf_counter() - clock
-                    # --- simulate, render, boxes, frames
-                    box_rows = _record(sim, renderer, staging, job, tracks, t, progress)
-                asset_name = renderer.asset_name
-        finally:
-            renderer.close()
+        # --- populate: the scene is busy when recording starts
+        clock = time.perf_counter()
+        source.warm_up(run.warmup_s)
+        t["sumo"] += time.perf_counter() - clock
+        # --- simulate, render, boxes, frames
+        boxes = _record(source, renderer, staging, job, tracks, t, progress)
     # --- post-process: track ids, objects, boxes, motion
     clock = time.perf_counter()
-    objects, boxes = _post_process(
-        staging, tracks, box_rows, camera, cap.fps, asset_name, run.mode == "puppeteer"
+    objects, written = _post_process(
+        staging, tracks, boxes, camera, cap.fps, renderer.asset_name, run.mode == "puppeteer"
     )
     # --- metadata, last; then the whole folder moves into place in one rename
-    staging.write_info(_video_info(job, camera, renderer, frame_times_s))
+    staging.write_info(_video_info(job, camera, renderer, source.frame_times_s))
     final = job.out / "videos" / job.video_id
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
@@ -425,7 +327,7 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     os.replace(staging.folder, final)
     shutil.rmtree(staging_root, ignore_errors=True)
     t["post"] = time.perf_counter() - clock
-    return VideoSummary(job.video_id, run.frames, objects, boxes, t)
+    return VideoSummary(job.video_id, run.frames, objects, written, t)
 
 
 def _video_info(
@@ -436,10 +338,8 @@ def _video_info(
         "template": spec.intersection.template,
         "warmup_s": run.warmup_s,
         "min_visibility": run.min_visibility,
+        **renderer.scene_facts(),
     }
-    lighting = getattr(renderer, "lighting", None)
-    if lighting is not None:
-        scene["sun_elevation_deg"] = round(math.degrees(math.asin(float(lighting.sun[2]))), 3)
     return VideoInfo(
         video_id=job.video_id,
         width=cap.width,

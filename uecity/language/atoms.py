@@ -1,6 +1,6 @@
 """Evaluate vocabulary atoms to boolean tables over a video's box rows.
 
-A video's boxes are N rows of (frame, track_id, xyxy). Every atom becomes a boolean mask of
+A video's boxes are the N rows of its `VideoBoxes`. Every atom becomes a boolean mask of
 length N: true where the atom holds for that track at that frame. Object atoms hold for all of
 a track's rows, motion atoms on the frames of matching intervals (inclusive at both ends), box
 atoms where the box lies in the atom's image region. An expression's logic tree is then
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from uecity.boxes import VideoBoxes
 from uecity.dataset import Video
 from uecity.language.vocabulary import Atom, Vocabulary, normalise_label
 from uecity.records import LogicNode, MotionInterval, ObjectRecord
@@ -33,33 +34,26 @@ class VideoFacts:
     num_frames: int
     width: int
     height: int
-    frame: npt.NDArray[np.int64]  # (N,) sorted by (frame, track_id)
-    track_id: npt.NDArray[np.int64]  # (N,)
-    xyxy: npt.NDArray[np.float64]  # (N, 4)
+    boxes: VideoBoxes  # N rows, sorted by (frame, track_id)
     objects: dict[int, ObjectRecord]
     intervals: list[MotionInterval] = field(default_factory=list)
 
     @classmethod
     def from_video(cls, video: Video) -> VideoFacts:
-        table = video.boxes_table()  # sorted by (frame, track_id)
         info = video.info
         return cls(
             video_id=video.video_id,
             num_frames=info.num_frames,
             width=info.width,
             height=info.height,
-            frame=table.column("frame").to_numpy().astype(np.int64),
-            track_id=table.column("track_id").to_numpy().astype(np.int64),
-            xyxy=np.stack(
-                [table.column(c).to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1
-            ).astype(np.float64),
+            boxes=video.boxes(),
             objects={o.track_id: o for o in video.objects()},
             intervals=list(video.motion().intervals),
         )
 
     @property
     def num_rows(self) -> int:
-        return len(self.frame)
+        return len(self.boxes)
 
 
 class AtomTable:
@@ -71,7 +65,7 @@ class AtomTable:
         self._atoms = vocabulary.by_id()
         self._masks: dict[str, Mask] = {}
         # Dense track index of each row, so per-track facts become per-row by one gather.
-        self.tracks, self.row_track = np.unique(facts.track_id, return_inverse=True)
+        self.tracks, self.row_track = np.unique(facts.boxes.track_id, return_inverse=True)
         self._motion: dict[str, list[MotionInterval]] = {}
         for interval in facts.intervals:
             key = normalise_label(interval.label, vocabulary.label_matching)
@@ -129,17 +123,19 @@ class AtomTable:
         if not rows:
             return np.zeros(self.facts.num_rows, dtype=bool)
         track, start, end = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
-        frames = max(self.facts.num_frames, int(self.facts.frame.max()) + 1, int(end.max()) + 1)
+        frames = max(
+            self.facts.num_frames, int(self.facts.boxes.frame.max()) + 1, int(end.max()) + 1
+        )
         # A difference array per track: +1 at start, -1 after end; the running sum is > 0
         # exactly on the frames some interval covers (inclusive ends, overlaps counted once).
         delta = np.zeros((len(self.tracks), frames + 1), dtype=np.int32)
         np.add.at(delta, (track, start), 1)
         np.add.at(delta, (track, end + 1), -1)
         covered = np.cumsum(delta, axis=1) > 0  # (T, F+1)
-        return covered[self.row_track, self.facts.frame]
+        return covered[self.row_track, self.facts.boxes.frame]
 
     def _box_mask(self, centre_x: tuple[float, float], bottom_y: tuple[float, float]) -> Mask:
-        xyxy = self.facts.xyxy
+        xyxy = self.facts.boxes.xyxy
         cx = (xyxy[:, 0] + xyxy[:, 2]) / 2 / self.facts.width
         by = xyxy[:, 3] / self.facts.height
         return (cx >= centre_x[0]) & (cx < centre_x[1]) & (by >= bottom_y[0]) & (by < bottom_y[1])
@@ -152,6 +148,6 @@ def referents_by_frame(facts: VideoFacts, mask: Mask) -> dict[str, list[int]]:
     """
     # Rows are sorted by (frame, track_id) (the box table's order), so grouping keeps order.
     label: dict[str, list[int]] = {}
-    for frame, track in zip(facts.frame[mask].tolist(), facts.track_id[mask].tolist(), strict=True):
+    for frame, track in facts.boxes[mask].frame_track_pairs():
         label.setdefault(str(frame), []).append(track)
     return label

@@ -195,8 +195,8 @@ class _Sampler:
 
     def counts(self, mask: Mask) -> tuple[int, int]:
         return (
-            len(np.unique(self.table.facts.track_id[mask])),
-            len(np.unique(self.table.facts.frame[mask])),
+            len(np.unique(self.table.facts.boxes.track_id[mask])),
+            len(np.unique(self.table.facts.boxes.frame[mask])),
         )
 
     def passes(self, objects: int, frames: int) -> bool:

@@ -7,7 +7,7 @@ Layout of a native dataset:
 <root>/videos/<vid>/video.json             VideoInfo
 <root>/videos/<vid>/frames/000000.jpg      frames (or .png), 0-based
 <root>/videos/<vid>/objects.json           ObjectsFile
-<root>/videos/<vid>/boxes.parquet          rows of BoxRow (BOX_SCHEMA)
+<root>/videos/<vid>/boxes.parquet          rows of BoxRow (BOX_SCHEMA); in memory a VideoBoxes
 <root>/videos/<vid>/motion.json            MotionFile
 <root>/expressions/<vid>/<id>.json         Expression
 ```

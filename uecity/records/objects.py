@@ -17,8 +17,14 @@ class ObjectRecord(Record):
     track_id: TrackId
     category: Category
     type: str = Field(min_length=1, description="Fine type: car, suv, van, bus, truck, adult...")
-    colour_name: str | None = Field(default=None, description="Named colour ('black', 'red'...).")
-    colour_rgb: RGB | None = Field(default=None, description="The rendered base colour.")
+    colour_name: str | None = Field(
+        default=None,
+        description="Named colour ('black', 'red'...); null where the colour is unknown (an "
+        "engine actor in observe mode never seen well enough): no colour element refers to it.",
+    )
+    colour_rgb: RGB | None = Field(
+        default=None, description="The rendered base colour; null where it is unknown."
+    )
     size_m: tuple[float, float, float] | None = Field(
         default=None, description="3D size (length, width, height), metres."
     )

@@ -9,7 +9,8 @@
   outside the image), near-plane clipped; `search_rectangles`: the pixel rectangle each
   actor's pixels are looked for in (by the box code, and by the UnrealCV mask decoding).
 - `annotate`: combines them into visibility (visible / unoccluded pixels) and truncation
-  (share of the amodal box outside the image), and drops boxes under the minimum visibility.
+  (share of the amodal box outside the image), and drops boxes under the minimum visibility;
+  `frame_boxes` does all of it for one rendered frame, giving that frame's `VideoBoxes`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from uecity.boxes import VideoBoxes
 from uecity.camera import Camera
 from uecity.render.actors import actors_box_corners
+from uecity.render.protocol import RenderedFrame
 from uecity.render.raster import NEAR
-from uecity.traffic.simulation import ActorState
+from uecity.traffic.simulation import ActorState, WorldState
 
 BACKGROUND = -1
 
@@ -347,17 +350,6 @@ def silhouette_pixels(camera: Camera, corners_world: np.ndarray) -> int:
     return int(np.count_nonzero(canvas))
 
 
-@dataclass
-class Annotation:
-    """One annotated box of one frame."""
-
-    instance_id: int
-    xyxy: tuple[float, float, float, float]
-    amodal_xyxy: tuple[float, float, float, float]
-    visibility: float
-    truncation: float
-
-
 def annotate(
     visible: VisibleBoxes,
     amodal: Mapping[int, np.ndarray],
@@ -366,9 +358,11 @@ def annotate(
     height: int,
     min_visibility: float,
     min_pixels: int,
-) -> list[Annotation]:
-    """Boxes worth annotating, with visibility and truncation, sorted by instance id."""
-    out = []
+    frame: int = 0,
+) -> VideoBoxes:
+    """The boxes of frame `frame` worth annotating, with visibility, truncation and the amodal
+    box, sorted by instance id (the record's `track_id` holds the instance ids)."""
+    ids, boxes, amodal_boxes_xyxy, visibilities, truncations = [], [], [], [], []
     for iid, xyxy, pixels in zip(
         visible.ids.tolist(), visible.xyxy.tolist(), visible.pixels.tolist(), strict=True
     ):
@@ -379,13 +373,71 @@ def annotate(
         visibility = min(pixels / full, 1.0)
         if visibility < min_visibility or pixels < min_pixels:
             continue
-        out.append(
-            Annotation(
-                iid,
-                tuple(xyxy),
-                tuple(float(v) for v in box),
-                round(visibility, 4),
-                round(truncation(box, width, height), 4),
-            )
-        )
+        ids.append(iid)
+        boxes.append(xyxy)
+        amodal_boxes_xyxy.append([float(v) for v in box])
+        visibilities.append(round(visibility, 4))
+        truncations.append(round(truncation(box, width, height), 4))
+    return VideoBoxes(
+        frame=np.full(len(ids), frame, np.int64),
+        track_id=np.array(ids, np.int64),
+        xyxy=np.array(boxes, np.float64).reshape(-1, 4),
+        visibility=np.array(visibilities, np.float64),
+        truncation=np.array(truncations, np.float64),
+        amodal_xyxy=np.array(amodal_boxes_xyxy, np.float64).reshape(-1, 4),
+    )
+
+
+def frame_boxes(
+    camera: Camera,
+    rendered: RenderedFrame,
+    world: WorldState,
+    instance_ids: Mapping[str, int],
+    min_visibility: float,
+    min_pixels: int,
+) -> tuple[VideoBoxes, list[int]]:
+    """The annotated boxes of one rendered frame (instance ids as track ids), and the ids
+    whose pixels reach the edge of the rectangle searched for them (the mesh is bigger than its
+    3D box: the box is cut there).
+
+    A backend that tells each actor's unoccluded pixels (`sim`) gives visibility its exact
+    denominator; for one that cannot (`unrealcv`), the projected 3D box's silhouette stands in.
+    """
+    ids = instance_ids
+    if rendered.unoccluded_pixels is None:  # any actor may show: the box search tells
+        actors = [a for a in world.actors if a.sumo_id in ids]
+    else:
+        actors = [a for a in world.actors if ids[a.sumo_id] in rendered.unoccluded_pixels]
+    amodal, search = search_rectangles(camera, actors, ids)
+    visible = boxes_from_mask(rendered.instance_mask, search)
+    unoccluded = rendered.unoccluded_pixels
+    if unoccluded is None:
+        shown = set(visible.ids.tolist())
+        seen = [a for a in actors if ids[a.sumo_id] in shown]
+        unoccluded = {
+            ids[a.sumo_id]: silhouette_pixels(camera, c)
+            for a, c in zip(seen, actors_box_corners(seen), strict=True)
+        }
+    boxes = annotate(
+        visible,
+        amodal,
+        unoccluded,
+        camera.width,
+        camera.height,
+        min_visibility,
+        min_pixels,
+        world.frame,
+    )
+    return boxes, _reaching_the_edge(visible, search, camera.width, camera.height)
+
+
+def _reaching_the_edge(
+    visible: VisibleBoxes, search: Mapping[int, Rect], width: int, height: int
+) -> list[int]:
+    """Ids whose visible box touches a side of its search rectangle inside the image."""
+    out = []
+    for iid, (x1, y1, x2, y2) in zip(visible.ids.tolist(), visible.xyxy.tolist(), strict=True):
+        rx0, ry0, rx1, ry1 = search[iid]
+        if (0 < rx0 == x1) or (0 < ry0 == y1) or (x2 == rx1 < width) or (y2 == ry1 < height):
+            out.append(iid)
     return out

@@ -1,25 +1,35 @@
 """The contract every render backend meets: a world state in, an image and an instance mask out.
 
-A backend is a small class built for one video (static camera, static scene); `render` is then
-called once per frame, or `start` and the returned `PendingFrame`'s `wait` and `result`, which
-let a backend whose rendering happens elsewhere (an engine) work while the caller processes the
-previous frame. The `sim` backend (`uecity.render.sim`) draws with numpy/OpenCV; the
-`unrealcv` backend (a later issue) poses actors in Unreal Engine and decodes its object mask with
-`uecity.render.mask_boxes.decode_colour_mask`. Boxes are then computed the same way for both by
-`uecity.render.mask_boxes.boxes_from_mask`.
+A `RenderBackend` is what a run knows of a backend: the checks it needs before any video
+(`check_run`), a `Renderer` per video, and, in observe mode, the engine's own traffic as the
+video's `FrameSource`. The recipe (`uecity.generate.worker`) knows nothing else of it.
+
+A `Renderer` is a small class built for one video (static camera, static scene); `render` is
+then called once per frame, or `start` and the returned `PendingFrame`'s `wait` and `result`,
+which let a backend whose rendering happens elsewhere (an engine) work while the caller
+processes the previous frame. The `sim` backend (`uecity.render.sim`) draws with numpy/OpenCV;
+the `unrealcv` backend (`uecity.unreal.backend`) poses actors in Unreal Engine and decodes its
+object mask with `uecity.render.mask_boxes.decode_colour_mask`. Boxes are then computed the same
+way for both by `uecity.render.mask_boxes.frame_boxes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from uecity.camera import Camera
 from uecity.traffic.demand import ActorSpec
 from uecity.traffic.simulation import WorldState
+
+if TYPE_CHECKING:
+    from uecity.scene.spec import SceneSpec
+    from uecity.traffic.network import Network
+
+SceneFact = str | int | float | bool
 
 BACKGROUND = -1  # instance-mask value of pixels that show no actor
 
@@ -91,6 +101,49 @@ class Renderer(Protocol):
         """The asset this backend draws an actor with (recorded in objects.json)."""
         ...
 
+    def scene_facts(self) -> dict[str, SceneFact]:
+        """What the backend chose for this video's scene (e.g. the sun's elevation), for
+        video.json's `scene`; empty where it chose nothing."""
+        ...
+
     def close(self) -> None:
         """Release what the backend holds (a connection, an engine)."""
+        ...
+
+
+class FrameSource(Protocol):
+    """Where a video's world states come from: SUMO (puppeteer) or the engine (observe)."""
+
+    def warm_up(self, seconds: float) -> None:
+        """Run the traffic before recording, so the scene is busy when recording starts."""
+        ...
+
+    def frames(self, count: int) -> Iterator[WorldState]:
+        """The world state of each of `count` frames, in order."""
+        ...
+
+    @property
+    def frame_times_s(self) -> tuple[float, ...] | None:
+        """The frames' times as measured, or None where they are exactly 1/fps apart."""
+        ...
+
+
+class ObservedEngine(FrameSource, Renderer, Protocol):
+    """Observe mode: an engine that moves its own traffic is both frame source and renderer."""
+
+
+class RenderBackend(Protocol):
+    """A render backend as a run sees it (picklable: it travels to the worker processes)."""
+
+    def check_run(self, spec: SceneSpec, workers: int) -> None:
+        """Refuse a run this backend cannot do, before any video (raises a `UECityError`)."""
+        ...
+
+    def renderer(self, camera: Camera, network: Network, rng: np.random.Generator) -> Renderer:
+        """The renderer of one video; `rng` is the video's render generator."""
+        ...
+
+    def observe(self, renderer: Renderer, fps: float) -> ObservedEngine:
+        """Observe mode: the engine's own traffic, read through `renderer` (a backend without
+        an engine of its own refuses with a `SpecError`)."""
         ...

@@ -3,9 +3,10 @@
 Per video: the lighting (sun direction, ambient level, white balance, exposure) is drawn from the
 video's rng, and the static background (sky, ground, road surfaces, sidewalks, parking lanes,
 crossings and lane markings from SUMO's geometry, with a little texture) is drawn once, since
-the camera does not move. Per frame: the background is copied, ground shadows are darkened in,
-and the actors in view are drawn face by face in exact visibility order (see
-`uecity.render.ordering`) into the image and the instance mask at once, so one pass gives both.
+the camera does not move; the sun's elevation goes into video.json (`scene_facts`). Per
+frame: the background is copied, ground shadows are darkened in, and the actors in view are
+drawn face by face in exact visibility order (see `uecity.render.ordering`) into the image and
+the instance mask at once, so one pass gives both.
 """
 
 from __future__ import annotations
@@ -18,10 +19,18 @@ import cv2
 import numpy as np
 
 from uecity.camera import Camera
+from uecity.errors import SpecError
 from uecity.render import raster
 from uecity.render.actors import frame_faces
 from uecity.render.ordering import draw_order
-from uecity.render.protocol import FinishedFrame, RenderedFrame
+from uecity.render.protocol import (
+    FinishedFrame,
+    ObservedEngine,
+    RenderedFrame,
+    Renderer,
+    SceneFact,
+)
+from uecity.scene.spec import SceneSpec
 from uecity.traffic.demand import ActorSpec
 from uecity.traffic.network import Network
 from uecity.traffic.simulation import ActorState, WorldState
@@ -236,5 +245,27 @@ class SimRenderer:
     def asset_name(self, spec: ActorSpec) -> str:
         return f"sim/{spec.category}/{spec.type}"
 
+    def scene_facts(self) -> dict[str, SceneFact]:
+        """The sun's elevation this video was lit with."""
+        elevation = math.degrees(math.asin(float(self.lighting.sun[2])))
+        return {"sun_elevation_deg": round(elevation, 3)}
+
     def close(self) -> None:
         """Nothing to release."""
+
+
+@dataclass(frozen=True)
+class SimBackend:
+    """The `sim` backend as a run sees it: nothing to check beforehand, no engine of its own."""
+
+    def check_run(self, spec: SceneSpec, workers: int) -> None:
+        """Any spec the schema accepts renders here, on any number of workers."""
+
+    def renderer(self, camera: Camera, network: Network, rng: np.random.Generator) -> SimRenderer:
+        return SimRenderer(camera, network, rng)
+
+    def observe(self, renderer: Renderer, fps: float) -> ObservedEngine:
+        raise SpecError(
+            "observe mode records an engine's own traffic: use backend unrealcv",
+            field="run.mode",
+        )

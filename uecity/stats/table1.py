@@ -95,7 +95,7 @@ def dataset_stats(dataset: Dataset, videos: list[str] | None = None) -> DatasetS
         video = dataset.video(video_id)
         num_frames = video.info.num_frames
         frames += num_frames
-        boxes_of_video = video.box_keys()
+        boxes_of_video = set(video.boxes().frame_track_pairs())
         for expression in video.expressions():
             # an unknown track or a frame outside the video would be counted as an instance
             path = video.expressions_folder / f"{expression.expression_id}.json"

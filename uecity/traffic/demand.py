@@ -37,8 +37,8 @@ class ActorSpec:
     sumo_id: str
     category: str  # vehicle | pedestrian
     type: str  # car, suv, van, bus, truck | adult, child
-    colour_name: str
-    colour_rgb: tuple[int, int, int]
+    colour_name: str | None  # None: never seen (observe mode); SUMO's actors always have one
+    colour_rgb: tuple[int, int, int] | None
     size_m: tuple[float, float, float]  # length, width, height
     intent: str | None = None  # left | straight | right (vehicles through the junction)
     parked: bool = False

@@ -167,6 +167,11 @@ class TrafficSimulation:
         for _ in range(round(seconds / self.step_s)):
             self._step()
 
+    @property
+    def frame_times_s(self) -> None:
+        """SUMO steps exactly 1/fps per frame: no measured times to record."""
+        return None
+
     def frames(self, count: int) -> Iterator[WorldState]:
         """Step the simulation once per frame and yield each frame's world state."""
         ls = self._libsumo

@@ -32,10 +32,12 @@ import cv2
 import numpy as np
 
 from uecity.camera import Camera
-from uecity.errors import ExternalToolError
+from uecity.errors import ExternalToolError, UsageError
 from uecity.render.mask_boxes import decode_colour_mask, instance_colour, search_rectangles
-from uecity.render.protocol import RenderedFrame
-from uecity.traffic.demand import ActorSpec
+from uecity.render.protocol import ObservedEngine, RenderedFrame, Renderer, SceneFact
+from uecity.scene.spec import PEDESTRIAN_TYPES, SceneSpec
+from uecity.traffic.demand import PARKED_TYPES, ActorSpec
+from uecity.traffic.network import Network
 from uecity.traffic.simulation import ActorState, WorldState
 from uecity.unreal.catalog import (
     DEFAULT_CATALOG,
@@ -77,6 +79,9 @@ class UnrealCvOptions:
     image_format: str = "bmp"
     """How frames travel: `bmp` (no compression: the engine's PNG encoder is slow at high
     resolution, and decoding is a copy) or `png` (smaller, for a remote engine)."""
+    min_colour_pixels: int = 64
+    """Observe mode: the visible pixels an engine actor needs in one frame before its colour is
+    estimated; one never seen that well keeps an unknown colour."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +119,41 @@ class UnrealCvSettings:
         per process: connecting again would not be answered)."""
         self.session()
 
-    def build_renderer(self, camera: Camera) -> UnrealCvRenderer:
+    # --- the `RenderBackend` protocol
+    def check_run(self, spec: SceneSpec, workers: int) -> None:
+        """Refuse an Unreal run that cannot work, before any video: one engine serves one
+        client, the catalog must be sound and (puppeteer mode) give every object type an
+        asset, and the engine must answer."""
+        if workers > 1:
+            raise UsageError(
+                "--workers must be 1 with the unrealcv backend: an Unreal Engine serves one "
+                "client at a time (run one engine per shard with --shard i/n to go parallel)"
+            )
+        catalog = self.catalog()
+        if spec.run.mode == "puppeteer":  # in observe mode the engine's own actors are recorded
+            demand = spec.demand
+            needed = {("vehicle", t) for t, mix in demand.mix.items() if mix.share > 0}
+            if demand.parked_vehicles > 0:
+                needed |= {("vehicle", t) for t in PARKED_TYPES}
+            if demand.pedestrians_per_hour > 0:
+                needed |= {("pedestrian", t) for t in PEDESTRIAN_TYPES}
+            check_catalog_covers(catalog, needed, path=self.catalog_path)
+        self.check_reachable()
+
+    def renderer(
+        self, camera: Camera, network: Network, rng: np.random.Generator
+    ) -> UnrealCvRenderer:
+        """The video's renderer on the run's engine session (the engine draws the scene
+        itself: neither the network nor the generator is needed here)."""
         return UnrealCvRenderer(camera, self.session(), self.catalog(), self.options)
+
+    def observe(self, renderer: Renderer, fps: float) -> ObservedEngine:
+        """Observe mode: the engine's own traffic, read back frame by frame."""
+        from uecity.unreal.observe import EngineObserver  # it builds on this module
+
+        if not isinstance(renderer, UnrealCvRenderer):
+            raise TypeError(f"observe mode needs an UnrealCvRenderer, got {type(renderer)}")
+        return EngineObserver(renderer, fps, self.options.min_colour_pixels)
 
 
 @dataclass(frozen=True)
@@ -261,6 +299,10 @@ class UnrealCvRenderer:
     def asset_name(self, spec: ActorSpec) -> str:
         asset = self.catalog.lookup(spec.category, spec.type)
         return asset.blueprint if asset is not None else f"unknown/{spec.category}/{spec.type}"
+
+    def scene_facts(self) -> dict[str, SceneFact]:
+        """The engine's level decides the scene; nothing of it is chosen here."""
+        return {}
 
     def render(self, world: WorldState, instance_ids: Mapping[str, int]) -> RenderedFrame:
         return self.start(world, instance_ids).result()

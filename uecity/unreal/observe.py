@@ -4,9 +4,11 @@ Puppeteer mode owns the poses (SUMO moves every actor). Observe mode is for scen
 motion the engine makes — Unreal's own traffic, a replayed recording, a level with its own
 logic. Every frame: let the game run one frame period, pause, list the objects, give newly
 seen actors a mask colour, read every actor's location, rotation and scale (batched), capture
-`lit` and `object_mask`. The actors become the same world state the rest of the pipeline
-knows, so boxes, objects and frames are written as usual; motion intervals are not derived
-(no route intents are known) and are left to the annotator.
+`lit` and `object_mask`. An actor's colour is estimated once enough of it has been seen; one
+never seen well enough keeps an unknown colour (`colour_name: null` in objects.json), which no
+colour element of `uecity compose` matches. The actors become the same world state the rest
+of the pipeline knows, so boxes, objects and frames are written as usual; motion intervals
+are not derived (no route intents are known) and are left to the annotator.
 
 Which objects are actors, and what they are, comes from name rules matched against whole
 object names (`vget /objects` lists every actor, the engine's own included): a regular
@@ -32,7 +34,7 @@ import numpy as np
 from uecity.camera import Camera
 from uecity.errors import ExternalToolError
 from uecity.render.mask_boxes import decode_colour_mask, instance_colour
-from uecity.render.protocol import BACKGROUND, FinishedFrame, RenderedFrame
+from uecity.render.protocol import BACKGROUND, FinishedFrame, RenderedFrame, SceneFact
 from uecity.scene.spec import COLOURS
 from uecity.traffic.demand import ActorSpec
 from uecity.traffic.simulation import ActorState, WorldState
@@ -173,9 +175,17 @@ class EngineObserver:
             if asset is not None and asset.pivot == "centre":
                 z -= size[2] / 2
             yaw = rotation[1] - (asset.yaw_offset_deg if asset is not None else 0.0)
-            colour = seen.colour_rgb or (128, 128, 128)
-            spec = ActorSpec(name, seen.category, seen.type, nearest_colour_name(
-                np.array(colour)), colour, size)  # type: ignore[arg-type]  # fmt: skip
+            # A colour never seen stays unknown (None): a guess would become "grey car".
+            rgb = seen.colour_rgb
+            colour_name = None if rgb is None else nearest_colour_name(np.array(rgb))
+            spec = ActorSpec(
+                name,
+                seen.category,
+                seen.type,
+                colour_name,
+                rgb,
+                size,  # type: ignore[arg-type]
+            )
             heading = math.radians(unreal_yaw_to_heading(yaw))
             actors.append(ActorState(name, spec, x, y, z, heading, 0.0, 0.0, ""))
         rendered = RenderedFrame(image_bgr, ids, None)
@@ -205,6 +215,15 @@ class EngineObserver:
 
     def asset_name(self, spec: ActorSpec) -> str:
         return f"engine/{spec.sumo_id}"
+
+    def scene_facts(self) -> dict[str, SceneFact]:
+        """The engine's level decides the scene; nothing of it is chosen here."""
+        return {}
+
+    @property
+    def frame_times_s(self) -> tuple[float, ...]:
+        """The game times of the captured frames, as measured (`timestamps_s`)."""
+        return tuple(self.timestamps_s)
 
     def close(self) -> None:
         self.renderer.close()

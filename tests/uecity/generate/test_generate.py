@@ -114,7 +114,7 @@ def test_dataset_content(tiny_spec_file: Path, tmp_path: Path) -> None:
     video = dataset.video("video_0000")
     info = video.info
     assert (info.width, info.height, info.num_frames, info.backend) == (320, 180, 15, "sim")
-    boxes = video.boxes_dataframe()
+    boxes = video.boxes().to_arrow().to_pandas()
     objects = {o.track_id: o for o in video.objects()}
     assert len(boxes) > 15
     assert set(boxes.track_id) == set(objects)
@@ -245,5 +245,5 @@ def test_a_video_without_annotated_boxes_is_still_valid(tmp_path: Path) -> None:
     out = tmp_path / "d"
     _generate(spec, out)
     video = Dataset.open(out).video("video_0000")
-    assert video.objects() == [] and len(video.boxes_dataframe()) == 0
+    assert video.objects() == [] and len(video.boxes()) == 0
     assert validate_dataset(out).ok

@@ -80,3 +80,21 @@ def test_masks_are_one_boolean_per_box_row(tmp_path):
     table = _table(tmp_path)
     mask = table.mask("colour=black")
     assert mask.dtype == np.bool_ and mask.shape == (table.facts.num_rows,)
+
+
+def test_an_unknown_colour_matches_no_colour_atom(tmp_path):
+    """A vehicle whose colour is unknown (observe mode: never seen) is never referred to by a
+    colour, whatever the colour, while its other attributes still hold."""
+    video = build_small_dataset(tmp_path / "d").video("0001")
+    objects = video.objects()
+    video.write_objects(
+        [
+            o.model_copy(update={"colour_name": None, "colour_rgb": None}) if o.track_id == 0 else o
+            for o in objects
+        ]
+    )
+    vocabulary = load_vocabulary()
+    table = AtomTable(vocabulary, VideoFacts.from_video(video))
+    for colour in (a.id for a in vocabulary.atoms if a.attribute == "colour"):
+        assert 0 not in {t for ids in _referred(table, atom(colour)).values() for t in ids}
+    assert _referred(table, atom("category=vehicle"))["4"] == [0]

@@ -77,10 +77,14 @@ def test_thresholds_and_dedup(traffic):
     signatures = set()
     for item in composed:
         assert item.num_objects >= 3 and item.num_frames >= 15
-        assert len(np.unique(table.facts.track_id[item.mask])) == item.num_objects
+        assert len(np.unique(table.facts.boxes.track_id[item.mask])) == item.num_objects
         signatures.add(
             frozenset(
-                zip(table.facts.frame[item.mask], table.facts.track_id[item.mask], strict=True)
+                zip(
+                    table.facts.boxes.frame[item.mask],
+                    table.facts.boxes.track_id[item.mask],
+                    strict=True,
+                )
             )
         )
     assert len(signatures) == len(composed)  # identical referent sets are deduplicated

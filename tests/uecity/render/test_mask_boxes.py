@@ -73,17 +73,20 @@ def test_occlusion_visibility_and_filter() -> None:
     visible = boxes_from_mask(mask)
     amodal = {0: np.array([10.0, 10.0, 30.0, 20.0]), 1: np.array([20.0, 10.0, 30.0, 20.0])}
     unoccluded = {0: 200, 1: 100}
-    rows = annotate(visible, amodal, unoccluded, 60, 40, min_visibility=0.0, min_pixels=1)
-    by_id = {r.instance_id: r for r in rows}
-    assert by_id[0].visibility == pytest.approx(0.5)
-    assert by_id[0].xyxy == (10.0, 10.0, 20.0, 20.0)  # tight visible extent
-    assert by_id[0].amodal_xyxy == (10.0, 10.0, 30.0, 20.0)
-    assert by_id[1].visibility == pytest.approx(1.0)
+    rows = annotate(visible, amodal, unoccluded, 60, 40, min_visibility=0.0, min_pixels=1, frame=7)
+    assert rows.frame.tolist() == [7, 7] and rows.track_id.tolist() == [0, 1]
+    assert rows.visibility[0] == pytest.approx(0.5)
+    assert rows.xyxy[0].tolist() == [10.0, 10.0, 20.0, 20.0]  # tight visible extent
+    assert rows.amodal_xyxy is not None
+    assert rows.amodal_xyxy[0].tolist() == [10.0, 10.0, 30.0, 20.0]
+    assert rows.visibility[1] == pytest.approx(1.0)
     rows = annotate(visible, amodal, unoccluded, 60, 40, min_visibility=0.6, min_pixels=1)
-    assert [r.instance_id for r in rows] == [1]
+    assert rows.track_id.tolist() == [1]
     rows = annotate(visible, amodal, unoccluded, 60, 40, min_visibility=0.0, min_pixels=100)
-    assert [r.instance_id for r in rows] == [0, 1]  # 100 visible pixels each
-    assert annotate(visible, amodal, unoccluded, 60, 40, min_visibility=0.0, min_pixels=101) == []
+    assert rows.track_id.tolist() == [0, 1]  # 100 visible pixels each
+    assert (
+        len(annotate(visible, amodal, unoccluded, 60, 40, min_visibility=0.0, min_pixels=101)) == 0
+    )
 
 
 def test_truncation() -> None:
@@ -95,7 +98,8 @@ def test_truncation() -> None:
 
 
 def test_annotate_empty() -> None:
-    assert annotate(VisibleBoxes.empty(), {}, {}, 60, 40, 0.1, 1) == []
+    empty = annotate(VisibleBoxes.empty(), {}, {}, 60, 40, 0.1, 1)
+    assert len(empty) == 0 and empty.xyxy.shape == (0, 4) and empty.amodal_xyxy is not None
 
 
 def test_colour_mask_with_noise_decodes_like_unrealcv() -> None:

@@ -40,7 +40,7 @@ def generate(spec_file: Path, out: Path, *args: str) -> object:
 
 def boxes(out: Path) -> pd.DataFrame:
     dataset = Dataset.open(out)
-    return dataset.video(dataset.videos[0]).boxes_dataframe()
+    return dataset.video(dataset.videos[0]).boxes().to_arrow().to_pandas()
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def sim_boxes(spec_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     result = generate(spec_file, out, "--videos", "2")
     assert result.exit_code == 0, result.output
     dataset = Dataset.open(out)
-    return {v: dataset.video(v).boxes_dataframe() for v in dataset.videos}
+    return {v: dataset.video(v).boxes().to_arrow().to_pandas() for v in dataset.videos}
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_unreal_boxes_match_the_sim_backends(
     dataset = Dataset.open(tmp_path / "ue")
     assert dataset.videos == ["video_0000", "video_0001"]
     for video_id in dataset.videos:
-        ue, sim = dataset.video(video_id).boxes_dataframe(), sim_boxes[video_id]
+        ue, sim = dataset.video(video_id).boxes().to_arrow().to_pandas(), sim_boxes[video_id]
         both = ue.merge(sim, on=["frame", "track_id"], suffixes=("_ue", "_sim"))
         assert len(both) == len(sim) == len(ue) > 50
         for c in ("x1", "y1", "x2", "y2"):
@@ -275,11 +275,12 @@ def test_observe_mode_records_the_engines_own_traffic(
     assert len(objects) >= 5
     assert {o.category for o in objects} <= {"vehicle", "pedestrian"}
     assert all(o.asset and o.asset.startswith("engine/traffic_") for o in objects)
+    assert any(o.colour_name is not None for o in objects)  # estimated where seen enough
     assert video.motion().intervals == []  # left to the annotator
     times = video.info.frame_times_s  # the measured game times, not frame / fps
     assert times is not None and len(times) == 8 and times[0] == 0.0
     assert all(b > a for a, b in pairwise(times))
-    table = video.boxes_dataframe()
+    table = video.boxes().to_arrow().to_pandas()
     assert table.frame.nunique() == 8 and len(table) > 20
     # The engine's traffic moved between frames: some actor's box changed.
     moved = table.groupby("track_id").x1.agg(lambda x: x.max() - x.min())
