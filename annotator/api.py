@@ -37,8 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from annotator import intervals as edits
 from annotator.video_payload import PayloadCache
+from uecity.core.errors import RevisionConflict, UECityError
 from uecity.dataset import Dataset, Video, now_utc
-from uecity.errors import RevisionConflict, UECityError
 from uecity.records import MotionFile, MotionInterval
 from uecity.records.base import FrameIndex, TrackId
 

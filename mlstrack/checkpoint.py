@@ -19,15 +19,17 @@ import torch
 from torch import Tensor
 
 from mlstrack.config import MLSTrackConfig
+from mlstrack.errors import ModelConfigError
 from mlstrack.model import MLSTrack
 from mlstrack.pretrained import how_to_provide, is_offline
 from mlstrack.text_encoders import HFTokenizer
-from uecity.atomic_write import atomic_path
-from uecity.errors import ExternalToolError, SpecError
+from mlstrack.tracker_config import MODEL_CONFIG_FILE, split_tracker_fields
+from uecity.core.atomic import atomic_path
+from uecity.core.errors import ExternalToolError, SpecError
 
 log = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.json"
+CONFIG_NAME = MODEL_CONFIG_FILE  # read without torch by `tracker_config` too
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "mlstrack"
 # transformers' bookkeeping keys, not architecture: dropped when a config is recorded
@@ -127,9 +129,12 @@ def load_config(folder: str | Path) -> MLSTrackConfig:
         raise CheckpointError(
             f"expected {{'format': '{FORMAT}', 'config': {{...}}}}", path=path, field="format"
         )
+    values = payload.get("config")
+    if isinstance(values, dict):  # a checkpoint from before the tracker had its own config
+        values = split_tracker_fields(values)[0]
     try:
-        config = MLSTrackConfig.from_dict(payload.get("config"))
-    except SpecError as error:
+        config = MLSTrackConfig.from_dict(values)
+    except ModelConfigError as error:
         raise CheckpointError(str(error), path=path, field="config") from None
     changes = {}
     for key in ("text_tokenizer", "clip_tokenizer"):

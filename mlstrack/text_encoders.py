@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from mlstrack.config import BYTE_TOKENIZER, MLSTrackConfig
 from mlstrack.pretrained import load_pretrained
-from uecity.errors import MissingDependencyError
+from uecity.core.errors import MissingDependencyError
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Kill a `uecity` command at a chosen crash point: just before its Nth `os.replace`.
 
-Every write of the product ends in a rename (`uecity.atomic_write`, a video folder moved into
+Every write of the product ends in a rename (`uecity.core.atomic`, a video folder moved into
 place, a checkpoint folder), so "before the Nth rename" walks through every moment at which a
 `kill -9` leaves a different state on disk. Run as
 

@@ -23,11 +23,11 @@ import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
 
-from uecity.atomic_write import atomic_path, atomic_write_bytes
 from uecity.boxes import FrameBoxes
-from uecity.errors import DatasetError, RevisionConflict
+from uecity.core.atomic import atomic_path, atomic_write_bytes
+from uecity.core.errors import DatasetError, RevisionConflict
+from uecity.core.record_io import load_json, read_record, write_record
 from uecity.image_files import encode_image
-from uecity.record_io import load_json, read_record, write_record
 from uecity.records import (
     BOX_SCHEMA,
     FORMAT_VERSION,

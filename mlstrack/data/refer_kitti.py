@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uecity.box_formats import refer_kitti_x1y1wh_normalised_to_xyxy
-from uecity.errors import DatasetError
+from uecity.core.box_formats import refer_kitti_x1y1wh_normalised_to_xyxy
+from uecity.core.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex
-from uecity.box_formats import xyxy_to_mot_xywh
-from uecity.errors import DatasetError, MissingDependencyError
+from uecity.core.box_formats import xyxy_to_mot_xywh
+from uecity.core.errors import DatasetError, MissingDependencyError
 
 logger = logging.getLogger(__name__)
 

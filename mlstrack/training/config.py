@@ -14,8 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error, load_yaml
+from mlstrack.config import Preset
+from mlstrack.errors import ModelConfigError
+from mlstrack.tracker_config import TrackerConfig
+from uecity.core.errors import SpecError
+from uecity.core.record_io import describe_validation_error, load_yaml
 
 PAPER_SHORT_SIDES = tuple(range(608, 993, 32))
 
@@ -26,9 +29,9 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # --- model -------------------------------------------------------------------------
-    preset: Literal["tiny", "paper", "paper-random"] = Field(
+    preset: Preset = Field(
         default="tiny",
-        description="MLSTrackConfig preset: tiny (CPU demos), paper "
+        description="MLSTrackConfig preset (`mlstrack.config.PRESETS`): tiny (CPU demos), paper "
         "(pretrained parts by hub name or path), paper-random (paper sizes, random weights).",
     )
     variant: Literal["transrmot", "sgm", "sgm_scb"] = Field(
@@ -37,7 +40,12 @@ class TrainConfig(BaseModel):
     model: dict[str, Any] = Field(
         default_factory=dict,
         description="Further MLSTrackConfig fields, e.g. "
-        "{text_encoder_name: /models/roberta-base, refer_threshold: 0.5}.",
+        "{text_encoder_name: /models/roberta-base}.",
+    )
+    tracker: dict[str, Any] = Field(
+        default_factory=dict,
+        description="TrackerConfig thresholds stored with the model (RUN/model/tracker.json) "
+        "until a calibration replaces them, e.g. {refer_threshold: 0.4}.",
     )
     init_from_deformable_detr: str | None = Field(
         default=None, description="Start from COCO Deformable-DETR weights (hub name or folder)."
@@ -134,6 +142,10 @@ class TrainConfig(BaseModel):
             raise ValueError("lr_drop_step must be <= max_steps")
         if self.train_short_sides is not None and any(s < 16 for s in self.train_short_sides):
             raise ValueError("train_short_sides must be >= 16")
+        try:
+            self.tracker_config()
+        except ModelConfigError as error:
+            raise ValueError(f"tracker.{error.field or ''}: {error.args[0]}") from None
         return self
 
     # --- derived -----------------------------------------------------------------------
@@ -156,6 +168,9 @@ class TrainConfig(BaseModel):
 
     def resolved_lr_drop_step(self) -> int:
         return self.lr_drop_step if self.lr_drop_step is not None else max(1, self.max_steps // 2)
+
+    def tracker_config(self) -> TrackerConfig:
+        return TrackerConfig.from_dict(self.tracker)
 
     def model_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {"variant": self.variant}

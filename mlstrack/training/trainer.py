@@ -46,10 +46,11 @@ from mlstrack.data.transforms import AugmentConfig, Clip, load_clip
 from mlstrack.model import MLSTrack
 from mlstrack.text_encoders import TextFeatures, word_vocabulary
 from mlstrack.track_state import TrackState
+from mlstrack.tracker_config import write_tracker_config
 from mlstrack.training.config import TrainConfig
 from mlstrack.training.track_noise import noisy_training_tracks
-from uecity.atomic_write import atomic_write_text, is_temporary, remove_temporaries
-from uecity.errors import DatasetError, UsageError
+from uecity.core.atomic import atomic_folder, atomic_write_text, is_temporary, remove_temporaries
+from uecity.core.errors import DatasetError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -260,13 +261,8 @@ class Trainer:
         left half-written and record the config (the run folder's marker)."""
         if not self.is_main:
             return
-        for leftover in [
-            *(self.run_dir / CHECKPOINT_DIR).glob(".tmp-step-*"),
-            *self.run_dir.glob(f".tmp-{MODEL_DIR}-*"),
-        ]:
-            logger.info("removing %s, left by an interrupted run", leftover)
-            shutil.rmtree(leftover, ignore_errors=True)
-        remove_temporaries(self.run_dir)
+        for leftover in remove_temporaries(self.run_dir):
+            logger.info("removed %s, left by an interrupted run", leftover)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             self.run_dir / CONFIG_FILE,
@@ -306,11 +302,16 @@ class Trainer:
         """Write RUN/checkpoints/step-NNNNNNN atomically (rank 0) and prune old ones."""
         if not self.is_main:
             return None
-        folder = self.run_dir / CHECKPOINT_DIR
-        final = folder / f"step-{self.step:07d}"
-        temporary = folder / f".tmp-step-{self.step:07d}-{os.getpid()}"
-        shutil.rmtree(temporary, ignore_errors=True)
-        save_pretrained(self.model, temporary / MODEL_DIR)
+        final = self.run_dir / CHECKPOINT_DIR / f"step-{self.step:07d}"
+        with atomic_folder(final) as temporary:
+            self._write_checkpoint(temporary)
+        for old in self.checkpoints()[: -self.config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        logger.info("checkpoint %s", final)
+        return final
+
+    def _write_checkpoint(self, folder: Path) -> None:
+        save_pretrained(self.model, folder / MODEL_DIR)
         state = {
             "step": self.step,
             "optimiser": self.optimiser.state_dict(),
@@ -323,14 +324,7 @@ class Trainer:
                 "python": random.getstate(),
             },
         }
-        torch.save(state, temporary / STATE_FILE)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(temporary, final)
-        for old in self.checkpoints()[: -self.config.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
-        logger.info("checkpoint %s", final)
-        return final
+        torch.save(state, folder / STATE_FILE)
 
     def _resume(self) -> int:
         found = self.checkpoints()
@@ -516,21 +510,18 @@ class Trainer:
 
     def _save_final(self) -> Path:
         final = self.run_dir / MODEL_DIR
-        temporary = self.run_dir / f".tmp-{MODEL_DIR}-{os.getpid()}"
-        shutil.rmtree(temporary, ignore_errors=True)
-        save_pretrained(self.model, temporary)
-        atomic_write_text(
-            temporary / "inference.yaml",
-            yaml.safe_dump(
-                {
-                    "test_short_side": self.config.resolved_test_short_side(),
-                    "max_size": self.config.resolved_max_size(),
-                }
-            ),
-        )
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(temporary, final)
+        with atomic_folder(final) as temporary:
+            save_pretrained(self.model, temporary)
+            atomic_write_text(
+                temporary / "inference.yaml",
+                yaml.safe_dump(
+                    {
+                        "test_short_side": self.config.resolved_test_short_side(),
+                        "max_size": self.config.resolved_max_size(),
+                    }
+                ),
+            )
+            write_tracker_config(self.config.tracker_config(), temporary)
         return final
 
     def _barrier(self) -> None:

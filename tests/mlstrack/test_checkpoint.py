@@ -15,7 +15,7 @@ from mlstrack.checkpoint import (
 )
 from mlstrack.config import MLSTrackConfig
 from mlstrack.model import MLSTrack
-from uecity.errors import ExternalToolError, UECityError
+from uecity.core.errors import ExternalToolError, UECityError
 
 
 def test_save_load_round_trip(tmp_path: Path, image: torch.Tensor) -> None:

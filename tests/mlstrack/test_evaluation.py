@@ -16,7 +16,7 @@ from mlstrack.data import ReferKittiIndex
 from mlstrack.evaluation import METRIC_FIELDS, evaluate_results, gt_lines, write_report
 from mlstrack.evaluation.atoms import sentence_atoms
 from tests.mlstrack.refer_kitti_tree import write_tree
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 
 
 @pytest.fixture

@@ -8,21 +8,17 @@ import numpy as np
 import pytest
 
 from mlstrack.data import ReferKittiIndex
+from mlstrack.errors import ModelConfigError
 from mlstrack.inference import (
-    PREDICTION_FILE,
-    VIDEO_FILE,
     InferenceSettings,
     load_run,
-    prediction_lines,
     track_dataset,
     track_expression,
     track_video,
-    with_tracker_settings,
 )
-from mlstrack.tracker import FrameResult
+from mlstrack.tracking_results import PREDICTION_FILE, VIDEO_FILE, FrameResult, prediction_lines
 from mlstrack.training import TrainConfig, Trainer
 from tests.mlstrack.refer_kitti_tree import write_tree
-from uecity.errors import SpecError, UsageError
 
 
 def result(ids: list[int], boxes: list[list[float]]) -> FrameResult:
@@ -66,7 +62,7 @@ def test_track_dataset_writes_every_test_sequence(
     model, settings, folder = load_run(run)
     assert folder == run / "model" and settings == InferenceSettings(None, None)
     # thresholds an untrained model passes, so boxes come out
-    with_tracker_settings(model, new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
+    settings = settings.with_tracker(new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
     summary = track_dataset(model, index, tmp_path / "res", settings, video=True)
     assert summary.sequences == 3 and summary.frames == 18 and summary.boxes > 0
     for video_id, name in index.test_sequences:
@@ -80,11 +76,11 @@ def test_track_dataset_writes_every_test_sequence(
 
 
 def test_tracker_settings_are_checked(trained: tuple[Path, Path]) -> None:
-    model, _, _ = load_run(trained[1])
-    with pytest.raises(UsageError):
-        with_tracker_settings(model, speed=3)
-    with pytest.raises(SpecError, match="drop_score"):
-        with_tracker_settings(model, drop_score=0.9)
+    _, settings, _ = load_run(trained[1])
+    with pytest.raises(ModelConfigError, match="speed"):
+        settings.with_tracker(speed=3)
+    with pytest.raises(ModelConfigError, match="drop_score"):
+        settings.with_tracker(drop_score=0.9)
 
 
 def test_a_video_tracked_with_a_shared_backbone_gives_each_expression_alone(
@@ -93,7 +89,7 @@ def test_a_video_tracked_with_a_shared_backbone_gives_each_expression_alone(
     tree, run = trained
     index = ReferKittiIndex.open(tree)
     model, settings, _ = load_run(run)
-    with_tracker_settings(model, new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
+    settings = settings.with_tracker(new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
     video_id = index.test_sequences[0][0]
     expressions = [index.expression(v, n) for v, n in index.test_sequences if v == video_id]
     assert len(expressions) > 1

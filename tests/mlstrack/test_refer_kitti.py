@@ -12,7 +12,7 @@ import torch
 from mlstrack.data import AugmentConfig, ClipSampler, ClipSpec, ReferKittiIndex, collate_clips
 from mlstrack.data.transforms import load_clip, swap_left_right
 from tests.mlstrack.refer_kitti_tree import HEIGHT, WIDTH, boxes_at, write_tree
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 
 
 @pytest.fixture

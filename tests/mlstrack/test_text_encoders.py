@@ -17,7 +17,7 @@ from mlstrack.text_encoders import (
     import_open_clip,
     word_vocabulary,
 )
-from uecity.errors import ExternalToolError, MissingDependencyError
+from uecity.core.errors import ExternalToolError, MissingDependencyError
 
 
 def test_byte_tokenizer_pads_and_truncates() -> None:

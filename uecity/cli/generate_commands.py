@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from uecity.atomic_write import check_creatable
 from uecity.cli.options import CatalogFile, OutDir, Seed, Workers
-from uecity.errors import SpecError, UsageError
+from uecity.core.atomic import check_creatable
+from uecity.core.errors import SpecError, UsageError
 
 console = Console(highlight=False, stderr=True)
 

@@ -10,15 +10,15 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from uecity.atomic_write import check_creatable
 from uecity.cli.options import DatasetDir, OutDir, Seed, Workers
+from uecity.core.atomic import check_creatable
+from uecity.core.errors import UsageError
+from uecity.core.record_io import describe_validation_error
 from uecity.dataset import Dataset
-from uecity.errors import UsageError
 from uecity.export import FORMATS, export_dataset
 from uecity.language.compose import SplitConfig, compose_dataset
 from uecity.language.composition import CompositionConfig
 from uecity.language.vocabulary import load_vocabulary
-from uecity.record_io import describe_validation_error
 from uecity.stats.report import write_stats
 
 console = Console(highlight=False)

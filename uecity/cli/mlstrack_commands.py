@@ -5,6 +5,7 @@ calls the library."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from uecity.atomic_write import check_creatable
-from uecity.errors import DatasetError, MissingDependencyError, SpecError, UsageError
+from mlstrack.errors import ModelConfigError
+from uecity.core.atomic import check_creatable
+from uecity.core.errors import DatasetError, MissingDependencyError, SpecError, UsageError
 
 console = Console(highlight=False)
 
@@ -57,7 +59,7 @@ def _options_checked() -> Iterator[None]:
     """A config error raised by command-line values alone is a usage error naming the option."""
     try:
         yield
-    except SpecError as error:
+    except (SpecError, ModelConfigError) as error:
         message = re.sub(
             r"field '(\w+)'", lambda m: "--" + m[1].replace("_", "-"), str(error.args[0])
         )
@@ -301,7 +303,7 @@ def track(
         float | None,
         typer.Option(
             "--new-track-score",
-            help="Score that starts a track (default: the run's calibration, else 0.7).",
+            help="Score that starts a track (default: the run's tracker config, else 0.7).",
         ),
     ] = None,
     drop_score: Annotated[
@@ -330,21 +332,20 @@ def track(
 ) -> None:
     """Track every test (video, expression) of --data online and write MOTChallenge files.
 
-    Thresholds: the run's calibration (calibration.json) when it has one, else the model
-    config's; each option overrides."""
+    Thresholds: the run's tracker config (RUN/model/tracker.json, calibrated when the run was);
+    each option overrides."""
     _torch()
     import torch
 
     from mlstrack.data import ReferKittiIndex
-    from mlstrack.inference import InferenceSettings, load_run, track_dataset, with_tracker_settings
+    from mlstrack.inference import load_run, track_dataset
 
     if _device(device) == "cpu":
         torch.set_num_threads(1)  # the tiny model only loses from intra-op threads
     index = ReferKittiIndex.open(data)
     model, settings, folder = load_run(run, _device(device))
     with _options_checked():
-        with_tracker_settings(
-            model,
+        settings = settings.with_tracker(
             new_track_score=new_track_score,
             drop_score=drop_score,
             miss_tolerance=miss_tolerance,
@@ -355,13 +356,13 @@ def track(
         console.print(
             "thresholds: "
             + ", ".join(
-                f"{k} {getattr(model.config, k):g}"
+                f"{k} {getattr(settings.tracker, k):g}"
                 for k in ("new_track_score", "drop_score", "refer_threshold", "min_box_area")
             )
             + " (calibrated unless overridden)"
         )
     if short_side is not None:
-        settings = InferenceSettings(short_side, settings.max_size, settings.calibrated)
+        settings = dataclasses.replace(settings, short_side=short_side)
     summary = track_dataset(model, index, out, settings, video=video, checkpoint=str(folder))
     console.print(
         f"[green]tracked[/] {summary.sequences} sequences ({summary.frames} frames, "
@@ -400,13 +401,19 @@ def evaluate(
     per-expression mean, per video and per atom, as evaluation.json and evaluation.md; the
     threshold-free diagnostics (detection-only row, referring AUC, live tracks on objects vs
     background, seen vs unseen sentences) as diagnostics.json / .md; the run's learning curve
-    as learning_curve.png."""
-    _torch()
+    as learning_curve.png. Needs the `evaluation` extra, not torch."""
+    _evaluation_dependencies()
     from mlstrack.data import ReferKittiIndex
     from mlstrack.evaluation import METRIC_FIELDS, evaluate_results, write_report
 
     index = ReferKittiIndex.open(data)
-    report = evaluate_results(results, index, dataset_root=dataset)
+    atoms = None if dataset is None else _native_atoms(dataset)
+    report = evaluate_results(
+        results,
+        index,
+        atoms_by_expression=atoms,
+        atom_source=f"atoms of the native dataset {dataset}",
+    )
     json_path, markdown_path = write_report(report, out or results)
     table = Table(title=f"TrackEval HOTA, {len(report.per_sequence)} sequences")
     table.add_column("")
@@ -422,11 +429,34 @@ def evaluate(
     _diagnostics(results, index, out or results)
 
 
+def _evaluation_dependencies() -> None:
+    for module in ("scipy", "trackeval", "matplotlib"):
+        try:
+            __import__(module)
+        except ImportError as error:
+            raise MissingDependencyError(
+                "uecity evaluate needs the `evaluation` extra (pip install "
+                f"'uecity[evaluation]'; torch is not needed): {error}"
+            ) from error
+
+
+def _native_atoms(dataset_root: Path) -> dict[tuple[str, str], list[str]]:
+    """(video, expression id) → the atom ids of a native dataset's expressions."""
+    from uecity.dataset import Dataset
+
+    dataset = Dataset.open(dataset_root)
+    return {
+        (video_id, expression.expression_id): list(expression.atoms)
+        for video_id in dataset.videos
+        for expression in dataset.video(video_id).expressions()
+    }
+
+
 def _diagnostics(results: Path, index, out: Path) -> None:  # type: ignore[no-untyped-def]
     import json
 
     from mlstrack.evaluation.diagnostics import diagnose, learning_curve, write_diagnostics
-    from mlstrack.inference import SUMMARY_FILE
+    from mlstrack.tracking_results import SUMMARY_FILE
 
     try:
         found = diagnose(results, index)

@@ -36,6 +36,6 @@ def export_dataset(
         from uecity.export.cvat import export_cvat
 
         return export_cvat(dataset, Path(out), force=force)
-    from uecity.errors import UsageError
+    from uecity.core.errors import UsageError
 
     raise UsageError(f"unknown export format '{export_format}' (known: {', '.join(FORMATS)})")

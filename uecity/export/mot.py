@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from uecity.box_formats import xyxy_to_mot_xywh
+from uecity.core.box_formats import xyxy_to_mot_xywh
+from uecity.core.errors import DatasetError
 from uecity.dataset import Dataset, check_referents
-from uecity.errors import DatasetError
 from uecity.export.output import ExportFolder, ExportSummary
 from uecity.records import Expression
 

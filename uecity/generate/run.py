@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from uecity import __version__
-from uecity.atomic_write import is_temporary, remove_temporaries
 from uecity.child_processes import die_with_parent, die_with_parent_and_join_run
+from uecity.core.atomic import is_temporary, remove_temporaries
+from uecity.core.errors import SpecError, UsageError
+from uecity.core.record_io import load_json
 from uecity.dataset import Dataset
-from uecity.errors import SpecError, UsageError
 from uecity.generate.worker import PARTIAL, VideoJob, VideoSummary, generate_video, video_camera
 from uecity.motion.auto import VOCABULARY
-from uecity.record_io import load_json
 from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
 from uecity.run_journal import JOURNAL_NAME, RunJournal, refuse_if_held
 from uecity.scene.spec import COLOURS, SceneSpec, spec_to_plain

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -27,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from uecity.camera import Camera, auto_camera
+from uecity.core.atomic import replace_folder
+from uecity.core.errors import SpecError
 from uecity.dataset import Dataset, Video
-from uecity.errors import SpecError
 from uecity.image_files import encode_image
 from uecity.motion.auto import LabelConfig, Trajectory, auto_intervals
 from uecity.records import (
@@ -418,11 +418,7 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     )
     # --- metadata, last; then the whole folder moves into place in one rename
     staging.write_info(_video_info(job, camera, renderer, frame_times_s))
-    final = job.out / "videos" / job.video_id
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staging.folder, final)
+    replace_folder(staging.folder, job.out / "videos" / job.video_id)
     shutil.rmtree(staging_root, ignore_errors=True)
     t["post"] = time.perf_counter() - clock
     return VideoSummary(job.video_id, run.frames, objects, boxes, t)

@@ -19,8 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error, load_yaml
+from uecity.core.errors import SpecError
+from uecity.core.record_io import describe_validation_error, load_yaml
 
 DEFAULT_VOCABULARY = "default_vocabulary.yaml"
 CATEGORIES = ("vehicle", "pedestrian", "cyclist")

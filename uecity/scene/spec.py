@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from uecity.errors import SpecError
-from uecity.record_io import load_yaml
+from uecity.core.errors import SpecError
+from uecity.core.record_io import load_yaml
 from uecity.scene.templates import TEMPLATES as TEMPLATE_TABLE
 
 #: Named colours every vehicle type may be painted in, with their sRGB values.

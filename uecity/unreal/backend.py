@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from uecity.camera import Camera
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 from uecity.render.mask_boxes import decode_colour_mask, instance_colour, search_rectangles
 from uecity.render.protocol import RenderedFrame
 from uecity.traffic.demand import ActorSpec

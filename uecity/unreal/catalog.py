@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error, load_yaml
+from uecity.core.errors import SpecError
+from uecity.core.record_io import describe_validation_error, load_yaml
 from uecity.scene.spec import COLOURS
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "ue_project" / "asset_catalog.yaml"

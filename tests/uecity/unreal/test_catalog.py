@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from uecity.errors import SpecError
+from uecity.core.errors import SpecError
 from uecity.scene.spec import VEHICLE_TYPES
 from uecity.unreal import catalog as catalog_module
 from uecity.unreal.catalog import (

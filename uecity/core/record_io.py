@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from uecity.atomic_write import atomic_write_json
-from uecity.errors import DatasetError, SpecError, UECityError
+from uecity.core.atomic import atomic_write_json
+from uecity.core.errors import DatasetError, SpecError, UECityError
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 

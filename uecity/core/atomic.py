@@ -1,8 +1,9 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename over the target.
+"""Atomic writes of files and whole folders: a temporary beside the target, then a rename.
 
-A reader (or a run resumed after `kill -9`) sees either the old file or the new one, never a
-half-written one. Temporaries carry a recognisable name so that a resumed run can sweep away
-the leftovers of an interrupted one.
+The one home of the product's atomic writes. A reader (or a run resumed after `kill -9`) sees
+either the old file or the new one, never a half-written one; a folder (a generated video, a
+model checkpoint) appears whole or not at all. Temporaries carry a recognisable name
+(`TEMPORARY_MARKER`) so that a resumed run can sweep away the leftovers of an interrupted one.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from uecity.errors import UsageError
+from uecity.core.errors import UsageError
 
 TEMPORARY_MARKER = ".uecity-tmp-"
 
@@ -74,6 +77,44 @@ def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
         _fsync_folder(target.parent)
 
 
+def replace_folder(source: str | Path, target: str | Path, *, durable: bool = True) -> None:
+    """Move the finished folder `source` onto `target` by renames (same file system).
+
+    An existing `target` is first renamed aside (a temporary name, so a sweep removes it if
+    this is interrupted) and removed afterwards: `target` is the old folder or the new one,
+    never a mix of both."""
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}{TEMPORARY_MARKER}old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+    os.replace(source, target)
+    if durable:
+        _fsync_folder(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `target`; on success it replaces `target` whole
+    (`replace_folder`). If the block raises, the temporary is removed and `target` is untouched.
+    The folder gets the permissions a new folder of this user would get."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(
+        tempfile.mkdtemp(prefix=f".{target.name}{TEMPORARY_MARKER}", dir=target.parent)
+    )
+    os.chmod(temporary, 0o777 & ~_umask())
+    try:
+        yield temporary
+        replace_folder(temporary, target, durable=durable)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
 def atomic_write_bytes(target: str | Path, data: bytes, *, durable: bool = True) -> None:
     """Write `data` to `target` atomically."""
     with atomic_path(target, durable=durable) as temporary:
@@ -105,10 +146,16 @@ def is_temporary(path: str | Path) -> bool:
 
 
 def remove_temporaries(folder: str | Path) -> list[Path]:
-    """Delete leftover temporaries under `folder` (recursively); return what was removed."""
-    removed = []
+    """Delete leftover temporaries (files and folders) under `folder`, recursively; return
+    what was removed."""
+    removed: list[Path] = []
     for path in sorted(Path(folder).rglob(f"*{TEMPORARY_MARKER}*")):
-        if path.is_file():
+        if any(parent in removed for parent in path.parents):
+            continue  # inside a temporary folder already removed
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        elif path.is_file():
             path.unlink()
             removed.append(path)
     return removed
