@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from mlstrack.tracker_config import CALIBRATION_FILE, TrackerConfig, write_track
 from mlstrack.tracking_results import FrameResult, prediction_lines
 from uecity.core.atomic import atomic_write_json
 from uecity.core.errors import UsageError
+from uecity.core.progress import ProgressEvent, ProgressFn
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +79,10 @@ def calibrate(
     track_grid: tuple[tuple[float, float], ...] = TRACK_GRID,
     refer_grid: tuple[float, ...] = REFER_GRID,
     area_grid: tuple[float, ...] = AREA_GRID,
-    on_pair: Callable[[tuple[float, float], float], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> Calibration:
-    """The thresholds that score the best combined HOTA on `videos`' expressions."""
+    """The thresholds that score the best combined HOTA on `videos`' expressions; after each
+    (new-track, drop) pair, `progress` gets the best held-out HOTA so far (task "calibrate")."""
     started = time.perf_counter()
     sequences = [(v, e) for v in videos for e in index.expressions.get(v, [])]
     if not sequences:
@@ -96,7 +97,7 @@ def calibrate(
         for v, e in sequences
     }
     rows: list[dict[str, float]] = []
-    for new_score, drop_score in track_grid:
+    for pair, (new_score, drop_score) in enumerate(track_grid, start=1):
         trial = settings.with_tracker(
             new_track_score=new_score,
             drop_score=min(drop_score, new_score),
@@ -129,8 +130,10 @@ def calibrate(
                 }
             )
             best = max(best, scores["HOTA"])
-        if on_pair is not None:
-            on_pair((new_score, drop_score), best)
+        if progress is not None:
+            item = f"new-track {new_score:.2f} / drop {drop_score:.2f}"
+            values = {"best held-out HOTA": best}
+            progress(ProgressEvent("calibrate", pair, len(track_grid), item, values))
     top = max(rows, key=lambda r: r["HOTA"])
     chosen = {
         k: top[k] for k in ("new_track_score", "drop_score", "refer_threshold", "min_box_area")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from mlstrack.tracking_results import (
 )
 from uecity.core.atomic import atomic_path, atomic_write_json, atomic_write_text
 from uecity.core.errors import UsageError
+from uecity.core.progress import ProgressEvent, ProgressFn
 
 logger = logging.getLogger(__name__)
 
@@ -215,9 +215,10 @@ def track_dataset(
     sequences: list[tuple[str, str]] | None = None,
     video: bool = False,
     checkpoint: str = "",
-    on_sequence: Callable[[str, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> TrackSummary:
-    """Track every (video, expression) of `sequences` (default: the test split) into `out`."""
+    """Track every (video, expression) of `sequences` (default: the test split) into `out`;
+    `progress` hears of each video tracked (task "track", counted in sequences)."""
     out = Path(out)
     started = time.perf_counter()
     chosen = sequences if sequences is not None else index.test_sequences
@@ -231,6 +232,8 @@ def track_dataset(
     for video_id, expressions in by_video.items():
         found = track_video(model, index.videos[video_id], expressions, settings)
         tracked.update({(video_id, name): r for name, r in found.items()})
+        if progress is not None:
+            progress(ProgressEvent("track", len(tracked), len(chosen), f"video {video_id}"))
     for video_id, name in chosen:
         expression = index.expression(video_id, name)
         frames_of = index.videos[video_id]
@@ -245,8 +248,6 @@ def track_dataset(
         frames += len(results)
         boxes += len(lines)
         logger.info("%s: %d boxes", expression.sequence, len(lines))
-        if on_sequence is not None:
-            on_sequence(expression.sequence, len(lines))
     summary = TrackSummary(out, len(chosen), frames, boxes, time.perf_counter() - started)
     atomic_write_json(
         out / SUMMARY_FILE,

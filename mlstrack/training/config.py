@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlstrack.config import Preset
 from mlstrack.errors import ModelConfigError
 from mlstrack.tracker_config import TrackerConfig
 from uecity.core.errors import SpecError
-from uecity.core.record_io import describe_validation_error, load_yaml
+from uecity.core.record_io import load_yaml, validate_record
 
 PAPER_SHORT_SIDES = tuple(range(608, 993, 32))
 
@@ -193,12 +193,4 @@ def load_train_config(
             raise SpecError("expected a mapping of TrainConfig fields", path=path)
         values.update(loaded or {})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return TrainConfig(**values)
-    except ValidationError as error:
-        problems = describe_validation_error(error)
-        location, message = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        # the field goes into the message too: the CLI prints messages through rich, whose markup
-        # would swallow the "[field]" of UECityError's prefix
-        raise SpecError(f"field '{location}': {message}{more}", path=path) from None
+    return validate_record(values, TrainConfig, path=path, what="train config")

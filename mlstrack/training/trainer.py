@@ -27,7 +27,6 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +50,7 @@ from mlstrack.training.config import TrainConfig
 from mlstrack.training.track_noise import noisy_training_tracks
 from uecity.core.atomic import atomic_folder, atomic_write_text, is_temporary, remove_temporaries
 from uecity.core.errors import DatasetError, UsageError
+from uecity.core.progress import ProgressEvent, ProgressFn
 
 logger = logging.getLogger(__name__)
 
@@ -441,10 +441,9 @@ class Trainer:
         )
 
     # --- the loop -------------------------------------------------------------------------
-    def train(
-        self, on_step: Callable[[StepLog], None] | None = None, stop_at: int | None = None
-    ) -> TrainResult:
-        """Train up to `max_steps` (or `stop_at`, to simulate an interruption)."""
+    def train(self, progress: ProgressFn | None = None, stop_at: int | None = None) -> TrainResult:
+        """Train up to `max_steps` (or `stop_at`, to simulate an interruption), reporting each
+        step's loss and loss terms to `progress` (task "train")."""
         started = time.perf_counter()
         until = min(self.config.max_steps, stop_at or self.config.max_steps)
         logs: list[StepLog] = []
@@ -462,8 +461,10 @@ class Trainer:
                     last.step % self.config.log_every == 0 or last.step == until
                 ):
                     writer.write(last)
-                if on_step is not None and self.is_main:
-                    on_step(last)
+                if progress is not None and self.is_main:
+                    terms = {k.removeprefix("loss_"): v for k, v in last.terms.items()}
+                    values = {"loss": last.loss, **terms}
+                    progress(ProgressEvent("train", last.step, self.config.max_steps, "", values))
                 if self.step % self.config.checkpoint_every == 0 or self.step == until:
                     self.save_checkpoint()
                     self._held_out_diagnostics()

@@ -61,7 +61,7 @@ def test_unknown_fields_and_presets_are_clear_errors() -> None:
         MLSTrackConfig.from_dict({"d_modle": 256})
     with pytest.raises(ModelConfigError, match="unknown preset"):
         MLSTrackConfig.preset("huge")
-    with pytest.raises(ModelConfigError, match="unknown config field.*refer_threshold"):
+    with pytest.raises(ModelConfigError, match=r"unknown config field.*refer_threshold"):
         MLSTrackConfig.preset("tiny", refer_threshold=0.5)  # in TrackerConfig now
     assert issubclass(ModelConfigError, UECityError) and ModelConfigError.exit_code == 3
 

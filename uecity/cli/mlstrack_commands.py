@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from mlstrack.errors import ModelConfigError
+from uecity.cli.progress_bars import progress_bars
 from uecity.core.atomic import check_creatable
 from uecity.core.errors import DatasetError, MissingDependencyError, SpecError, UsageError
 
@@ -60,12 +60,12 @@ def _options_checked() -> Iterator[None]:
     try:
         yield
     except (SpecError, ModelConfigError) as error:
-        message = re.sub(
-            r"field '(\w+)'", lambda m: "--" + m[1].replace("_", "-"), str(error.args[0])
-        )
-        if error.field:
-            message = f"--{error.field.replace('_', '-')}: {message}"
-        raise UsageError(message) from None
+        text = re.sub(r"^not a valid [\w ]+: ", "", str(error.args[0]))
+        if error.field and not text.startswith(f"{error.field}: "):
+            text = f"{error.field}: {text}"
+        # each `field: problem` of the one error format names its option instead
+        text = re.sub(r"(^|; )(\w+): ", lambda m: f"{m[1]}--{m[2].replace('_', '-')}: ", text)
+        raise UsageError(text) from None
 
 
 def _device(device: str | None) -> str:
@@ -154,24 +154,8 @@ def train(
     if trainer.resumed_from >= settings.max_steps and (out / "model").is_dir():
         console.print(f"{out} is already trained ({settings.max_steps} steps)")
         return
-    columns = (
-        TextColumn("train"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[losses]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(
-        *columns, console=console, disable=not progress or not trainer.is_main, transient=False
-    ) as bar:
-        task = bar.add_task("train", total=settings.max_steps, completed=trainer.step, losses="")
-
-        def on_step(log) -> None:  # type: ignore[no-untyped-def]
-            terms = " ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in log.terms.items())
-            bar.update(task, completed=log.step, losses=f"loss {log.loss:.3f} ({terms})")
-
-        result = trainer.train(on_step)
+    with progress_bars(console, enabled=progress and trainer.is_main) as report:
+        result = trainer.train(report)
     if trainer.is_main:
         last = f", last loss {result.last.loss:.3f}" if result.last else ""
         console.print(
@@ -195,15 +179,8 @@ def _calibrate(run: Path, data: Path, videos: list[str], device: str | None) -> 
     index = ReferKittiIndex.open(data)
     model, settings, folder = load_run(run, _device(device))
     console.print(f"calibrating the tracker on held-out training videos {', '.join(videos)}")
-    result = calibrate_model(
-        model,
-        index,
-        videos,
-        settings,
-        on_pair=lambda pair, best: console.print(
-            f"  new-track {pair[0]:.2f} / drop {pair[1]:.2f}: best held-out HOTA {best:.2f}"
-        ),
-    )
+    with progress_bars(console) as report:
+        result = calibrate_model(model, index, videos, settings, progress=report)
     path = write_calibration(result, folder)
     chosen = ", ".join(f"{k} {v:g}" for k, v in result.chosen.items())
     console.print(
@@ -363,7 +340,10 @@ def track(
         )
     if short_side is not None:
         settings = dataclasses.replace(settings, short_side=short_side)
-    summary = track_dataset(model, index, out, settings, video=video, checkpoint=str(folder))
+    with progress_bars(console) as report:
+        summary = track_dataset(
+            model, index, out, settings, video=video, checkpoint=str(folder), progress=report
+        )
     console.print(
         f"[green]tracked[/] {summary.sequences} sequences ({summary.frames} frames, "
         f"{summary.boxes} referred boxes) in {summary.seconds:.0f} s into {out}"

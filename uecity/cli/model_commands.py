@@ -50,9 +50,9 @@ def _config(preset: str, variant: str):
 @app.command()
 def summary(preset: Preset = "tiny", variant: Variant = "sgm_scb") -> None:
     """Trainable and frozen parameters per component, and the rows of the paper's Table 3."""
+    config = _config(preset, variant)  # first: it says how to install torch when it is missing
     from mlstrack.summary import PAPER_TABLE3_MILLIONS, component_counts, table3_counts
 
-    config = _config(preset, variant)
     if preset == "paper":  # counts depend on the architectures only: no weights are loaded
         config = _config("paper-random", variant)
     console = Console(highlight=False)
@@ -89,12 +89,12 @@ def init(
 ) -> None:
     """Write a model of the preset as a checkpoint folder (config.json + safetensors): random
     weights for tiny and paper-random, the pretrained parts for paper (with random heads)."""
+    config = _config(preset, variant)  # first: it says how to install torch when it is missing
     import torch
 
     from mlstrack.checkpoint import save_pretrained
     from mlstrack.model import MLSTrack
 
-    config = _config(preset, variant)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     torch.manual_seed(seed or 0)

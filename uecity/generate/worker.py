@@ -28,6 +28,7 @@ import pandas as pd
 from uecity.camera import Camera, auto_camera
 from uecity.core.atomic import replace_folder
 from uecity.core.errors import SpecError
+from uecity.core.progress import ProgressEvent, ProgressFn
 from uecity.dataset import Dataset, Video
 from uecity.image_files import encode_image
 from uecity.motion.auto import LabelConfig, Trajectory, auto_intervals
@@ -63,7 +64,6 @@ if TYPE_CHECKING:  # the Unreal stack is imported only when a run uses it
 log = logging.getLogger(__name__)
 
 PARTIAL = ".partial"
-ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,7 @@ def _record(
                 (index, b.instance_id, *b.xyxy, b.visibility, b.truncation, *b.amodal_xyxy)
             )
         if progress is not None and (index % 10 == 9 or index == run.frames - 1):
-            progress(job.video_id, index + 1, run.frames)
+            progress(ProgressEvent(job.video_id, index + 1, run.frames))
     if cut_frames:
         assets = sorted({renderer.asset_name(tracks.specs[iid]) for iid in cut_frames})
         log.warning(
