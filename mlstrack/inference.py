@@ -22,9 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import yaml
 
-from mlstrack.checkpoint import from_pretrained
+from mlstrack.checkpoint import CheckpointError, from_pretrained
 from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex, VideoIndex
 from mlstrack.data.transforms import read_rgb, resized_size, to_tensor
 from mlstrack.model import MLSTrack
@@ -48,6 +47,7 @@ from mlstrack.tracking_results import (
 from uecity.core.atomic import atomic_path, atomic_write_json, atomic_write_text
 from uecity.core.errors import UsageError
 from uecity.core.progress import ProgressEvent, ProgressFn
+from uecity.core.record_io import load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def load_run(
     short_side = max_size = None
     for place in (folder / "inference.yaml", run / "train_config.yaml"):
         if place.is_file():
-            values = yaml.safe_load(place.read_text(encoding="utf-8")) or {}
+            values = load_yaml(place, error=CheckpointError, what="run file") or {}
             short_side, max_size = values.get("test_short_side"), values.get("max_size")
             break
     calibrated = None

@@ -15,14 +15,16 @@ out before the model config is built.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from mlstrack.errors import ModelConfigError
 from uecity.core.atomic import atomic_write_json
+from uecity.core.record_io import load_json, load_record
 
 TRACKER_FILE = "tracker.json"
 CALIBRATION_FILE = "calibration.json"
@@ -101,11 +103,13 @@ def split_tracker_fields(model_values: dict[str, Any]) -> tuple[dict[str, Any], 
     return model, tracker
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelConfigError(f"cannot be read as JSON ({error})", path=path) from None
+class CalibrationFile(BaseModel):
+    """What tracking reads of `calibration.json`: the chosen thresholds (the file also holds
+    the grid tried and its held-out scores)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    chosen: dict[str, float]
 
 
 def read_tracker_config(model_dir: str | Path) -> TrackerConfig:
@@ -115,11 +119,11 @@ def read_tracker_config(model_dir: str | Path) -> TrackerConfig:
     folder = Path(model_dir)
     stored = folder / TRACKER_FILE
     if stored.is_file():
-        return TrackerConfig.from_dict(_read_json(stored), path=stored)
+        return TrackerConfig.from_dict(load_json(stored, error=ModelConfigError), path=stored)
     values: dict[str, Any] = {}
     legacy = folder / MODEL_CONFIG_FILE
     if legacy.is_file():
-        payload = _read_json(legacy)
+        payload = load_json(legacy, error=ModelConfigError)
         model = payload.get("config") if isinstance(payload, dict) else None
         if isinstance(model, dict):
             values.update(split_tracker_fields(model)[1])
@@ -131,10 +135,7 @@ def read_tracker_config(model_dir: str | Path) -> TrackerConfig:
 def read_calibrated(model_dir: str | Path) -> dict[str, float]:
     """The thresholds `calibration.json` chose (tracker fields only)."""
     path = Path(model_dir) / CALIBRATION_FILE
-    payload = _read_json(path)
-    chosen = payload.get("chosen") if isinstance(payload, dict) else None
-    if not isinstance(chosen, dict):
-        raise ModelConfigError("not a calibration file (no 'chosen' object)", path=path)
+    chosen = load_record(path, CalibrationFile, error=ModelConfigError, what="calibration").chosen
     return {k: v for k, v in chosen.items() if k in TRACKER_FIELDS}
 
 

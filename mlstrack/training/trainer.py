@@ -51,6 +51,7 @@ from mlstrack.training.track_noise import noisy_training_tracks
 from uecity.core.atomic import atomic_folder, atomic_write_text, is_temporary, remove_temporaries
 from uecity.core.errors import DatasetError, UsageError
 from uecity.core.progress import ProgressEvent, ProgressFn
+from uecity.core.record_io import load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ class Trainer:
     def _check_config(self) -> None:
         saved = self.run_dir / CONFIG_FILE
         if saved.is_file():
-            previous = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+            previous = load_yaml(saved, what="run's train config") or {}
             current = self.config.model_dump(mode="json")
             changed = sorted(
                 k

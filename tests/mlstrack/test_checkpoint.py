@@ -57,7 +57,7 @@ def test_corrupt_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="unreadable safetensors"):
         from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("{broken")
-    with pytest.raises(CheckpointError, match="not valid JSON"):
+    with pytest.raises(CheckpointError, match="malformed JSON"):
         load_config(tmp_path)
     (tmp_path / "config.json").write_text(
         json.dumps({"format": "mlstrack", "config": {"d_model": 30}})

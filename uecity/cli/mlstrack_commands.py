@@ -19,6 +19,7 @@ from mlstrack.errors import ModelConfigError
 from uecity.cli.progress_bars import progress_bars
 from uecity.core.atomic import check_creatable
 from uecity.core.errors import DatasetError, MissingDependencyError, SpecError, UsageError
+from uecity.core.record_io import load_yaml
 
 console = Console(highlight=False)
 
@@ -207,8 +208,6 @@ def calibrate(
     """Choose the tracker thresholds (new-track, drop, β_ref, minimum box area) on held-out
     training videos and store them with the run's model (calibration.json)."""
     _torch()
-    import yaml
-
     from mlstrack.checkpoint import CheckpointError
     from mlstrack.data import ReferKittiIndex
     from mlstrack.training.trainer import CONFIG_FILE, split_calibration
@@ -226,9 +225,7 @@ def calibrate(
         count = 0
         if saved.is_file():
             count = int(
-                (yaml.safe_load(saved.read_text(encoding="utf-8")) or {}).get(
-                    "calibration_videos", 0
-                )
+                (load_yaml(saved, what="run's train config") or {}).get("calibration_videos", 0)
             )
         if count == 0:
             raise UsageError(
