@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlstrack.config import Preset
 from mlstrack.errors import ModelConfigError
@@ -136,16 +136,22 @@ class TrainConfig(BaseModel):
     log_every: int = Field(default=10, ge=1, description="Steps between CSV log rows.")
     tensorboard: bool = Field(default=True, description="Also log to TensorBoard if installed.")
 
+    @field_validator("tracker")
+    @classmethod
+    def _check_tracker(cls, values: dict[str, Any]) -> dict[str, Any]:
+        try:
+            TrackerConfig.from_dict(values)
+        except ModelConfigError as error:
+            text = f"{error.field}: {error.args[0]}" if error.field else error.args[0]
+            raise ValueError(text) from None
+        return values
+
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if self.lr_drop_step is not None and self.lr_drop_step > self.max_steps:
             raise ValueError("lr_drop_step must be <= max_steps")
         if self.train_short_sides is not None and any(s < 16 for s in self.train_short_sides):
             raise ValueError("train_short_sides must be >= 16")
-        try:
-            self.tracker_config()
-        except ModelConfigError as error:
-            raise ValueError(f"tracker.{error.field or ''}: {error.args[0]}") from None
         return self
 
     # --- derived -----------------------------------------------------------------------

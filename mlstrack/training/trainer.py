@@ -72,6 +72,7 @@ RESUMABLE_CHANGES = {
     "num_threads",
     "tensorboard",
     "amp",
+    "tracker",  # thresholds of tracking, not of training: stored with the final model
 }
 
 

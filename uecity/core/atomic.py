@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,16 +22,9 @@ from uecity.core.errors import UsageError
 TEMPORARY_MARKER = ".uecity-tmp-"
 
 
-def _umask() -> int:
-    """The process umask. Read from /proc where it can be (setting it to read it back would
-    briefly change it for every thread, e.g. the annotator's server threads)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _temporary_name(target: Path, suffix: str = "") -> Path:
+    """A fresh name beside `target` that `remove_temporaries` recognises."""
+    return target.with_name(f".{target.name}{TEMPORARY_MARKER}{uuid.uuid4().hex[:12]}{suffix}")
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -55,14 +47,11 @@ def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        prefix=f".{target.name}{TEMPORARY_MARKER}", suffix=target.suffix, dir=target.parent
-    )
-    # mkstemp makes the file private (0600); a dataset file gets the permissions any new file
-    # of this user would get (0666 less the umask), like a plain open() would give it.
-    os.fchmod(fd, 0o666 & ~_umask())
-    os.close(fd)
-    temporary = Path(name)
+    temporary = _temporary_name(target, target.suffix)
+    # Created with mode 0666 as a plain open() would: the kernel takes the umask off, so the
+    # file gets the permissions any new file of this user gets (mkstemp's would be 0600), and
+    # the umask is never read or changed (that would race with other threads).
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield temporary
         if durable:
@@ -87,7 +76,7 @@ def replace_folder(source: str | Path, target: str | Path, *, durable: bool = Tr
     target.parent.mkdir(parents=True, exist_ok=True)
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}{TEMPORARY_MARKER}old-{uuid.uuid4().hex[:8]}")
+        old = _temporary_name(target, ".old")
         os.replace(target, old)
     os.replace(source, target)
     if durable:
@@ -103,10 +92,8 @@ def atomic_folder(target: str | Path, *, durable: bool = True) -> Iterator[Path]
     The folder gets the permissions a new folder of this user would get."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}{TEMPORARY_MARKER}", dir=target.parent)
-    )
-    os.chmod(temporary, 0o777 & ~_umask())
+    temporary = _temporary_name(target)
+    temporary.mkdir(mode=0o777)  # less the umask, as any new folder (mkdtemp's would be 0700)
     try:
         yield temporary
         replace_folder(temporary, target, durable=durable)
