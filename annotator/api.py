@@ -37,8 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from annotator import intervals as edits
 from annotator.video_payload import PayloadCache
+from uecity.core.errors import RevisionConflict, UECityError
+from uecity.core.record_io import validation_message
 from uecity.dataset import Dataset, Video, now_utc
-from uecity.errors import RevisionConflict, UECityError
 from uecity.records import MotionFile, MotionInterval
 from uecity.records.base import FrameIndex, TrackId
 
@@ -109,9 +110,7 @@ def _parse(model: type[BaseModel], body: bytes) -> Any:
     try:
         return model.model_validate_json(body)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise ApiError(400, f"bad request body: {where}: {first['msg']}") from None
+        raise ApiError(400, f"bad request body: {validation_message(error)[1]}") from None
 
 
 def review_counts(intervals: list[MotionInterval]) -> dict[str, int]:
@@ -343,7 +342,9 @@ class AnnotatorApi:
             except edits.IntervalEditError as error:
                 raise ApiError(422, str(error)) from None
             except ValidationError as error:
-                raise ApiError(422, f"the edit gives an invalid interval: {error}") from None
+                raise ApiError(
+                    422, f"the edit gives an invalid interval: {validation_message(error)[1]}"
+                ) from None
             selected = None if result.changed is None else result.changed.model_dump(mode="json")
             if result.intervals == sorted(current.intervals, key=edits.sort_key):
                 # nothing to change (all accepted already, accepting a manual one): no revision

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from uecity.errors import UECityError
+from uecity.core.errors import UECityError
 from uecity.records import MotionInterval
 
 ReviewState = Literal["unreviewed", "accepted", "corrected"]

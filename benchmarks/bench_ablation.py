@@ -19,6 +19,7 @@ Intermediate results are reused: delete a row's folder to retrain it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import subprocess
@@ -38,7 +39,7 @@ from mlstrack.calibration import calibrate, write_calibration  # noqa: E402
 from mlstrack.data import ReferKittiIndex  # noqa: E402
 from mlstrack.evaluation import evaluate_results, write_report  # noqa: E402
 from mlstrack.evaluation.diagnostics import diagnose, write_diagnostics  # noqa: E402
-from mlstrack.inference import load_run, track_dataset, with_tracker_settings  # noqa: E402
+from mlstrack.inference import load_run, track_dataset  # noqa: E402
 from mlstrack.training import Trainer, load_train_config  # noqa: E402
 from tests.traffic_factory import TrafficSpec, build_traffic_dataset  # noqa: E402
 from uecity.formats.refer_kitti import ReferKittiTree  # noqa: E402
@@ -146,7 +147,8 @@ def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict, ret
     if trainer.calibration_videos:
         calibration = calibrate(model, index, trainer.calibration_videos, settings)
         write_calibration(calibration, model_dir)
-    with_tracker_settings(model, **spec.get("track", {}))  # explicit overrides only
+        settings = dataclasses.replace(settings, tracker=calibration.tracker)
+    settings = settings.with_tracker(**spec.get("track", {}))  # explicit overrides only
     started = time.perf_counter()
     track_dataset(model, index, folder / "results", settings)
     track_seconds = time.perf_counter() - started
@@ -166,9 +168,9 @@ def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict, ret
         "label": row["label"],
         "steps": result.steps,
         "final_loss": result.last.loss if result.last else previous.get("final_loss"),
-        "refer_threshold": model.config.refer_threshold,
+        "refer_threshold": settings.tracker.refer_threshold,
         "tracker": {
-            k: getattr(model.config, k)
+            k: getattr(settings.tracker, k)
             for k in ("new_track_score", "drop_score", "refer_threshold", "min_box_area")
         },
         "calibration_hota": calibration.hota if calibration is not None else None,

@@ -3,9 +3,9 @@ video with the backbone shared against one expression at a time (same outputs), 
 deformable attention's two implementations on identical inputs.
 
     python benchmarks/bench_mlstrack.py                          # tiny on CPU (~1 minute)
-    python benchmarks/bench_mlstrack.py --device cuda --preset paper   # paper sizes, short side 800
+    python benchmarks/bench_mlstrack.py --device cuda --preset paper-random  # paper sizes, 800
 
-The paper preset is built from the real architectures with random weights (nothing downloaded):
+The paper-random preset is the real architectures with random weights (nothing downloaded):
 speed does not depend on the weights. With `--device cuda` and no GPU it says so and exits 0.
 """
 
@@ -29,6 +29,7 @@ from mlstrack.model import MLSTrack
 from mlstrack.targets import FrameTargets
 from mlstrack.track_state import TrackState
 from mlstrack.tracker import track_step
+from mlstrack.tracker_config import TrackerConfig
 
 
 def _sync(device: torch.device) -> None:
@@ -108,7 +109,7 @@ def bench_model(
     state: list[TrackState | None] = [None]
 
     def infer() -> None:
-        state[0], _ = track_step(model, image, text, state[0])
+        state[0], _ = track_step(model, image, text, state[0], TrackerConfig())
 
     seconds = _time(infer, device, repeats * 2)
     print(f"inference (track_step): {seconds:.4f} s/frame = {1 / seconds:.3g} frames/s")
@@ -137,7 +138,7 @@ def bench_shared_tracking(
         for text in texts:
             track = None
             for image in images:
-                track, result = track_step(model, image, text, track)
+                track, result = track_step(model, image, text, track, TrackerConfig())
                 out.append(result)
         return out
 
@@ -148,7 +149,9 @@ def bench_shared_tracking(
             for image in images:
                 features = model.visual_features(image)
                 for k, text in enumerate(texts):
-                    tracks[k], result = track_step(model, image, text, tracks[k], features)
+                    tracks[k], result = track_step(
+                        model, image, text, tracks[k], TrackerConfig(), features
+                    )
                     out[k].append(result)
         return [r for per_text in out for r in per_text]
 
@@ -215,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--preset", default="tiny", choices=("tiny", "paper"))
+    parser.add_argument("--preset", default="tiny", choices=("tiny", "paper-random"))
     parser.add_argument(
         "--short-side",
         type=int,
@@ -246,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     if threads:
         torch.set_num_threads(threads)
     device = torch.device(args.device)
-    if args.preset == "paper":
-        config = MLSTrackConfig.paper(random_init=True)
+    if args.preset == "paper-random":
+        config = MLSTrackConfig.preset("paper-random")
         height = args.short_side or 800
     else:
         words = ("the", "red", "black", "white", "blue", "cars", "car", "turning", "left")
@@ -264,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.only_shared:
         return 0
     bench_attention(
-        device, height, width, config.num_queries if args.preset == "paper" else 300, args.repeats
+        device,
+        height,
+        width,
+        config.num_queries if args.preset == "paper-random" else 300,
+        args.repeats,
     )
     return 0
 

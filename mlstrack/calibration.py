@@ -8,7 +8,8 @@ of the held-out training videos (never the test videos) once per (`new_track_sco
 tracking again. Each combination is scored by TrackEval's combined HOTA against the held-out
 videos' ground truth, and the best one is `chosen`. `uecity train` runs it after training when
 the run holds videos out (`calibration_videos`), `uecity calibrate` on demand; the result goes to
-`RUN/model/calibration.json`, which `uecity track` reads unless an option overrides a value.
+`RUN/model/calibration.json` (the evidence) and the chosen values into the run's tracker config,
+`RUN/model/tracker.json`, which `uecity track` reads unless an option overrides a value.
 """
 
 from __future__ import annotations
@@ -16,23 +17,18 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlstrack.data.refer_kitti import ReferKittiIndex
 from mlstrack.evaluation.trackeval_run import COMBINED, gt_lines, run_trackeval, summarise
-from mlstrack.inference import (
-    CALIBRATION_FILE,
-    InferenceSettings,
-    prediction_lines,
-    track_video,
-    with_tracker_settings,
-)
+from mlstrack.inference import InferenceSettings, track_video
 from mlstrack.model import MLSTrack
-from mlstrack.tracker import FrameResult
-from uecity.atomic_write import atomic_write_json
-from uecity.errors import UsageError
+from mlstrack.tracker_config import CALIBRATION_FILE, TrackerConfig, write_tracker_config
+from mlstrack.tracking_results import FrameResult, prediction_lines
+from uecity.core.atomic import atomic_write_json
+from uecity.core.errors import UsageError
+from uecity.core.progress import ProgressEvent, ProgressFn
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +46,11 @@ AREA_GRID: tuple[float, ...] = (0.0, 0.0005, 0.001)  # share of the frame's area
 
 @dataclass(frozen=True)
 class Calibration:
-    """The chosen thresholds, their held-out HOTA, and every combination tried."""
+    """The chosen thresholds, their held-out HOTA, and every combination tried; `tracker` is
+    the run's tracker config with the chosen thresholds."""
 
     chosen: dict[str, float]
+    tracker: TrackerConfig
     hota: float
     videos: list[str]
     sequences: int
@@ -81,9 +79,10 @@ def calibrate(
     track_grid: tuple[tuple[float, float], ...] = TRACK_GRID,
     refer_grid: tuple[float, ...] = REFER_GRID,
     area_grid: tuple[float, ...] = AREA_GRID,
-    on_pair: Callable[[tuple[float, float], float], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> Calibration:
-    """The thresholds that score the best combined HOTA on `videos`' expressions."""
+    """The thresholds that score the best combined HOTA on `videos`' expressions; after each
+    (new-track, drop) pair, `progress` gets the best held-out HOTA so far (task "calibrate")."""
     started = time.perf_counter()
     sequences = [(v, e) for v in videos for e in index.expressions.get(v, [])]
     if not sequences:
@@ -97,53 +96,56 @@ def calibrate(
         e.sequence: float(index.videos[v].size_wh[0] * index.videos[v].size_wh[1])
         for v, e in sequences
     }
-    original = {k: getattr(model.config, k) for k in ("new_track_score", "drop_score")}
     rows: list[dict[str, float]] = []
-    try:
-        for new_score, drop_score in track_grid:
-            with_tracker_settings(
-                model,
-                new_track_score=new_score,
-                drop_score=min(drop_score, new_score),
-                refer_threshold=0.0,
-                min_box_area=0.0,
-            )
-            tracked = {}
-            for video_id in videos:
-                expressions = index.expressions.get(video_id, [])
-                found = track_video(model, index.videos[video_id], expressions, settings)
-                tracked.update({e.sequence: found[e.name] for e in expressions})
-            best = 0.0
-            for refer, area in itertools.product(refer_grid, area_grid):
-                predictions = {
-                    name: "".join(
-                        prediction_lines(_rethreshold(tracked[name], refer, area, areas[name]))
-                    )
-                    for name in names
-                }
-                scores = summarise(run_trackeval(gt, predictions, lengths)[COMBINED])
-                rows.append(
-                    {
-                        "new_track_score": new_score,
-                        "drop_score": min(drop_score, new_score),
-                        "refer_threshold": refer,
-                        "min_box_area": area,
-                        "HOTA": round(scores["HOTA"], 3),
-                        "DetA": round(scores["DetA"], 3),
-                        "AssA": round(scores["AssA"], 3),
-                    }
+    for pair, (new_score, drop_score) in enumerate(track_grid, start=1):
+        trial = settings.with_tracker(
+            new_track_score=new_score,
+            drop_score=min(drop_score, new_score),
+            refer_threshold=0.0,
+            min_box_area=0.0,
+        )
+        tracked = {}
+        for video_id in videos:
+            expressions = index.expressions.get(video_id, [])
+            found = track_video(model, index.videos[video_id], expressions, trial)
+            tracked.update({e.sequence: found[e.name] for e in expressions})
+        best = 0.0
+        for refer, area in itertools.product(refer_grid, area_grid):
+            predictions = {
+                name: "".join(
+                    prediction_lines(_rethreshold(tracked[name], refer, area, areas[name]))
                 )
-                best = max(best, scores["HOTA"])
-            if on_pair is not None:
-                on_pair((new_score, drop_score), best)
-    finally:
-        with_tracker_settings(model, **original)
+                for name in names
+            }
+            scores = summarise(run_trackeval(gt, predictions, lengths)[COMBINED])
+            rows.append(
+                {
+                    "new_track_score": new_score,
+                    "drop_score": min(drop_score, new_score),
+                    "refer_threshold": refer,
+                    "min_box_area": area,
+                    "HOTA": round(scores["HOTA"], 3),
+                    "DetA": round(scores["DetA"], 3),
+                    "AssA": round(scores["AssA"], 3),
+                }
+            )
+            best = max(best, scores["HOTA"])
+        if progress is not None:
+            item = f"new-track {new_score:.2f} / drop {drop_score:.2f}"
+            values = {"best held-out HOTA": best}
+            progress(ProgressEvent("calibrate", pair, len(track_grid), item, values))
     top = max(rows, key=lambda r: r["HOTA"])
-    chosen = {k: top[k] for k in ("new_track_score", "drop_score", "refer_threshold")}
-    chosen["min_box_area"] = top["min_box_area"]
-    with_tracker_settings(model, **chosen)
+    chosen = {
+        k: top[k] for k in ("new_track_score", "drop_score", "refer_threshold", "min_box_area")
+    }
     return Calibration(
-        chosen, top["HOTA"], list(videos), len(sequences), rows, time.perf_counter() - started
+        chosen,
+        settings.tracker.replace(**chosen),
+        top["HOTA"],
+        list(videos),
+        len(sequences),
+        rows,
+        time.perf_counter() - started,
     )
 
 
@@ -154,7 +156,9 @@ def _rethreshold(
 
 
 def write_calibration(calibration: Calibration, model_dir: str | Path) -> Path:
-    """`model_dir/calibration.json` (atomically)."""
+    """`model_dir/calibration.json` and the chosen tracker config, `model_dir/tracker.json`
+    (each atomically; the evidence first, so a tracker.json never lacks its calibration)."""
     path = Path(model_dir) / CALIBRATION_FILE
     atomic_write_json(path, calibration.to_dict())
+    write_tracker_config(calibration.tracker, model_dir)
     return path

@@ -13,23 +13,27 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 
 from mlstrack.config import MLSTrackConfig
+from mlstrack.errors import ModelConfigError
 from mlstrack.model import MLSTrack
 from mlstrack.pretrained import how_to_provide, is_offline
 from mlstrack.text_encoders import HFTokenizer
-from uecity.atomic_write import atomic_path
-from uecity.errors import ExternalToolError, SpecError
+from mlstrack.tracker_config import MODEL_CONFIG_FILE, split_tracker_fields
+from uecity.core.atomic import atomic_path
+from uecity.core.errors import ExternalToolError, SpecError
+from uecity.core.record_io import load_record
 
 log = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.json"
+CONFIG_NAME = MODEL_CONFIG_FILE  # read without torch by `tracker_config` too
 WEIGHTS_NAME = "model.safetensors"
-FORMAT = "mlstrack"
+FORMAT = "mlstrack"  # CheckpointConfigFile.format
 # transformers' bookkeeping keys, not architecture: dropped when a config is recorded
 _HF_META = {
     "transformers_version",
@@ -56,6 +60,16 @@ _HF_META = {
 
 class CheckpointError(SpecError):
     """A checkpoint folder that cannot be read as an MLS-Track model."""
+
+
+class CheckpointConfigFile(BaseModel):
+    """`config.json` of a checkpoint folder: the format tag and the MLSTrackConfig fields
+    (checked by `MLSTrackConfig.from_dict`, which names a bad field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["mlstrack"]
+    config: dict[str, Any]
 
 
 def _architecture(hf_config: Any) -> dict[str, Any]:
@@ -117,17 +131,12 @@ def load_config(folder: str | Path) -> MLSTrackConfig:
             "save_pretrained (`uecity model init` makes one)",
             path=folder,
         )
+    payload = load_record(path, CheckpointConfigFile, error=CheckpointError)
+    # a checkpoint from before the tracker had its own config keeps its thresholds in here
+    values = split_tracker_fields(payload.config)[0]
     try:
-        payload = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"not valid JSON ({error})", path=path) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(
-            f"expected {{'format': '{FORMAT}', 'config': {{...}}}}", path=path, field="format"
-        )
-    try:
-        config = MLSTrackConfig.from_dict(payload.get("config"))
-    except SpecError as error:
+        config = MLSTrackConfig.from_dict(values)
+    except ModelConfigError as error:
         raise CheckpointError(str(error), path=path, field="config") from None
     changes = {}
     for key in ("text_tokenizer", "clip_tokenizer"):

@@ -9,6 +9,8 @@ Each of the three pretrained networks (ResNet-50, RoBERTa, the CLIP text tower) 
 name or local path (`*_name`) and optionally by an architecture dictionary (`*_config`): with a
 dictionary the network is built randomly initialised from it and nothing is downloaded (tests,
 demos, and checkpoints, which carry the weights themselves).
+
+The tracker's thresholds are not in here: they are `mlstrack.tracker_config.TrackerConfig`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from uecity.errors import SpecError
+from mlstrack.errors import ModelConfigError
+from mlstrack.tracker_config import TRACKER_FIELDS
 
 Variant = Literal["transrmot", "sgm", "sgm_scb"]
 SGMVariant = Literal["full", "only_det", "only_cross_attention"]
@@ -31,6 +34,14 @@ SGM_VARIANTS: tuple[str, ...] = ("full", "only_det", "only_cross_attention")
 SCB_VARIANTS: tuple[str, ...] = ("clip", "roberta", "concat_mlp", "cross_attention")
 TEXT_ENCODER_TYPES: tuple[str, ...] = ("roberta", "word")
 
+# The presets, defined once: `uecity model`, `uecity train` and the docs use these names.
+Preset = Literal["tiny", "paper", "paper-random"]
+PRESETS: dict[str, str] = {
+    "tiny": "a few thousand parameters, trainable text stack, random weights (CPU tests, demos)",
+    "paper": "the paper's model, pretrained parts loaded by hub name or local path",
+    "paper-random": "the paper's architectures with random weights; nothing is downloaded",
+}
+
 # The byte-level tokenizer used with randomly initialised text encoders: 4 special ids, then bytes.
 BYTE_TOKENIZER = "byte"
 BYTE_VOCAB_SIZE = 260
@@ -40,7 +51,7 @@ def _without_the_retired_clip_backend(values: dict[str, Any]) -> dict[str, Any]:
     """Configs saved before the open_clip backend was removed name the backend: the default
     (`transformers`) loads as before, an open_clip model is refused with the reason."""
     if values.get("clip_backend", "transformers") != "transformers":
-        raise SpecError(
+        raise ModelConfigError(
             "this checkpoint's CLIP text tower came from open_clip, which is no longer supported "
             "(it needs torchvision, which our CPU builds lack); the CLIP text tower loads through "
             "transformers (`clip_text_name`)",
@@ -181,14 +192,6 @@ class MLSTrackConfig:
         scb_variant: Table 5a: "clip" (cosine with CLIP's sentence embedding, the paper's),
             "roberta" (cosine with RoBERTa's mean word feature), "concat_mlp", "cross_attention".
         scb_init_temperature: initial temperature τ of the cosine logits (0.07, as CLIP).
-    Tracking (online bookkeeping)
-        new_track_score: a detect query becomes a track at this class score (0.7).
-        drop_score: a track scoring below it counts a miss (0.6).
-        miss_tolerance: a track is dropped after this many consecutive misses (5).
-        refer_threshold: β_ref, a track is output when its referring score reaches it (0.5).
-        min_box_area: a box smaller than this share of the frame's area is not output (0;
-            TransRMOT's `filter_dt_by_area`). `uecity train` calibrates all four on held-out
-            training videos (`mlstrack.calibration`).
     Training
         track_group_denoising: extra noisy copies of the track queries, training only (3).
         denoising_noise_variance: variance of the Gaussian noise on their embeddings (0.3).
@@ -232,12 +235,6 @@ class MLSTrackConfig:
     scb_variant: SCBVariant = "clip"
     scb_init_temperature: float = 0.07
 
-    new_track_score: float = 0.7
-    drop_score: float = 0.6
-    miss_tolerance: int = 5
-    refer_threshold: float = 0.5
-    min_box_area: float = 0.0
-
     track_group_denoising: int = 3
     denoising_noise_variance: float = 0.3
     focal_alpha: float = 0.25
@@ -254,7 +251,7 @@ class MLSTrackConfig:
 
     def __post_init__(self) -> None:
         def fail(name: str, expected: str) -> None:
-            raise SpecError(f"expected {expected}, got {getattr(self, name)!r}", field=name)
+            raise ModelConfigError(f"expected {expected}, got {getattr(self, name)!r}", field=name)
 
         for name in (
             "d_model",
@@ -306,20 +303,8 @@ class MLSTrackConfig:
             fail("sgm_variant", "'full' with variant 'transrmot' (it has no SGM to vary)")
         if self.variant != "sgm_scb" and self.scb_variant != "clip":
             fail("scb_variant", f"'clip' with variant {self.variant!r} (it has no SCB to vary)")
-        for name in (
-            "new_track_score",
-            "drop_score",
-            "refer_threshold",
-            "min_box_area",
-            "focal_alpha",
-        ):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                fail(name, "a probability in [0, 1]")
-        if self.drop_score > self.new_track_score:
-            fail("drop_score", f"at most new_track_score ({self.new_track_score})")
-        if self.miss_tolerance < 1:
-            fail("miss_tolerance", "at least 1 frame")
+        if not 0.0 <= self.focal_alpha <= 1.0:
+            fail("focal_alpha", "a probability in [0, 1]")
         if self.track_group_denoising < 0:
             fail("track_group_denoising", "a group count >= 0")
         if self.denoising_noise_variance < 0:
@@ -412,16 +397,23 @@ class MLSTrackConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> MLSTrackConfig:
-        """`tiny`, `paper` (pretrained weights by hub name) or `paper-random` (architectures
-        only, nothing downloaded)."""
+        """The config of preset `name` (see `PRESETS`) with `overrides` (MLSTrackConfig fields;
+        an unknown one is an error naming it)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ModelConfigError(
+                f"unknown config field(s): {', '.join(unknown)}" + _tracker_hint(unknown),
+                field=unknown[0],
+            )
         if name == "tiny":
             return cls.tiny(**overrides)
         if name == "paper":
             return cls.paper(**overrides)
         if name == "paper-random":
             return cls.paper(random_init=True, **overrides)
-        raise SpecError(
-            f"unknown preset {name!r}; expected tiny, paper or paper-random", field="preset"
+        raise ModelConfigError(
+            f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}", field="preset"
         )
 
     def replace(self, **changes: Any) -> MLSTrackConfig:
@@ -439,13 +431,21 @@ class MLSTrackConfig:
     def from_dict(cls, values: dict[str, Any]) -> MLSTrackConfig:
         """Builds a config from `to_dict`'s output; unknown keys are an error naming them."""
         if not isinstance(values, dict):
-            raise SpecError("expected a JSON object of MLS-Track config fields")
+            raise ModelConfigError("expected a JSON object of MLS-Track config fields")
         values = _without_the_retired_clip_backend(values)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise SpecError(f"unknown config field(s): {', '.join(unknown)}")
+            raise ModelConfigError(
+                f"unknown config field(s): {', '.join(unknown)}" + _tracker_hint(unknown)
+            )
         try:
             return cls(**values)
         except TypeError as error:
-            raise SpecError(f"bad config: {error}") from None
+            raise ModelConfigError(f"bad config: {error}") from None
+
+
+def _tracker_hint(unknown: list[str]) -> str:
+    if set(TRACKER_FIELDS) & set(unknown):
+        return " (tracker thresholds belong to the tracker config: the train config's `tracker:`)"
+    return ""

@@ -2,76 +2,82 @@
 
 For each expression the video is tracked from its first frame with `tracker.track_step` and the
 tracker's bookkeeping (new-track score, drop score, miss tolerance, β_ref). Frames are resized
-to the run's test short side; boxes come back in the original frame's pixels and are written
-as `RESULTS/<video>/<expression>/predict.txt` (the RMOT results layout of
-`uecity.formats.refer_kitti`), lines `frame,id,x,y,w,h,1,1,1` written by
-`uecity.formats.mot_challenge.box_lines`, the same writer as the ground truth of
-`mlstrack.evaluation` (frame 0 of the video is line frame 1). Next to it `tracks.txt` holds
-every track seen in a frame, referred or not, with its class and referring scores
-(`frame,id,x,y,w,h,score,refer_score`): the threshold-free diagnostics and the detection-only
-row of `uecity evaluate` read it.
-Optionally a video with the referred boxes drawn is written too.
+to the run's test short side; boxes come back in the original frame's pixels and are written as
+the files of a results folder: `RESULTS/<video>/<expression>/predict.txt` (the RMOT results
+layout of `uecity.formats.refer_kitti`; MOTChallenge lines written by
+`uecity.formats.mot_challenge`, the same writer as the ground truth of `mlstrack.evaluation`),
+`tracks.txt` and `tracking.json` (`mlstrack.tracking_results`), optionally with a video of the
+referred boxes drawn.
 
-The tracker thresholds come from the run's calibration (`RUN/model/calibration.json`, written
-by `uecity train` / `uecity calibrate`), else from the model config; options override both.
+The tracker thresholds are the run's `TrackerConfig` (`RUN/model/tracker.json`, written by
+`uecity train` and rewritten by `uecity calibrate`); options override them. The model's config
+is never changed.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
-import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-import yaml
 
-from mlstrack.checkpoint import from_pretrained
+from mlstrack.checkpoint import CheckpointError, from_pretrained
 from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex, VideoIndex
 from mlstrack.data.transforms import read_rgb, resized_size, to_tensor
 from mlstrack.model import MLSTrack
 from mlstrack.track_state import TrackState
-from mlstrack.tracker import FrameResult, track_step
-from uecity.atomic_write import atomic_write_json, atomic_write_text
-from uecity.errors import UsageError
-from uecity.formats.mot_challenge import box_lines, parse_lines, sequence_names
+from mlstrack.tracker import track_step
+from mlstrack.tracker_config import (
+    CALIBRATION_FILE,
+    TrackerConfig,
+    read_calibrated,
+    read_tracker_config,
+)
+from mlstrack.tracking_results import (
+    SUMMARY_FILE,
+    TRACKS_FILE,
+    VIDEO_FILE,
+    FrameResult,
+    prediction_lines,
+    track_lines,
+)
+from uecity.core.atomic import atomic_path, atomic_write_json, atomic_write_text
+from uecity.core.errors import UsageError
+from uecity.core.progress import ProgressEvent, ProgressFn
+from uecity.core.record_io import load_yaml
+from uecity.formats.mot_challenge import sequence_names
 from uecity.formats.refer_kitti import SEQMAP, prediction_file
 
 logger = logging.getLogger(__name__)
 
-TRACKS_FILE = "tracks.txt"
-VIDEO_FILE = "referred.mp4"
-SUMMARY_FILE = "tracking.json"
-TRACKER_FIELDS = (
-    "new_track_score",
-    "drop_score",
-    "miss_tolerance",
-    "refer_threshold",
-    "min_box_area",
-)
-CALIBRATION_FILE = "calibration.json"
-
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """Frame size at inference: short side (None keeps the frames' size), long-side cap; the
-    run's calibrated tracker thresholds (empty without a calibration)."""
+    """How a run tracks: frame size (short side, None keeps the frames' size; long-side cap)
+    and the tracker's thresholds. `calibrated` records the thresholds that came from the run's
+    calibration (empty without one), for the summary."""
 
     short_side: int | None = None
     max_size: int | None = None
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     calibrated: dict[str, float] | None = None
+
+    def with_tracker(self, **overrides: float | int | None) -> InferenceSettings:
+        """The same settings with some tracker thresholds replaced (None keeps a value)."""
+        return dataclasses.replace(self, tracker=self.tracker.replace(**overrides))
 
 
 def load_run(
     run: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[MLSTrack, InferenceSettings, Path]:
     """The model of a training run (`RUN/model`, else its newest checkpoint) or of a
-    `save_pretrained` folder, with the run's inference frame size."""
+    `save_pretrained` folder, with the run's inference frame size and the tracker config stored
+    with the model (`tracker_config.read_tracker_config`)."""
     run = Path(run)
     candidates = [run / "model"]
     checkpoints = (
@@ -80,33 +86,20 @@ def load_run(
     candidates += [c / "model" for c in reversed(checkpoints)]
     folder = next((c for c in candidates if (c / "config.json").is_file()), run)
     model = from_pretrained(folder, map_location=device).eval()
-    settings = InferenceSettings()
+    short_side = max_size = None
     for place in (folder / "inference.yaml", run / "train_config.yaml"):
         if place.is_file():
-            values = yaml.safe_load(place.read_text(encoding="utf-8")) or {}
-            settings = InferenceSettings(values.get("test_short_side"), values.get("max_size"))
+            values = load_yaml(place, error=CheckpointError, what="run file") or {}
+            short_side, max_size = values.get("test_short_side"), values.get("max_size")
             break
-    calibration = folder / CALIBRATION_FILE
-    if calibration.is_file():
-        try:
-            chosen = json.loads(calibration.read_text(encoding="utf-8"))["chosen"]
-            values = {k: chosen[k] for k in TRACKER_FIELDS if k in chosen}
-        except (ValueError, KeyError, TypeError) as error:
-            raise UsageError(f"{calibration} is not a calibration file ({error})") from None
-        with_tracker_settings(model, **values)
-        settings = InferenceSettings(settings.short_side, settings.max_size, values)
-    return model, settings, folder
-
-
-def with_tracker_settings(model: MLSTrack, **overrides: float | int | None) -> MLSTrack:
-    """The same model with tracker thresholds replaced (None values keep the config's)."""
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    unknown = set(changes) - set(TRACKER_FIELDS)
-    if unknown:
-        raise UsageError(f"unknown tracker settings: {', '.join(sorted(unknown))}")
-    if changes:
-        model.config = model.config.replace(**changes)
-    return model
+    calibrated = None
+    if (folder / CALIBRATION_FILE).is_file():
+        calibrated = read_calibrated(folder)
+    return (
+        model,
+        InferenceSettings(short_side, max_size, read_tracker_config(folder), calibrated),
+        folder,
+    )
 
 
 def track_expression(
@@ -141,7 +134,9 @@ def track_video(
         frame = to_tensor(image)[None].to(device)
         features = model.visual_features(frame)
         for k, text in enumerate(texts):
-            tracks[k], result = track_step(model, frame, text, tracks[k], features)
+            tracks[k], result = track_step(
+                model, frame, text, tracks[k], settings.tracker, features
+            )
             results[k].append(_to_original_frame(result, scale, width, height))
     return {e.name: r for e, r in zip(expressions, results, strict=True)}
 
@@ -157,94 +152,52 @@ def _to_original_frame(
     )
 
 
-def prediction_lines(results: list[FrameResult]) -> list[str]:
-    """MOTChallenge lines `frame,id,x,y,w,h,1,1,1` of the referred tracks, frames 1-based,
-    empty boxes left out."""
-    lines = []
-    for frame, result in enumerate(results):
-        output = result.output()
-        boxes = output.boxes_xyxy.astype(np.float64)
-        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        lines += box_lines(frame, output.ids[keep], boxes[keep])
-    return lines
-
-
-TRACK_COLUMNS = 2  # score, refer_score
-
-
-def track_lines(results: list[FrameResult]) -> list[str]:
-    """`frame,id,x,y,w,h,score,refer_score` of every track seen, frames 1-based."""
-    lines = []
-    for frame, result in enumerate(results):
-        scores = np.stack((result.scores, result.refer_scores), axis=1)
-        lines += box_lines(
-            frame, result.ids, result.boxes_xyxy.astype(np.float64), scores, column_format=".4f"
-        )
-    return lines
-
-
-def read_track_lines(text: str, path: str | Path = TRACKS_FILE) -> list[FrameResult]:
-    """`track_lines` back into per-frame results (frames 1..max; `referred` all False)."""
-    rows = parse_lines(text, path, columns=TRACK_COLUMNS)
-    frames = int(rows.frames.max()) + 1 if len(rows) else 0
-    results = []
-    for frame in range(frames):
-        block = rows.at(frame)
-        results.append(
-            FrameResult(
-                block.ids,
-                block.boxes_xyxy.astype(np.float32),
-                block.columns[:, 0].astype(np.float32),
-                block.columns[:, 1].astype(np.float32),
-                np.zeros(len(block), dtype=bool),
-            )
-        )
-    return results
-
-
 def write_video(
     path: Path, video: VideoIndex, results: list[FrameResult], sentence: str, fps: float = 10.0
 ) -> Path:
     """An MP4 of the video with the referred boxes, their ids and the sentence drawn."""
     width, height = video.size_wh
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise UsageError(f"OpenCV cannot write an MP4 video to {path}")
-    try:
-        for frame_path, result in zip(video.frame_paths, results, strict=True):
-            image = cv2.imread(str(frame_path), cv2.IMREAD_COLOR)
-            shown = result.output()
-            for track_id, box in zip(shown.ids, shown.boxes_xyxy, strict=True):
-                colour = tuple(
-                    int(c) for c in np.random.default_rng(int(track_id)).integers(64, 256, 3)
-                )
-                x1, y1, x2, y2 = (round(float(v)) for v in box)
-                cv2.rectangle(image, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), colour, 2)
+    with atomic_path(
+        path, durable=False
+    ) as temporary:  # .mp4 kept: OpenCV picks the container by it
+        writer = cv2.VideoWriter(
+            str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height)
+        )
+        if not writer.isOpened():
+            raise UsageError(f"OpenCV cannot write an MP4 video to {path}")
+        try:
+            for frame_path, result in zip(video.frame_paths, results, strict=True):
+                image = cv2.imread(str(frame_path), cv2.IMREAD_COLOR)
+                shown = result.output()
+                for track_id, box in zip(shown.ids, shown.boxes_xyxy, strict=True):
+                    colour = tuple(
+                        int(c) for c in np.random.default_rng(int(track_id)).integers(64, 256, 3)
+                    )
+                    x1, y1, x2, y2 = (round(float(v)) for v in box)
+                    cv2.rectangle(image, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), colour, 2)
+                    cv2.putText(
+                        image,
+                        str(int(track_id)),
+                        (x1, max(12, y1 - 3)),
+                        cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45,
+                        colour,
+                        1,
+                        cv2.LINE_AA,
+                    )
                 cv2.putText(
                     image,
-                    str(int(track_id)),
-                    (x1, max(12, y1 - 3)),
+                    sentence,
+                    (6, height - 8),
                     cv2.FONT_HERSHEY_SIMPLEX,
-                    0.45,
-                    colour,
+                    0.5,
+                    (255, 255, 255),
                     1,
                     cv2.LINE_AA,
                 )
-            cv2.putText(
-                image,
-                sentence,
-                (6, height - 8),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.5,
-                (255, 255, 255),
-                1,
-                cv2.LINE_AA,
-            )
-            writer.write(image)
-    finally:
-        writer.release()
-    os.replace(temporary, path)
+                writer.write(image)
+        finally:
+            writer.release()
     return path
 
 
@@ -266,9 +219,10 @@ def track_dataset(
     sequences: list[tuple[str, str]] | None = None,
     video: bool = False,
     checkpoint: str = "",
-    on_sequence: Callable[[str, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> TrackSummary:
-    """Track every (video, expression) of `sequences` (default: the test split) into `out`."""
+    """Track every (video, expression) of `sequences` (default: the test split) into `out`;
+    `progress` hears of each video tracked (task "track", counted in sequences)."""
     out = Path(out)
     started = time.perf_counter()
     chosen = sequences if sequences is not None else index.test_sequences
@@ -282,6 +236,8 @@ def track_dataset(
     for video_id, expressions in by_video.items():
         found = track_video(model, index.videos[video_id], expressions, settings)
         tracked.update({(video_id, name): r for name, r in found.items()})
+        if progress is not None:
+            progress(ProgressEvent("track", len(tracked), len(chosen), f"video {video_id}"))
     for video_id, name in chosen:
         expression = index.expression(video_id, name)
         frames_of = index.videos[video_id]
@@ -297,17 +253,14 @@ def track_dataset(
         frames += len(results)
         boxes += len(lines)
         logger.info("%s: %d boxes", expression.sequence, len(lines))
-        if on_sequence is not None:
-            on_sequence(expression.sequence, len(lines))
     summary = TrackSummary(out, len(chosen), frames, boxes, time.perf_counter() - started)
-    tracker = {key: getattr(model.config, key) for key in TRACKER_FIELDS}
     atomic_write_json(
         out / SUMMARY_FILE,
         {
             "checkpoint": checkpoint,
             "data": str(index.root),
             "variant": model.config.variant,
-            "tracker": tracker,
+            "tracker": settings.tracker.to_dict(),
             "calibrated": settings.calibrated or {},
             "short_side": settings.short_side,
             "max_size": settings.max_size,

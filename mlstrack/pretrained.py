@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 
 log = logging.getLogger(__name__)
 

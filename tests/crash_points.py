@@ -1,13 +1,13 @@
 """Kill a `uecity` command at a chosen crash point: just before its Nth `os.replace`.
 
-Every write of the product ends in a rename (`uecity.atomic_write`, a video folder moved into
+Every write of the product ends in a rename (`uecity.core.atomic`, a video folder moved into
 place, a checkpoint folder), so "before the Nth rename" walks through every moment at which a
 `kill -9` leaves a different state on disk. Run as
 
     python -m tests.crash_points POINT COUNT_FILE uecity-args...
 
 POINT is N (kill before the Nth rename; 0 never kills and only counts) or a name prefix (kill
-before the first rename of a file or folder whose name starts with it, e.g. `.tmp-step-`).
+before the first rename of a file or folder whose name starts with it, e.g. `.step-`).
 COUNT_FILE receives the number of renames done so far after each one. The process kills
 itself with SIGKILL: no `finally`, no clean-up, like `kill -9`.
 Only this process is hooked (run the writers with one worker).

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute
 
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 from uecity.records.boxes import BOX_SCHEMA, check_box_table_schema
 
 _PER_BOX = "per_box"  # the key of a field's `_PerBox` in its dataclass metadata

@@ -21,11 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from uecity.atomic_write import atomic_path, atomic_write_bytes
 from uecity.boxes import VideoBoxes
-from uecity.errors import DatasetError, RevisionConflict
+from uecity.core.atomic import atomic_path, atomic_write_bytes
+from uecity.core.errors import DatasetError, RevisionConflict
+from uecity.core.record_io import load_json, read_record, write_record
 from uecity.image_files import encode_image
-from uecity.record_io import load_json, read_record, write_record
 from uecity.records import (
     FORMAT_VERSION,
     DatasetManifest,

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uecity.errors import UECityError
+from uecity.core.errors import UECityError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

@@ -13,10 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uecity.atomic_write import atomic_path
 from uecity.boxes import VideoBoxes
+from uecity.core.atomic import atomic_path
+from uecity.core.errors import DatasetError
 from uecity.dataset import Dataset
-from uecity.errors import DatasetError
 
 
 def _track_colour(track_id: int) -> tuple[int, int, int]:

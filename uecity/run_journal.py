@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from uecity.errors import UsageError
+from uecity.core.errors import UsageError
 
 try:
     import fcntl

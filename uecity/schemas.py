@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from uecity.atomic_write import atomic_write_text, dumps_json
+from uecity.core.atomic import atomic_write_text, dumps_json
 from uecity.records import (
     FORMAT_VERSION,
     BoxRow,

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
-from uecity.atomic_write import is_temporary
 from uecity.boxes import VideoBoxes
+from uecity.core.atomic import is_temporary
+from uecity.core.errors import DatasetError
+from uecity.core.record_io import describe_validation_error, load_json
 from uecity.dataset import MANIFEST_NAME
-from uecity.errors import DatasetError
 from uecity.image_files import ImageFileProblem, image_size_wh
-from uecity.record_io import describe_validation_error, load_json
 from uecity.records import (
     FORMAT_VERSION,
     DatasetManifest,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 
 SAMPLE_MODES = ("random_interval", "fixed")
 

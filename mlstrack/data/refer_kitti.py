@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uecity.box_formats import refer_kitti_x1y1wh_normalised_to_xyxy
-from uecity.errors import DatasetError
+from uecity.core.box_formats import refer_kitti_x1y1wh_normalised_to_xyxy
+from uecity.core.errors import DatasetError
 from uecity.formats.mot_challenge import read_seqmap, sequence_name
 from uecity.formats.refer_kitti import (
     DEFAULT_TEST_VIDEOS,

@@ -3,7 +3,7 @@ sentence), random crop, multi-scale resize; tensors and targets for the model; p
 
 The same random parameters apply to every frame of a clip, so objects move consistently.
 Boxes stay absolute `xyxy` pixels through the augmentations and become the model's normalised
-`cxcywh` only at the end, through `uecity.box_formats`.
+`cxcywh` only at the end, through `uecity.core.box_formats`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from torch import Tensor
 from mlstrack.data.clips import ClipStart
 from mlstrack.data.refer_kitti import FrameLabels, ReferKittiIndex
 from mlstrack.targets import FrameTargets
-from uecity.box_formats import xyxy_to_cxcywh_normalised
-from uecity.errors import DatasetError
+from uecity.core.box_formats import xyxy_to_cxcywh_normalised
+from uecity.core.errors import DatasetError
 
 # a crop keeps at least this many pixels per side (or the whole side): the backbone's stride-64
 # level needs more than one cell

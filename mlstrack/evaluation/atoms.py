@@ -1,15 +1,14 @@
 """Which language atoms each expression uses, for the per-atom breakdown of the evaluation.
 
-From our native dataset when it is given (each expression JSON lists its `atoms`, e.g.
-`colour:black`, `motion:turning-left`); otherwise derived from the sentence: its lower-case
-content words ("black cars turning left" → black, cars, turning, left), which also works for
-the original Refer-KITTI.
+A native UE-City dataset lists each expression's `atoms` (e.g. `colour:black`,
+`motion:turning-left`): `uecity evaluate --dataset` reads them and passes them in as plain data.
+Otherwise they are derived from the sentence here: its lower-case content words ("black cars
+turning left" → black, cars, turning, left), which also works for the original Refer-KITTI.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 STOPWORDS = frozenset(
     {
@@ -57,15 +56,3 @@ def sentence_atoms(sentence: str) -> list[str]:
         if word not in STOPWORDS:
             seen.setdefault(word)
     return list(seen)
-
-
-def native_atoms(dataset_root: str | Path) -> dict[tuple[str, str], list[str]]:
-    """(video, expression id) → atom ids, from a native UE-City dataset folder."""
-    from uecity.dataset import Dataset
-
-    dataset = Dataset.open(Path(dataset_root))
-    atoms: dict[tuple[str, str], list[str]] = {}
-    for video_id in dataset.videos:
-        for expression in dataset.video(video_id).expressions():
-            atoms[(video_id, expression.expression_id)] = list(expression.atoms)
-    return atoms

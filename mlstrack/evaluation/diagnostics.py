@@ -20,20 +20,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
-from mlstrack.box_ops import box_iou_xyxy
 from mlstrack.data.refer_kitti import ReferKittiIndex
 from mlstrack.evaluation.trackeval_run import COMBINED, METRIC_FIELDS, run_trackeval, summarise
-from mlstrack.inference import TRACKS_FILE, read_track_lines
-from mlstrack.tracker import FrameResult
-from uecity.atomic_write import atomic_write_json, atomic_write_text
-from uecity.errors import DatasetError
+from mlstrack.tracking_results import TRACKS_FILE, FrameResult, read_track_lines
+from uecity.core.atomic import atomic_write_json, atomic_write_text
+from uecity.core.errors import DatasetError
 from uecity.formats.mot_challenge import box_lines, sequence_name
+
+if TYPE_CHECKING:
+    import torch
 
 DIAGNOSTICS_JSON = "diagnostics.json"
 DIAGNOSTICS_MARKDOWN = "diagnostics.md"
@@ -56,13 +57,18 @@ def _quartiles(values: list[float]) -> list[float] | None:
 
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of xyxy boxes (`box_ops.box_iou_xyxy`)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    iou, _ = box_iou_xyxy(
-        torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
-    )
-    return iou.numpy()
+    """(len(a), len(b)) IoU of xyxy boxes: `box_ops.box_iou_xyxy` in numpy, so that evaluation
+    runs without torch."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])  # (N, M, 2)
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])  # (N, M, 2)
+    wh = np.clip(bottom_right - top_left, 0, None)  # (N, M, 2)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)  # (N,)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)  # (M,)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return inter / np.maximum(union, 1e-9)
 
 
 @dataclass
@@ -323,6 +329,8 @@ def query_diagnostics(
     one forward pass (no track state) are matched 1:1 to all objects at IoU ≥ 0.5. Returns the
     share of objects localised, the median class score of matched queries and the 90th
     percentile of the unmatched ones, and the referring AUC among matched queries."""
+    import torch
+
     from mlstrack.box_ops import box_cxcywh_to_xyxy_pixels
     from mlstrack.data.transforms import read_rgb, to_tensor
 

@@ -11,13 +11,14 @@ protocol), per-video and per-atom breakdowns, as JSON and Markdown.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from mlstrack.data.refer_kitti import ReferKittiIndex
-from mlstrack.evaluation.atoms import native_atoms, sentence_atoms
+from mlstrack.evaluation.atoms import sentence_atoms
 from mlstrack.evaluation.trackeval_run import (
     COMBINED,
     METRIC_FIELDS,
@@ -26,8 +27,8 @@ from mlstrack.evaluation.trackeval_run import (
     run_trackeval,
     summarise,
 )
-from uecity.atomic_write import atomic_write_json, atomic_write_text
-from uecity.errors import DatasetError
+from uecity.core.atomic import atomic_write_json, atomic_write_text
+from uecity.core.errors import DatasetError
 from uecity.formats.mot_challenge import parse_lines, sequence_name
 from uecity.formats.refer_kitti import PREDICTION_FILE, SEQMAP, prediction_file
 
@@ -135,9 +136,15 @@ def evaluate_results(
     index: ReferKittiIndex,
     *,
     sequences: list[tuple[str, str]] | None = None,
-    dataset_root: str | Path | None = None,
+    atoms_by_expression: Mapping[tuple[str, str], Sequence[str]] | None = None,
+    atom_source: str = "the given atoms",
 ) -> EvaluationReport:
-    """Score `RESULTS/<video>/<expression>/predict.txt` against the tree's ground truth."""
+    """Score `RESULTS/<video>/<expression>/predict.txt` against the tree's ground truth.
+
+    Per-atom scores group expressions by `atoms_by_expression` ((native video, expression) →
+    atom ids; an export with Refer-KITTI video names is mapped back through native_ids.json,
+    e.g. a native dataset's expression atoms, described by `atom_source`); an expression it
+    lacks, or every expression without it, is grouped by its sentence's content words."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise DatasetError("results folder not found", path=results_dir)
@@ -155,13 +162,14 @@ def evaluate_results(
     by_video: dict[str, list[str]] = {}
     for s, e in expressions.items():
         by_video.setdefault(e.video_id, []).append(s)
-    if dataset_root is not None:
-        atoms_of = native_atoms(dataset_root)
-        source = f"atoms of the native dataset {dataset_root}"
+    if atoms_by_expression is not None:
+        source = atom_source
         atoms = {
-            s: atoms_of.get(
-                (index.native_videos.get(e.video_id, e.video_id), e.name),
-                sentence_atoms(e.sentence),
+            s: list(
+                atoms_by_expression.get(
+                    (index.native_videos.get(e.video_id, e.video_id), e.name),
+                    sentence_atoms(e.sentence),
+                )
             )
             for s, e in expressions.items()
         }

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mlstrack.data.refer_kitti import ReferExpression, ReferKittiIndex
-from uecity.errors import DatasetError, MissingDependencyError
+from uecity.core.errors import DatasetError, MissingDependencyError
 from uecity.formats.mot_challenge import box_lines, gt_file, tracker_file
 
 logger = logging.getLogger(__name__)

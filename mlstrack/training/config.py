@@ -12,10 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error, load_yaml
+from mlstrack.config import Preset
+from mlstrack.errors import ModelConfigError
+from mlstrack.tracker_config import TrackerConfig
+from uecity.core.errors import SpecError
+from uecity.core.record_io import load_yaml, validate_record
 
 PAPER_SHORT_SIDES = tuple(range(608, 993, 32))
 
@@ -26,9 +29,9 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # --- model -------------------------------------------------------------------------
-    preset: Literal["tiny", "paper", "paper-random"] = Field(
+    preset: Preset = Field(
         default="tiny",
-        description="MLSTrackConfig preset: tiny (CPU demos), paper "
+        description="MLSTrackConfig preset (`mlstrack.config.PRESETS`): tiny (CPU demos), paper "
         "(pretrained parts by hub name or path), paper-random (paper sizes, random weights).",
     )
     variant: Literal["transrmot", "sgm", "sgm_scb"] = Field(
@@ -37,7 +40,12 @@ class TrainConfig(BaseModel):
     model: dict[str, Any] = Field(
         default_factory=dict,
         description="Further MLSTrackConfig fields, e.g. "
-        "{text_encoder_name: /models/roberta-base, refer_threshold: 0.5}.",
+        "{text_encoder_name: /models/roberta-base}.",
+    )
+    tracker: dict[str, Any] = Field(
+        default_factory=dict,
+        description="TrackerConfig thresholds stored with the model (RUN/model/tracker.json) "
+        "until a calibration replaces them, e.g. {refer_threshold: 0.4}.",
     )
     init_from_deformable_detr: str | None = Field(
         default=None, description="Start from COCO Deformable-DETR weights (hub name or folder)."
@@ -132,6 +140,16 @@ class TrainConfig(BaseModel):
         "(pip install tensorboard), and a run asking for it without it is refused.",
     )
 
+    @field_validator("tracker")
+    @classmethod
+    def _check_tracker(cls, values: dict[str, Any]) -> dict[str, Any]:
+        try:
+            TrackerConfig.from_dict(values)
+        except ModelConfigError as error:
+            text = f"{error.field}: {error.args[0]}" if error.field else error.args[0]
+            raise ValueError(text) from None
+        return values
+
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if self.lr_drop_step is not None and self.lr_drop_step > self.max_steps:
@@ -161,6 +179,9 @@ class TrainConfig(BaseModel):
     def resolved_lr_drop_step(self) -> int:
         return self.lr_drop_step if self.lr_drop_step is not None else max(1, self.max_steps // 2)
 
+    def tracker_config(self) -> TrackerConfig:
+        return TrackerConfig.from_dict(self.tracker)
+
     def model_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {"variant": self.variant}
         if self.init_from_deformable_detr:
@@ -182,12 +203,4 @@ def load_train_config(
             raise SpecError("expected a mapping of TrainConfig fields", path=path)
         values.update(loaded or {})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return TrainConfig(**values)
-    except ValidationError as error:
-        problems = describe_validation_error(error)
-        location, message = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        # the field goes into the message too: the CLI prints messages through rich, whose markup
-        # would swallow the "[field]" of UECityError's prefix
-        raise SpecError(f"field '{location}': {message}{more}", path=path) from None
+    return validate_record(values, TrainConfig, path=path, what="train config")

@@ -27,7 +27,6 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,10 +45,13 @@ from mlstrack.data.transforms import AugmentConfig, Clip, load_clip
 from mlstrack.model import MLSTrack
 from mlstrack.text_encoders import TextFeatures, word_vocabulary
 from mlstrack.track_state import TrackState
+from mlstrack.tracker_config import write_tracker_config
 from mlstrack.training.config import TrainConfig
 from mlstrack.training.track_noise import noisy_training_tracks
-from uecity.atomic_write import atomic_write_text, is_temporary, remove_temporaries
-from uecity.errors import DatasetError, MissingDependencyError, UsageError
+from uecity.core.atomic import atomic_folder, atomic_write_text, is_temporary, remove_temporaries
+from uecity.core.errors import DatasetError, MissingDependencyError, UsageError
+from uecity.core.progress import ProgressEvent, ProgressFn
+from uecity.core.record_io import load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ RESUMABLE_CHANGES = {
     "num_threads",
     "tensorboard",
     "amp",
+    "tracker",  # thresholds of tracking, not of training: stored with the final model
 }
 
 
@@ -263,13 +266,8 @@ class Trainer:
         left half-written and record the config (the run folder's marker)."""
         if not self.is_main:
             return
-        for leftover in [
-            *(self.run_dir / CHECKPOINT_DIR).glob(".tmp-step-*"),
-            *self.run_dir.glob(f".tmp-{MODEL_DIR}-*"),
-        ]:
-            logger.info("removing %s, left by an interrupted run", leftover)
-            shutil.rmtree(leftover, ignore_errors=True)
-        remove_temporaries(self.run_dir)
+        for leftover in remove_temporaries(self.run_dir):
+            logger.info("removed %s, left by an interrupted run", leftover)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             self.run_dir / CONFIG_FILE,
@@ -279,7 +277,7 @@ class Trainer:
     def _check_config(self) -> None:
         saved = self.run_dir / CONFIG_FILE
         if saved.is_file():
-            previous = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+            previous = load_yaml(saved, what="run's train config") or {}
             current = self.config.model_dump(mode="json")
             changed = sorted(
                 k
@@ -309,11 +307,16 @@ class Trainer:
         """Write RUN/checkpoints/step-NNNNNNN atomically (rank 0) and prune old ones."""
         if not self.is_main:
             return None
-        folder = self.run_dir / CHECKPOINT_DIR
-        final = folder / f"step-{self.step:07d}"
-        temporary = folder / f".tmp-step-{self.step:07d}-{os.getpid()}"
-        shutil.rmtree(temporary, ignore_errors=True)
-        save_pretrained(self.model, temporary / MODEL_DIR)
+        final = self.run_dir / CHECKPOINT_DIR / f"step-{self.step:07d}"
+        with atomic_folder(final) as temporary:
+            self._write_checkpoint(temporary)
+        for old in self.checkpoints()[: -self.config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        logger.info("checkpoint %s", final)
+        return final
+
+    def _write_checkpoint(self, folder: Path) -> None:
+        save_pretrained(self.model, folder / MODEL_DIR)
         state = {
             "step": self.step,
             "optimiser": self.optimiser.state_dict(),
@@ -326,14 +329,7 @@ class Trainer:
                 "python": random.getstate(),
             },
         }
-        torch.save(state, temporary / STATE_FILE)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(temporary, final)
-        for old in self.checkpoints()[: -self.config.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
-        logger.info("checkpoint %s", final)
-        return final
+        torch.save(state, folder / STATE_FILE)
 
     def _resume(self) -> int:
         found = self.checkpoints()
@@ -459,10 +455,9 @@ class Trainer:
         )
 
     # --- the loop -------------------------------------------------------------------------
-    def train(
-        self, on_step: Callable[[StepLog], None] | None = None, stop_at: int | None = None
-    ) -> TrainResult:
-        """Train up to `max_steps` (or `stop_at`, to simulate an interruption)."""
+    def train(self, progress: ProgressFn | None = None, stop_at: int | None = None) -> TrainResult:
+        """Train up to `max_steps` (or `stop_at`, to simulate an interruption), reporting each
+        step's loss and loss terms to `progress` (task "train")."""
         started = time.perf_counter()
         until = min(self.config.max_steps, stop_at or self.config.max_steps)
         logs: list[StepLog] = []
@@ -480,8 +475,10 @@ class Trainer:
                     last.step % self.config.log_every == 0 or last.step == until
                 ):
                     writer.write(last)
-                if on_step is not None and self.is_main:
-                    on_step(last)
+                if progress is not None and self.is_main:
+                    terms = {k.removeprefix("loss_"): v for k, v in last.terms.items()}
+                    values = {"loss": last.loss, **terms}
+                    progress(ProgressEvent("train", last.step, self.config.max_steps, "", values))
                 if self.step % self.config.checkpoint_every == 0 or self.step == until:
                     self.save_checkpoint()
                     self._held_out_diagnostics()
@@ -528,21 +525,18 @@ class Trainer:
 
     def _save_final(self) -> Path:
         final = self.run_dir / MODEL_DIR
-        temporary = self.run_dir / f".tmp-{MODEL_DIR}-{os.getpid()}"
-        shutil.rmtree(temporary, ignore_errors=True)
-        save_pretrained(self.model, temporary)
-        atomic_write_text(
-            temporary / "inference.yaml",
-            yaml.safe_dump(
-                {
-                    "test_short_side": self.config.resolved_test_short_side(),
-                    "max_size": self.config.resolved_max_size(),
-                }
-            ),
-        )
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(temporary, final)
+        with atomic_folder(final) as temporary:
+            save_pretrained(self.model, temporary)
+            atomic_write_text(
+                temporary / "inference.yaml",
+                yaml.safe_dump(
+                    {
+                        "test_short_side": self.config.resolved_test_short_side(),
+                        "max_size": self.config.resolved_max_size(),
+                    }
+                ),
+            )
+            write_tracker_config(self.config.tracker_config(), temporary)
         return final
 
     def _barrier(self) -> None:

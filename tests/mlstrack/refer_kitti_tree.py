@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uecity.box_formats import xyxy_to_refer_kitti_x1y1wh_normalised
+from uecity.core.box_formats import xyxy_to_refer_kitti_x1y1wh_normalised
 from uecity.formats.mot_challenge import seqmap_text, sequence_name
 from uecity.formats.refer_kitti import (
     ReferKittiTree,

@@ -16,7 +16,7 @@ from mlstrack.checkpoint import (
 from mlstrack.config import MLSTrackConfig
 from mlstrack.encoder import encoder_reference_points
 from mlstrack.model import MLSTrack
-from uecity.errors import ExternalToolError, UECityError
+from uecity.core.errors import ExternalToolError, UECityError
 
 
 def test_save_load_round_trip(tmp_path: Path, image: torch.Tensor) -> None:
@@ -58,7 +58,7 @@ def test_corrupt_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="unreadable safetensors"):
         from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("{broken")
-    with pytest.raises(CheckpointError, match="not valid JSON"):
+    with pytest.raises(CheckpointError, match="malformed JSON"):
         load_config(tmp_path)
     (tmp_path / "config.json").write_text(
         json.dumps({"format": "mlstrack", "config": {"d_model": 30}})

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from mlstrack.config import MLSTrackConfig
-from uecity.errors import SpecError, UECityError
+from mlstrack.errors import ModelConfigError
+from uecity.core.errors import UECityError
 
 
 def test_paper_defaults() -> None:
@@ -11,8 +12,6 @@ def test_paper_defaults() -> None:
     assert (config.d_model, config.n_heads, config.num_queries) == (256, 8, 300)
     assert (config.num_encoder_layers, config.num_decoder_layers) == (6, 6)
     assert (config.n_levels, config.n_points, config.ffn_dim) == (4, 4, 1024)
-    assert (config.new_track_score, config.drop_score, config.miss_tolerance) == (0.7, 0.6, 5)
-    assert config.refer_threshold == 0.5
     assert (config.track_group_denoising, config.denoising_noise_variance) == (3, 0.3)
     assert config.variant == "sgm_scb" and config.use_sgm and config.use_scb and config.needs_clip
     assert config.backbone_config is None  # pretrained by hub name
@@ -44,26 +43,26 @@ def test_round_trip_through_dict() -> None:
         ({"scb_variant": "bert"}, "scb_variant"),
         ({"variant": "transrmot", "sgm_variant": "only_det"}, "sgm_variant"),
         ({"variant": "sgm", "scb_variant": "roberta"}, "scb_variant"),
-        ({"drop_score": 0.8}, "drop_score"),
-        ({"refer_threshold": 2.0}, "refer_threshold"),
-        ({"miss_tolerance": 0}, "miss_tolerance"),
         ({"denoising_noise_variance": -0.3}, "denoising_noise_variance"),
         ({"loss_giou": -1.0}, "loss_giou"),
         ({"backbone_trainable_stages": 7}, "backbone_trainable_stages"),
     ],
 )
 def test_rejects_bad_values_with_the_field_named(changes: dict, field: str) -> None:
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(ModelConfigError) as info:
         MLSTrackConfig.tiny(**changes)
     assert info.value.field == field
     assert "expected" in str(info.value) and field in str(info.value)
 
 
 def test_unknown_fields_and_presets_are_clear_errors() -> None:
-    with pytest.raises(UECityError, match="unknown config field"):
+    with pytest.raises(ModelConfigError, match="unknown config field"):
         MLSTrackConfig.from_dict({"d_modle": 256})
-    with pytest.raises(UECityError, match="unknown preset"):
+    with pytest.raises(ModelConfigError, match="unknown preset"):
         MLSTrackConfig.preset("huge")
+    with pytest.raises(ModelConfigError, match=r"unknown config field.*refer_threshold"):
+        MLSTrackConfig.preset("tiny", refer_threshold=0.5)  # in TrackerConfig now
+    assert issubclass(ModelConfigError, UECityError) and ModelConfigError.exit_code == 3
 
 
 def test_configs_saved_with_the_retired_clip_backend_field() -> None:
@@ -71,7 +70,7 @@ def test_configs_saved_with_the_retired_clip_backend_field() -> None:
     old = {**saved, "clip_backend": "transformers", "open_clip_model": "ViT-L-14"}
     old["open_clip_pretrained"] = "openai"
     assert MLSTrackConfig.from_dict(old) == MLSTrackConfig.from_dict(saved)
-    with pytest.raises(SpecError, match="open_clip, which is no longer supported") as info:
+    with pytest.raises(ModelConfigError, match="open_clip, which is no longer supported") as info:
         MLSTrackConfig.from_dict({**old, "clip_backend": "open_clip"})
     assert info.value.field == "clip_backend"
 

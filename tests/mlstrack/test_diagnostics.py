@@ -15,10 +15,9 @@ from mlstrack.evaluation.diagnostics import (
     learning_curve,
     referring_auc,
 )
-from mlstrack.inference import read_track_lines, track_lines
-from mlstrack.tracker import FrameResult
+from mlstrack.tracking_results import FrameResult, read_track_lines, track_lines
 from tests.mlstrack.refer_kitti_tree import write_tree
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +17,9 @@ import trackeval
 from mlstrack.data import ReferExpression, ReferKittiIndex
 from mlstrack.evaluation import METRIC_FIELDS, evaluate_results, gt_lines, write_report
 from mlstrack.evaluation.atoms import sentence_atoms
-from mlstrack.inference import prediction_lines
-from mlstrack.tracker import FrameResult
+from mlstrack.tracking_results import FrameResult, prediction_lines
 from tests.mlstrack.refer_kitti_tree import write_tree
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 from uecity.formats.refer_kitti import prediction_file
 
 
@@ -204,3 +205,47 @@ def test_report_files_and_atoms(index: ReferKittiIndex, tmp_path: Path) -> None:
     assert "turning" in data["per_atom"] and "0002" in data["per_video"]
     assert "| combined (TrackEval COMBINED_SEQ) | 100.00" in markdown_path.read_text()
     assert sentence_atoms("The black cars, turning left") == ["black", "cars", "turning", "left"]
+
+
+BLOCK_TORCH = """
+import importlib.abc, sys
+
+class BlockTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {"torch", "transformers", "safetensors", "open_clip"}:
+            raise ImportError(f"{name} is blocked: evaluation must run without torch")
+        return None
+
+sys.meta_path.insert(0, BlockTorch())
+sys.argv = ["uecity", *sys.argv[1:]]
+from uecity.cli import main
+main()
+"""
+
+
+def test_uecity_evaluate_runs_with_torch_absent(index: ReferKittiIndex, tmp_path: Path) -> None:
+    results = write_predictions(index, tmp_path / "res")
+    for expression in index.test_expressions():  # tracks.txt too, so the diagnostics run
+        folder = results / expression.video_id / expression.name
+        rows = [line.split(",")[:6] for line in gt_lines(index, expression)]
+        (folder / "tracks.txt").write_text("".join(",".join(r) + ",0.9,0.8\n" for r in rows))
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_TORCH, "evaluate", str(results), "--data", str(index.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "detection-only HOTA" in done.stdout
+    report = json.loads((results / "evaluation.json").read_text())
+    assert report["combined"]["HOTA"] == pytest.approx(100.0)
+    # and the blocker works: the model commands do need torch
+    blocked = subprocess.run(
+        [sys.executable, "-c", BLOCK_TORCH, "model", "summary"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert blocked.returncode == 7 and "uecity[model]" in blocked.stderr

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlstrack.data import ReferKittiIndex
+from mlstrack.errors import ModelConfigError
 from mlstrack.inference import (
-    VIDEO_FILE,
     InferenceSettings,
     load_run,
-    prediction_lines,
     track_dataset,
     track_expression,
     track_video,
-    with_tracker_settings,
 )
-from mlstrack.tracker import FrameResult
+from mlstrack.tracker_config import CALIBRATION_FILE, TRACKER_FIELDS, TRACKER_FILE, TrackerConfig
+from mlstrack.tracking_results import VIDEO_FILE, FrameResult, prediction_lines
 from mlstrack.training import TrainConfig, Trainer
 from tests.mlstrack.refer_kitti_tree import write_tree
-from uecity.errors import SpecError, UsageError
 from uecity.formats.refer_kitti import PREDICTION_FILE
 
 
@@ -66,7 +66,7 @@ def test_track_dataset_writes_every_test_sequence(
     model, settings, folder = load_run(run)
     assert folder == run / "model" and settings == InferenceSettings(None, None)
     # thresholds an untrained model passes, so boxes come out
-    with_tracker_settings(model, new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
+    settings = settings.with_tracker(new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
     summary = track_dataset(model, index, tmp_path / "res", settings, video=True)
     assert summary.sequences == 3 and summary.frames == 18 and summary.boxes > 0
     for video_id, name in index.test_sequences:
@@ -80,11 +80,11 @@ def test_track_dataset_writes_every_test_sequence(
 
 
 def test_tracker_settings_are_checked(trained: tuple[Path, Path]) -> None:
-    model, _, _ = load_run(trained[1])
-    with pytest.raises(UsageError):
-        with_tracker_settings(model, speed=3)
-    with pytest.raises(SpecError, match="drop_score"):
-        with_tracker_settings(model, drop_score=0.9)
+    _, settings, _ = load_run(trained[1])
+    with pytest.raises(ModelConfigError, match="speed"):
+        settings.with_tracker(speed=3)
+    with pytest.raises(ModelConfigError, match="drop_score"):
+        settings.with_tracker(drop_score=0.9)
 
 
 def test_a_video_tracked_with_a_shared_backbone_gives_each_expression_alone(
@@ -93,7 +93,7 @@ def test_a_video_tracked_with_a_shared_backbone_gives_each_expression_alone(
     tree, run = trained
     index = ReferKittiIndex.open(tree)
     model, settings, _ = load_run(run)
-    with_tracker_settings(model, new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
+    settings = settings.with_tracker(new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
     video_id = index.test_sequences[0][0]
     expressions = [index.expression(v, n) for v, n in index.test_sequences if v == video_id]
     assert len(expressions) > 1
@@ -109,3 +109,51 @@ def test_a_video_tracked_with_a_shared_backbone_gives_each_expression_alone(
             assert a.ids.tolist() == b.ids.tolist()
             assert np.array_equal(a.boxes_xyxy, b.boxes_xyxy)
             assert np.array_equal(a.refer_scores, b.refer_scores)
+
+
+def test_the_run_stores_its_tracker_config_next_to_the_model(trained: tuple[Path, Path]) -> None:
+    model_dir = trained[1] / "model"
+    stored = json.loads((model_dir / TRACKER_FILE).read_text())
+    assert stored == TrackerConfig().to_dict()
+    model_config = json.loads((model_dir / "config.json").read_text())["config"]
+    assert not set(TRACKER_FIELDS) & set(model_config)  # the model config has no thresholds
+
+
+def test_tracking_never_rewrites_the_model_config(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    tree, run = trained
+    before = (run / "model" / "config.json").read_bytes()
+    model, settings, _ = load_run(run)
+    config = model.config
+    settings = settings.with_tracker(new_track_score=0.0, drop_score=0.0, refer_threshold=0.1)
+    track_dataset(model, ReferKittiIndex.open(tree), tmp_path / "res", settings)
+    assert model.config is config and (run / "model" / "config.json").read_bytes() == before
+    summary = json.loads((tmp_path / "res" / "tracking.json").read_text())
+    assert summary["tracker"]["refer_threshold"] == 0.1
+
+
+def test_an_old_checkpoint_with_tracker_fields_in_its_model_config_still_loads(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    old = tmp_path / "old-run"
+    shutil.copytree(trained[1] / "model", old / "model")
+    (old / "model" / TRACKER_FILE).unlink()  # written before the tracker had its own file
+    path = old / "model" / "config.json"
+    payload = json.loads(path.read_text())
+    payload["config"].update(
+        new_track_score=0.45, drop_score=0.4, miss_tolerance=3, refer_threshold=0.33
+    )
+    path.write_text(json.dumps(payload))
+    model, settings, _ = load_run(old)
+    assert settings.tracker == TrackerConfig(
+        new_track_score=0.45, drop_score=0.4, miss_tolerance=3, refer_threshold=0.33
+    )
+    assert model.config == load_run(trained[1])[0].config
+    # and a calibration of such a run wins over the old fields
+    (old / "model" / CALIBRATION_FILE).write_text(json.dumps({"chosen": {"refer_threshold": 0.2}}))
+    assert load_run(old)[1].tracker.refer_threshold == 0.2
+    # a broken tracker.json is named
+    (old / "model" / TRACKER_FILE).write_text('{"drop_score": 0.9}')
+    with pytest.raises(ModelConfigError, match=r"tracker\.json.*drop_score"):
+        load_run(old)

@@ -19,8 +19,10 @@ def test_summary_tiny_lists_components_and_table3_rows() -> None:
         assert text in result.output
 
 
-def test_summary_paper_builds_without_downloading() -> None:
-    result = runner.invoke(app, ["model", "summary", "--preset", "paper", "--variant", "transrmot"])
+def test_summary_paper_random_builds_without_downloading() -> None:
+    result = runner.invoke(
+        app, ["model", "summary", "--preset", "paper-random", "--variant", "transrmot"]
+    )
     assert result.exit_code == 0, result.output
     assert "42.8M" in result.output  # the paper's figure, printed next to ours
     assert "124,055,040" in result.output  # RoBERTa-base, frozen

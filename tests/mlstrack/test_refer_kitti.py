@@ -12,7 +12,7 @@ import torch
 from mlstrack.data import AugmentConfig, ClipSampler, ClipSpec, ReferKittiIndex, collate_clips
 from mlstrack.data.transforms import load_clip, swap_left_right
 from tests.mlstrack.refer_kitti_tree import HEIGHT, WIDTH, boxes_at, write_tree
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 
 
 @pytest.fixture
@@ -222,6 +222,11 @@ def test_an_export_with_refer_kitti_names_and_global_ids(tmp_path: Path) -> None
     path = prediction_file(tmp_path / "res", "0001", "red-cars")
     path.parent.mkdir(parents=True)
     path.write_text("".join(gt_lines(index, expression)))
-    report = evaluate_results(tmp_path / "res", index, dataset_root=dataset.root)
+    atoms = {  # what `uecity evaluate --dataset` reads from the native dataset
+        (video, e.expression_id): list(e.atoms)
+        for video in dataset.videos
+        for e in dataset.video(video).expressions()
+    }
+    report = evaluate_results(tmp_path / "res", index, atoms_by_expression=atoms)
     assert report.combined["HOTA"] == pytest.approx(100.0)
     assert set(report.per_atom) == {"type=car", "colour=red"}  # the native dataset's atoms

@@ -16,7 +16,7 @@ from mlstrack.text_encoders import (
     build_tokenizer,
     word_vocabulary,
 )
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 
 
 def test_byte_tokenizer_pads_and_truncates() -> None:

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from mlstrack.config import MLSTrackConfig
 from mlstrack.track_state import TrackState
-from mlstrack.tracker import FrameResult, select_tracks, track_step
+from mlstrack.tracker import select_tracks, track_step
+from mlstrack.tracker_config import TrackerConfig
+from mlstrack.tracking_results import FrameResult
 from tests.mlstrack.conftest import Overfitted
 
 
@@ -40,7 +41,7 @@ def _state(ids: list[int], misses: list[int], next_id: int) -> TrackState:
 
 
 def test_bookkeeping_over_three_frames() -> None:
-    config = MLSTrackConfig.tiny(miss_tolerance=2)
+    config = TrackerConfig(miss_tolerance=2)
     # frame 1: detect queries 0 and 2 pass 0.7 → tracks 0 and 1
     keep, ids, misses, next_id, visible = select_tracks(
         _outputs([0.9, 0.5, 0.75], []), TrackState.empty(4), config
@@ -70,9 +71,10 @@ def test_frame_result_validates() -> None:
 
 def test_a_trained_model_keeps_identities_over_three_frames(overfitted: Overfitted) -> None:
     model, text, images = overfitted.model, overfitted.text, overfitted.images
+    tracker = overfitted.tracker
     track, results = None, []
     for image in (images[0], images[1], images[1]):
-        track, result = track_step(model, image, text, track)
+        track, result = track_step(model, image, text, track, tracker)
         results.append((track, result))
     first, second, third = (state for state, _ in results)
     assert len(first) == 2  # the two objects start tracks on frame 1

@@ -67,6 +67,9 @@ def test_compose_export_train_track_evaluate(tmp_path: Path) -> None:
     calibration = json.loads((tmp_path / "run" / "model" / "calibration.json").read_text())
     best = max(row["HOTA"] for row in calibration["grid"])
     assert calibration["held_out_combined_hota"] == best and calibration["videos"] == ["0002"]
+    tracker = json.loads((tmp_path / "run" / "model" / "tracker.json").read_text())
+    assert tracker == {**tracker, **calibration["chosen"]}  # the run's tracker config, calibrated
+    assert tracker["miss_tolerance"] == 5  # not calibrated: the train config's (the default)
     held_out = (tmp_path / "run" / "diagnostics.csv").read_text().splitlines()
     assert held_out[0].startswith("step,localised_share") and held_out[1].startswith("2,")
     output = invoke(

@@ -33,7 +33,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path
     return args, work / "run"
 
 
-@pytest.mark.parametrize("point", [".tmp-step-", ".tmp-model-"])
+@pytest.mark.parametrize("point", [".step-", ".model.uecity-tmp-"])
 def test_train_killed_before_a_rename_finishes_with_the_same_command(
     reference: tuple[list[str], Path], tmp_path: Path, point: str
 ) -> None:

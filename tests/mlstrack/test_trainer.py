@@ -24,7 +24,7 @@ from mlstrack.training.track_noise import (
 )
 from mlstrack.training.trainer import parameter_groups
 from tests.mlstrack.refer_kitti_tree import write_tree
-from uecity.errors import SpecError, UsageError
+from uecity.core.errors import SpecError, UsageError
 
 FAST = {"max_steps": 4, "checkpoint_every": 2, "log_every": 1, "tensorboard": False}
 
@@ -86,7 +86,7 @@ def test_parameter_groups_follow_the_paper(tiny_config: MLSTrackConfig) -> None:
 
 def test_config_file_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "train.yaml"
-    path.write_text("max_steps: 10\nlr: 0.001\nmodel: {refer_threshold: 0.4}\n")
+    path.write_text("max_steps: 10\nlr: 0.001\ntracker: {refer_threshold: 0.4}\n")
     config = load_train_config(path, {"max_steps": 20, "seed": None})
     assert config.max_steps == 20 and config.lr == 0.001 and config.seed == 0
     assert config.resolved_lr_drop_step() == 10

@@ -11,7 +11,7 @@ import pytest
 from mlstrack.training import TrainConfig, Trainer
 from tests.mlstrack.refer_kitti_tree import write_tree
 from uecity.cli.app import app
-from uecity.errors import MissingDependencyError
+from uecity.core.errors import MissingDependencyError
 
 FAST = {"max_steps": 2, "checkpoint_every": 2, "log_every": 1}
 

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from uecity.boxes import VideoBoxes
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 from uecity.records.boxes import BOX_SCHEMA
 
 

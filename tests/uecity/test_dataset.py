@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.factories import NUM_FRAMES, build_small_dataset
-from uecity.atomic_write import atomic_write_json, remove_temporaries
+from uecity.core.atomic import atomic_write_json, remove_temporaries
+from uecity.core.errors import DatasetError, RevisionConflict
 from uecity.dataset import Dataset
-from uecity.errors import DatasetError, RevisionConflict
 from uecity.records import MotionInterval
 
 

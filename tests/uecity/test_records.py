@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.factories import as_video_boxes, build_small_dataset
+from uecity.core.record_io import read_record, write_record
 from uecity.dataset import Dataset
-from uecity.record_io import read_record, write_record
 from uecity.records import (
     BoxRow,
     CameraExtrinsics,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from uecity.errors import UsageError
+from uecity.core.errors import UsageError
 from uecity.generate.run import plan_run
 from uecity.run_journal import JOURNAL_NAME, RunJournal, finish_command, is_held
 from uecity.scene.spec import SceneSpec

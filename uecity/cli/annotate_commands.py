@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from uecity.cli.options import DatasetDir
+from uecity.core.errors import UsageError
 from uecity.dataset import Dataset
-from uecity.errors import UsageError
 
 logger = logging.getLogger(__name__)
 

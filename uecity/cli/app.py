@@ -17,7 +17,7 @@ from typer._click import exceptions as click
 from typer.core import TyperGroup
 
 from uecity import __version__
-from uecity.errors import UECityError
+from uecity.core.errors import UECityError
 
 _stderr = Console(stderr=True, highlight=False)
 

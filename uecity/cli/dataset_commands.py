@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from uecity.cli.options import DatasetDir
+from uecity.core.errors import ValidationFailed
 from uecity.dataset import Dataset
-from uecity.errors import ValidationFailed
 from uecity.schemas import stale_schemas, write_schemas
 from uecity.validate import validate_dataset
 

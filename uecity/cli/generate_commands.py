@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from uecity.atomic_write import check_creatable
 from uecity.cli.options import CatalogFile, OutDir, Seed, Workers
-from uecity.errors import SpecError, UsageError
+from uecity.cli.progress_bars import progress_bars
+from uecity.core.atomic import check_creatable
+from uecity.core.errors import SpecError, UsageError
+from uecity.core.progress import ProgressEvent
 
 console = Console(highlight=False, stderr=True)
 
@@ -143,22 +144,9 @@ def generate(
         raise
     if plan.resume and len(plan.pending) < len(plan.jobs):
         console.print(f"resuming: {len(plan.jobs) - len(plan.pending)} video(s) already done")
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        tasks = {
-            job.video_id: progress.add_task(job.video_id, total=spec.run.frames)
-            for job in plan.pending
-        }
-
-        def report(video_id: str, done: int, total: int) -> None:
-            progress.update(tasks[video_id], completed=done, total=total)
-
+    with progress_bars(console) as report:
+        for job in plan.pending:  # a bar per video from the start, in order
+            report(ProgressEvent(job.video_id, 0, spec.run.frames))
         summary = execute_run(plan, report)
     console.print(
         f"[green]done[/]: {summary.videos} videos ({summary.skipped} already done), "

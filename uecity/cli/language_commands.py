@@ -10,15 +10,15 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from uecity.atomic_write import check_creatable
 from uecity.cli.options import DatasetDir, OutDir, Seed, Workers
+from uecity.core.atomic import check_creatable
+from uecity.core.errors import UsageError
+from uecity.core.record_io import validation_message
 from uecity.dataset import Dataset
-from uecity.errors import UsageError
 from uecity.export import FORMATS, VIDEO_NAMINGS, export_dataset
 from uecity.language.compose import SplitConfig, compose_dataset
 from uecity.language.composition import CompositionConfig
 from uecity.language.vocabulary import load_vocabulary
-from uecity.record_io import describe_validation_error
 from uecity.stats.report import write_stats
 
 console = Console(highlight=False)
@@ -41,8 +41,7 @@ def _config(model, **values):  # type: ignore[no-untyped-def]
     try:
         return model(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as error:
-        text = "; ".join(f"{loc}: {msg}" for loc, msg in describe_validation_error(error))
-        raise UsageError(text) from None
+        raise UsageError(validation_message(error)[1]) from None
 
 
 def compose(

@@ -5,6 +5,7 @@ calls the library."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from uecity.atomic_write import check_creatable
-from uecity.errors import DatasetError, MissingDependencyError, SpecError, UsageError
+from mlstrack.errors import ModelConfigError
+from uecity.cli.progress_bars import progress_bars
+from uecity.core.atomic import check_creatable
+from uecity.core.errors import DatasetError, MissingDependencyError, SpecError, UsageError
+from uecity.core.record_io import load_yaml
 
 console = Console(highlight=False)
 
@@ -57,13 +60,13 @@ def _options_checked() -> Iterator[None]:
     """A config error raised by command-line values alone is a usage error naming the option."""
     try:
         yield
-    except SpecError as error:
-        message = re.sub(
-            r"field '(\w+)'", lambda m: "--" + m[1].replace("_", "-"), str(error.args[0])
-        )
-        if error.field:
-            message = f"--{error.field.replace('_', '-')}: {message}"
-        raise UsageError(message) from None
+    except (SpecError, ModelConfigError) as error:
+        text = re.sub(r"^not a valid [\w ]+: ", "", str(error.args[0]))
+        if error.field and not text.startswith(f"{error.field}: "):
+            text = f"{error.field}: {text}"
+        # each `field: problem` of the one error format names its option instead
+        text = re.sub(r"(^|; )(\w+): ", lambda m: f"{m[1]}--{m[2].replace('_', '-')}: ", text)
+        raise UsageError(text) from None
 
 
 def _device(device: str | None) -> str:
@@ -152,24 +155,8 @@ def train(
     if trainer.resumed_from >= settings.max_steps and (out / "model").is_dir():
         console.print(f"{out} is already trained ({settings.max_steps} steps)")
         return
-    columns = (
-        TextColumn("train"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[losses]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(
-        *columns, console=console, disable=not progress or not trainer.is_main, transient=False
-    ) as bar:
-        task = bar.add_task("train", total=settings.max_steps, completed=trainer.step, losses="")
-
-        def on_step(log) -> None:  # type: ignore[no-untyped-def]
-            terms = " ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in log.terms.items())
-            bar.update(task, completed=log.step, losses=f"loss {log.loss:.3f} ({terms})")
-
-        result = trainer.train(on_step)
+    with progress_bars(console, enabled=progress and trainer.is_main) as report:
+        result = trainer.train(report)
     if trainer.is_main:
         last = f", last loss {result.last.loss:.3f}" if result.last else ""
         console.print(
@@ -193,15 +180,8 @@ def _calibrate(run: Path, data: Path, videos: list[str], device: str | None) -> 
     index = ReferKittiIndex.open(data)
     model, settings, folder = load_run(run, _device(device))
     console.print(f"calibrating the tracker on held-out training videos {', '.join(videos)}")
-    result = calibrate_model(
-        model,
-        index,
-        videos,
-        settings,
-        on_pair=lambda pair, best: console.print(
-            f"  new-track {pair[0]:.2f} / drop {pair[1]:.2f}: best held-out HOTA {best:.2f}"
-        ),
-    )
+    with progress_bars(console) as report:
+        result = calibrate_model(model, index, videos, settings, progress=report)
     path = write_calibration(result, folder)
     chosen = ", ".join(f"{k} {v:g}" for k, v in result.chosen.items())
     console.print(
@@ -228,8 +208,6 @@ def calibrate(
     """Choose the tracker thresholds (new-track, drop, β_ref, minimum box area) on held-out
     training videos and store them with the run's model (calibration.json)."""
     _torch()
-    import yaml
-
     from mlstrack.checkpoint import CheckpointError
     from mlstrack.data import ReferKittiIndex
     from mlstrack.training.trainer import CONFIG_FILE, split_calibration
@@ -247,9 +225,7 @@ def calibrate(
         count = 0
         if saved.is_file():
             count = int(
-                (yaml.safe_load(saved.read_text(encoding="utf-8")) or {}).get(
-                    "calibration_videos", 0
-                )
+                (load_yaml(saved, what="run's train config") or {}).get("calibration_videos", 0)
             )
         if count == 0:
             raise UsageError(
@@ -301,7 +277,7 @@ def track(
         float | None,
         typer.Option(
             "--new-track-score",
-            help="Score that starts a track (default: the run's calibration, else 0.7).",
+            help="Score that starts a track (default: the run's tracker config, else 0.7).",
         ),
     ] = None,
     drop_score: Annotated[
@@ -330,21 +306,20 @@ def track(
 ) -> None:
     """Track every test (video, expression) of --data online and write MOTChallenge files.
 
-    Thresholds: the run's calibration (calibration.json) when it has one, else the model
-    config's; each option overrides."""
+    Thresholds: the run's tracker config (RUN/model/tracker.json, calibrated when the run was);
+    each option overrides."""
     _torch()
     import torch
 
     from mlstrack.data import ReferKittiIndex
-    from mlstrack.inference import InferenceSettings, load_run, track_dataset, with_tracker_settings
+    from mlstrack.inference import load_run, track_dataset
 
     if _device(device) == "cpu":
         torch.set_num_threads(1)  # the tiny model only loses from intra-op threads
     index = ReferKittiIndex.open(data)
     model, settings, folder = load_run(run, _device(device))
     with _options_checked():
-        with_tracker_settings(
-            model,
+        settings = settings.with_tracker(
             new_track_score=new_track_score,
             drop_score=drop_score,
             miss_tolerance=miss_tolerance,
@@ -355,14 +330,17 @@ def track(
         console.print(
             "thresholds: "
             + ", ".join(
-                f"{k} {getattr(model.config, k):g}"
+                f"{k} {getattr(settings.tracker, k):g}"
                 for k in ("new_track_score", "drop_score", "refer_threshold", "min_box_area")
             )
             + " (calibrated unless overridden)"
         )
     if short_side is not None:
-        settings = InferenceSettings(short_side, settings.max_size, settings.calibrated)
-    summary = track_dataset(model, index, out, settings, video=video, checkpoint=str(folder))
+        settings = dataclasses.replace(settings, short_side=short_side)
+    with progress_bars(console) as report:
+        summary = track_dataset(
+            model, index, out, settings, video=video, checkpoint=str(folder), progress=report
+        )
     console.print(
         f"[green]tracked[/] {summary.sequences} sequences ({summary.frames} frames, "
         f"{summary.boxes} referred boxes) in {summary.seconds:.0f} s into {out}"
@@ -400,13 +378,19 @@ def evaluate(
     per-expression mean, per video and per atom, as evaluation.json and evaluation.md; the
     threshold-free diagnostics (detection-only row, referring AUC, live tracks on objects vs
     background, seen vs unseen sentences) as diagnostics.json / .md; the run's learning curve
-    as learning_curve.png."""
-    _torch()
+    as learning_curve.png. Needs the `evaluation` extra, not torch."""
+    _evaluation_dependencies()
     from mlstrack.data import ReferKittiIndex
     from mlstrack.evaluation import METRIC_FIELDS, evaluate_results, write_report
 
     index = ReferKittiIndex.open(data)
-    report = evaluate_results(results, index, dataset_root=dataset)
+    atoms = None if dataset is None else _native_atoms(dataset)
+    report = evaluate_results(
+        results,
+        index,
+        atoms_by_expression=atoms,
+        atom_source=f"atoms of the native dataset {dataset}",
+    )
     json_path, markdown_path = write_report(report, out or results)
     table = Table(title=f"TrackEval HOTA, {len(report.per_sequence)} sequences")
     table.add_column("")
@@ -422,11 +406,34 @@ def evaluate(
     _diagnostics(results, index, out or results)
 
 
+def _evaluation_dependencies() -> None:
+    for module in ("scipy", "trackeval", "matplotlib"):
+        try:
+            __import__(module)
+        except ImportError as error:
+            raise MissingDependencyError(
+                "uecity evaluate needs the `evaluation` extra (pip install "
+                f"'uecity[evaluation]'; torch is not needed): {error}"
+            ) from error
+
+
+def _native_atoms(dataset_root: Path) -> dict[tuple[str, str], list[str]]:
+    """(video, expression id) → the atom ids of a native dataset's expressions."""
+    from uecity.dataset import Dataset
+
+    dataset = Dataset.open(dataset_root)
+    return {
+        (video_id, expression.expression_id): list(expression.atoms)
+        for video_id in dataset.videos
+        for expression in dataset.video(video_id).expressions()
+    }
+
+
 def _diagnostics(results: Path, index, out: Path) -> None:  # type: ignore[no-untyped-def]
     import json
 
     from mlstrack.evaluation.diagnostics import diagnose, learning_curve, write_diagnostics
-    from mlstrack.inference import SUMMARY_FILE
+    from mlstrack.tracking_results import SUMMARY_FILE
 
     try:
         found = diagnose(results, index)

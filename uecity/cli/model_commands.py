@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from uecity.cli.options import OutDir, Seed
-from uecity.errors import MissingDependencyError, UsageError
+from uecity.core.errors import MissingDependencyError, UsageError
 
 app = typer.Typer(
     help="The MLS-Track model: parameter counts and checkpoint folders.",
@@ -19,7 +19,11 @@ app = typer.Typer(
 
 Preset = Annotated[
     str,
-    typer.Option("--preset", help="tiny (CPU tests and demos) or paper (the paper's sizes)."),
+    typer.Option(
+        "--preset",
+        help="tiny (CPU tests and demos), paper (pretrained parts, downloaded by hub name or "
+        "read from a local path) or paper-random (the paper's sizes, random weights).",
+    ),
 ]
 Variant = Annotated[
     str,
@@ -29,27 +33,28 @@ Variant = Annotated[
 
 def _config(preset: str, variant: str):
     try:
-        from mlstrack.config import VARIANTS, MLSTrackConfig
+        import torch  # noqa: F401
+
+        from mlstrack.config import PRESETS, VARIANTS, MLSTrackConfig
     except ImportError as error:  # torch missing
         raise MissingDependencyError(
             f"the model needs the `model` extra (pip install 'uecity[model]'): {error}"
         ) from error
     if variant not in VARIANTS:
         raise UsageError(f"--variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
-    if preset == "tiny":
-        return MLSTrackConfig.tiny(variant=variant)
-    if preset == "paper":
-        # the real architectures, randomly initialised: nothing is downloaded
-        return MLSTrackConfig.paper(random_init=True, variant=variant)
-    raise UsageError(f"--preset must be tiny or paper, got {preset!r}")
+    if preset not in PRESETS:
+        raise UsageError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    return MLSTrackConfig.preset(preset, variant=variant)
 
 
 @app.command()
 def summary(preset: Preset = "tiny", variant: Variant = "sgm_scb") -> None:
     """Trainable and frozen parameters per component, and the rows of the paper's Table 3."""
+    config = _config(preset, variant)  # first: it says how to install torch when it is missing
     from mlstrack.summary import PAPER_TABLE3_MILLIONS, component_counts, table3_counts
 
-    config = _config(preset, variant)
+    if preset == "paper":  # counts depend on the architectures only: no weights are loaded
+        config = _config("paper-random", variant)
     console = Console(highlight=False)
     table = Table(title=f"MLS-Track parameters ({preset}, {variant})")
     table.add_column("component")
@@ -70,7 +75,7 @@ def summary(preset: Preset = "tiny", variant: Variant = "sgm_scb") -> None:
     rows3.add_column("ours", justify="right")
     rows3.add_column("paper", justify="right")
     for name, count in table3_counts(config).items():
-        paper = f"{PAPER_TABLE3_MILLIONS[name]:.1f}M" if preset == "paper" else "–"
+        paper = f"{PAPER_TABLE3_MILLIONS[name]:.1f}M" if preset != "tiny" else "–"
         rows3.add_row(name, f"{count / 1e6:.3f}M", paper)
     console.print(rows3)
 
@@ -82,13 +87,14 @@ def init(
     variant: Variant = "sgm_scb",
     seed: Seed = 0,
 ) -> None:
-    """Write a randomly initialised model as a checkpoint folder (config.json + safetensors)."""
+    """Write a model of the preset as a checkpoint folder (config.json + safetensors): random
+    weights for tiny and paper-random, the pretrained parts for paper (with random heads)."""
+    config = _config(preset, variant)  # first: it says how to install torch when it is missing
     import torch
 
     from mlstrack.checkpoint import save_pretrained
     from mlstrack.model import MLSTrack
 
-    config = _config(preset, variant)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     torch.manual_seed(seed or 0)

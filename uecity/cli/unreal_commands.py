@@ -122,7 +122,7 @@ def serve_sim(
         every = {path for asset in assets.assets for path in asset.classes()}
         unknown = sorted(set(unloaded) - every)
         if unknown:
-            from uecity.errors import UsageError
+            from uecity.core.errors import UsageError
 
             raise UsageError(f"--unloaded-class {unknown[0]} is not a class of the catalog")
         loaded = frozenset(every - set(unloaded))
@@ -147,7 +147,7 @@ def serve_sim(
         try:
             server.start()
         except OSError as error:
-            from uecity.errors import UsageError
+            from uecity.core.errors import UsageError
 
             raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
         cap = "no request cap (legacy vbatch)" if legacy_vbatch else "≤32 requests/tick"

@@ -36,7 +36,7 @@ def export_dataset(
             dataset, Path(out), workers=workers, force=force, video_names=video_names
         )
     if video_names != "native":
-        from uecity.errors import UsageError
+        from uecity.core.errors import UsageError
 
         raise UsageError(f"--video-names applies to --format refer-kitti, not {export_format}")
     if export_format == "mot":
@@ -47,6 +47,6 @@ def export_dataset(
         from uecity.export.cvat import export_cvat
 
         return export_cvat(dataset, Path(out), force=force)
-    from uecity.errors import UsageError
+    from uecity.core.errors import UsageError
 
     raise UsageError(f"unknown export format '{export_format}' (known: {', '.join(FORMATS)})")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from uecity.core.errors import DatasetError
 from uecity.dataset import Dataset, check_referents
-from uecity.errors import DatasetError
 from uecity.export.output import ExportFolder, ExportSummary
 from uecity.formats.mot_challenge import (
     box_lines,

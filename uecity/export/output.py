@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uecity import __version__
-from uecity.atomic_write import (
+from uecity.core.atomic import (
     atomic_write_bytes,
     atomic_write_json,
     is_temporary,
     remove_temporaries,
 )
-from uecity.errors import UsageError
+from uecity.core.errors import UsageError
 
 logger = logging.getLogger(__name__)
 

@@ -35,11 +35,11 @@ from pathlib import Path
 
 import cv2
 
-from uecity.atomic_write import atomic_path, atomic_write_bytes, dumps_json
-from uecity.box_formats import xyxy_to_refer_kitti_x1y1wh_normalised
 from uecity.child_processes import die_with_parent
+from uecity.core.atomic import atomic_path, atomic_write_bytes, dumps_json
+from uecity.core.box_formats import xyxy_to_refer_kitti_x1y1wh_normalised
+from uecity.core.errors import DatasetError, UsageError
 from uecity.dataset import Dataset, Video, check_referents
-from uecity.errors import DatasetError, UsageError
 from uecity.export import VIDEO_NAMINGS
 from uecity.export.output import (
     ExportFolder,

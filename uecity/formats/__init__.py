@@ -7,5 +7,5 @@
   layout (`<video>/<expression>/predict.txt`).
 
 Exporters, readers, the tracker's writer, the evaluation and the test fixtures go through these
-modules; box-format arithmetic stays in `uecity.box_formats`.
+modules; box-format arithmetic stays in `uecity.core.box_formats`.
 """

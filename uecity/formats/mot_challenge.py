@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from uecity.box_formats import mot_xywh_to_xyxy, xyxy_to_mot_xywh
-from uecity.errors import DatasetError
+from uecity.core.box_formats import mot_xywh_to_xyxy, xyxy_to_mot_xywh
+from uecity.core.errors import DatasetError
 
 SEQUENCE_SEPARATOR = "+"
 SEQMAP_HEADER = "name"

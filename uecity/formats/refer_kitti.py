@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 
 IMAGE_ROOT = "KITTI/training/image_02"
 LABEL_ROOT = "KITTI/labels_with_ids/image_02"

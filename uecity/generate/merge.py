@@ -7,13 +7,12 @@ copied (or moved with `move=True`), each through a temporary name and one rename
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-from uecity.atomic_write import remove_temporaries
+from uecity.core.atomic import remove_temporaries, replace_folder
+from uecity.core.errors import DatasetError, UsageError
 from uecity.dataset import Dataset
-from uecity.errors import DatasetError, UsageError
 from uecity.generate.run import build_manifest, is_finished, video_ids
 from uecity.run_journal import RunJournal, journal_path, refuse_if_held
 from uecity.scene.spec import parse_spec
@@ -68,16 +67,15 @@ def merge_shards(shards: list[Path], out: Path, *, move: bool = False) -> Datase
             source = owner[vid] / "videos" / vid
             temporary = _merging(out, vid)
             if move and not source.exists() and (temporary / "video.json").is_file():
-                os.replace(temporary, target)  # moved whole before the interruption
+                replace_folder(temporary, target)  # moved whole before the interruption
                 continue
             shutil.rmtree(temporary, ignore_errors=True)
-            shutil.rmtree(target, ignore_errors=True)
             temporary.parent.mkdir(parents=True, exist_ok=True)
             if move:
                 shutil.move(source, temporary)
             else:
                 shutil.copytree(source, temporary)
-            os.replace(temporary, target)
+            replace_folder(temporary, target)
     return dataset
 
 

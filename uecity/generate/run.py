@@ -17,7 +17,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing.managers import SyncManager
@@ -27,13 +26,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from uecity import __version__
-from uecity.atomic_write import is_temporary, remove_temporaries
 from uecity.child_processes import die_with_parent, die_with_parent_and_join_run
+from uecity.core.atomic import is_temporary, remove_temporaries
+from uecity.core.errors import SpecError, UsageError
+from uecity.core.progress import ProgressFn
+from uecity.core.record_io import load_json
 from uecity.dataset import Dataset
-from uecity.errors import SpecError, UsageError
 from uecity.generate.worker import PARTIAL, VideoJob, VideoSummary, generate_video, video_camera
 from uecity.motion.auto import VOCABULARY
-from uecity.record_io import load_json
 from uecity.records import DatasetManifest, GeneratorInfo, Vocabulary
 from uecity.render.backends import build_backend
 from uecity.render.protocol import RenderBackend
@@ -47,7 +47,6 @@ if TYPE_CHECKING:  # the Unreal stack is imported only when a run uses it
 log = logging.getLogger(__name__)
 
 MIN_ROAD_COVERAGE = 0.02  # a camera must see at least this share of road
-ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -290,9 +289,9 @@ def _drain(queue, progress: ProgressFn | None) -> None:
     if queue is None or progress is None:
         return
     while not queue.empty():
-        progress(*queue.get_nowait())
+        progress(queue.get_nowait())
 
 
 def _pool_task(job: VideoJob, queue) -> VideoSummary:
-    report = (lambda vid, done, total: queue.put((vid, done, total))) if queue is not None else None
+    report = queue.put if queue is not None else None
     return generate_video(job, report)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -26,6 +25,8 @@ import numpy as np
 
 from uecity.boxes import VideoBoxes
 from uecity.camera import Camera, auto_camera
+from uecity.core.atomic import replace_folder
+from uecity.core.progress import ProgressEvent, ProgressFn
 from uecity.dataset import Dataset, Video
 from uecity.image_files import encode_image
 from uecity.motion.auto import LabelConfig, Trajectory, auto_intervals
@@ -49,7 +50,6 @@ from uecity.traffic.simulation import TrafficSimulation, WorldState, sumo_seed
 log = logging.getLogger(__name__)
 
 PARTIAL = ".partial"
-ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def _record(
         (staging.frames_folder / f"{index:06d}.{run.image_format}").write_bytes(data)
         t["write"] += time.perf_counter() - now
         if progress is not None and (index % 10 == 9 or index == run.frames - 1):
-            progress(job.video_id, index + 1, run.frames)
+            progress(ProgressEvent(job.video_id, index + 1, run.frames))
     if cut_frames:
         assets = sorted({renderer.asset_name(tracks.specs[iid]) for iid in cut_frames})
         log.warning(
@@ -320,11 +320,7 @@ def generate_video(job: VideoJob, progress: ProgressFn | None = None) -> VideoSu
     )
     # --- metadata, last; then the whole folder moves into place in one rename
     staging.write_info(_video_info(job, camera, renderer, source.frame_times_s))
-    final = job.out / "videos" / job.video_id
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staging.folder, final)
+    replace_folder(staging.folder, job.out / "videos" / job.video_id)
     shutil.rmtree(staging_root, ignore_errors=True)
     t["post"] = time.perf_counter() - clock
     return VideoSummary(job.video_id, run.frames, objects, written, t)

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from uecity.atomic_write import atomic_write_json, remove_temporaries
+from uecity.core.atomic import atomic_write_json, remove_temporaries
+from uecity.core.errors import DatasetError, SpecError, UsageError
+from uecity.core.record_io import read_record
 from uecity.dataset import MANIFEST_NAME, Dataset
-from uecity.errors import DatasetError, SpecError, UsageError
 from uecity.language.atoms import AtomTable, VideoFacts, referents_by_frame
 from uecity.language.composition import (
     Composed,
@@ -33,7 +34,6 @@ from uecity.language.composition import (
 )
 from uecity.language.sentences import sentence, unique_slug
 from uecity.language.vocabulary import Vocabulary
-from uecity.record_io import read_record
 from uecity.records import Expression
 
 logger = logging.getLogger(__name__)

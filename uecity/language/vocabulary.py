@@ -19,8 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error, load_yaml
+from uecity.core.errors import SpecError
+from uecity.core.record_io import load_yaml, validation_message
 
 DEFAULT_VOCABULARY = "default_vocabulary.yaml"
 CATEGORIES = ("vehicle", "pedestrian", "cyclist")
@@ -227,11 +227,8 @@ def load_vocabulary(path: str | Path | None = None) -> Vocabulary:
             cause = item.get("ctx", {}).get("error")
             if isinstance(cause, _FieldProblem):
                 raise SpecError(str(cause), path=source, field=cause.location) from None
-        problems = describe_validation_error(error)
-        text = "; ".join(f"{loc}: {msg}" for loc, msg in problems)
-        raise SpecError(
-            f"not a valid vocabulary: {text}", path=source, field=problems[0][0]
-        ) from None
+        field, text = validation_message(error)
+        raise SpecError(f"not a valid vocabulary: {text}", path=source, field=field) from None
     if not vocabulary.atoms:
         raise SpecError("the vocabulary has no atoms", path=source, field="atoms")
     return vocabulary

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from uecity.errors import SpecError
+from uecity.core.errors import SpecError
 from uecity.render.protocol import RenderBackend
 
 if TYPE_CHECKING:

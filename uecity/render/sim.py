@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from uecity.camera import Camera
-from uecity.errors import SpecError
+from uecity.core.errors import SpecError
 from uecity.render import raster
 from uecity.render.actors import frame_faces
 from uecity.render.ordering import draw_order

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from uecity.errors import SpecError
-from uecity.record_io import load_yaml
+from uecity.core.errors import SpecError
+from uecity.core.record_io import load_yaml, validate_record
 from uecity.scene.templates import TEMPLATES as TEMPLATE_TABLE
 
 #: Named colours every vehicle type may be painted in, with their sRGB values.
@@ -293,26 +293,15 @@ class SceneSpec(_Frozen):
         return parse_spec(data)
 
 
-def _format_validation(error: ValidationError) -> tuple[str, str]:
-    first = error.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "<root>"
-    message = first["msg"].removeprefix("Value error, ")
-    if len(error.errors()) > 1:
-        message += f" (and {len(error.errors()) - 1} more problem(s))"
-    return field, message
-
-
 def parse_spec(data: Any, *, path: str | Path | None = None) -> SceneSpec:
     """Validate plain data (as loaded from YAML) into a `SceneSpec`, or raise `SpecError`."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise SpecError("expected a mapping at the top level of the spec", path=path)
-    try:
-        return SceneSpec.model_validate(data)
-    except ValidationError as error:
-        field, message = _format_validation(error)
-        raise SpecError(message, path=path, field=field) from None
+    return validate_record(
+        data, SceneSpec, path=Path(path) if path is not None else None, what="scene spec"
+    )
 
 
 def load_spec(path: str | Path | None) -> SceneSpec:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from uecity.errors import SpecError
+from uecity.core.errors import SpecError
 
 Turn = str  # "left" | "straight" | "right"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from uecity.atomic_write import atomic_write_bytes
-from uecity.errors import MissingDependencyError
+from uecity.core.atomic import atomic_write_bytes
+from uecity.core.errors import MissingDependencyError
 from uecity.stats.table1 import DatasetStats
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from uecity.atomic_write import atomic_write_json, atomic_write_text
+from uecity.core.atomic import atomic_write_json, atomic_write_text
 from uecity.dataset import Dataset
 from uecity.language.compose import SentenceOverlap, sentence_overlap
 from uecity.stats.plots import write_plots

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from uecity.core.errors import DatasetError
 from uecity.dataset import Dataset, check_referents
-from uecity.errors import DatasetError
 
 # Words too common to tell expressions apart; left out of the word frequencies.
 STOP_WORDS = frozenset(

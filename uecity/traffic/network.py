@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 from uecity.scene.spec import IntersectionSpec
 from uecity.scene.templates import Arm, Template, get_template
 

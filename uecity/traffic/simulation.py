@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 from uecity.traffic.demand import ActorSpec, Demand
 from uecity.traffic.network import Network
 

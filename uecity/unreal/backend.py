@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from uecity.camera import Camera
-from uecity.errors import ExternalToolError, UsageError
+from uecity.core.errors import ExternalToolError, UsageError
 from uecity.render.mask_boxes import decode_colour_mask, instance_colour, search_rectangles
 from uecity.render.protocol import ObservedEngine, RenderedFrame, Renderer, SceneFact
 from uecity.scene.spec import PEDESTRIAN_TYPES, SceneSpec

@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from uecity.errors import SpecError
-from uecity.record_io import describe_validation_error, load_yaml
+from uecity.core.errors import SpecError
+from uecity.core.record_io import load_record
 from uecity.scene.spec import COLOURS
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "ue_project" / "asset_catalog.yaml"
@@ -217,14 +217,7 @@ def load_catalog(path: str | Path = DEFAULT_CATALOG) -> AssetCatalog:
                 "--catalog with the path of yours"
             )
         raise SpecError(f"asset catalog not found{hint}", path=path)
-    data = load_yaml(path, what="asset catalog")
-    try:
-        return AssetCatalog.model_validate(data)
-    except ValidationError as error:
-        problems = describe_validation_error(error)
-        raise SpecError(
-            "; ".join(f"{loc}: {msg}" for loc, msg in problems), path=path, field=problems[0][0]
-        ) from None
+    return load_record(path, AssetCatalog, what="asset catalog")
 
 
 def check_catalog_covers(

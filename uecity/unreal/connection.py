@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from uecity.errors import ExternalToolError, MissingDependencyError, UsageError
+from uecity.core.errors import ExternalToolError, MissingDependencyError, UsageError
 from uecity.unreal import wire
 
 log = logging.getLogger(__name__)

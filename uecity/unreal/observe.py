@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from uecity.camera import Camera
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 from uecity.render.mask_boxes import decode_colour_mask, instance_colour
 from uecity.render.protocol import BACKGROUND, FinishedFrame, RenderedFrame, SceneFact
 from uecity.scene.spec import COLOURS

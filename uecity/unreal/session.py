@@ -17,7 +17,7 @@ import contextlib
 import logging
 import secrets
 
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 from uecity.unreal.connection import (
     ConnectionLost,
     EngineCommandError,

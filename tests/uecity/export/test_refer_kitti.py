@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.factories import build_small_dataset
-from uecity.errors import UsageError
+from uecity.core.errors import UsageError
 from uecity.export import export_dataset
 from uecity.formats.refer_kitti import label_line
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 from uecity.formats.mot_challenge import (
     box_lines,
     number_text,

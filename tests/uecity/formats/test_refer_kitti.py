@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 from uecity.formats.refer_kitti import (
     ReferKittiTree,
     image_file,

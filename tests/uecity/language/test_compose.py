@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from uecity.errors import DatasetError, SpecError, UsageError
+from uecity.core.errors import DatasetError, SpecError, UsageError
 from uecity.language.compose import SplitConfig, compose_dataset
 from uecity.language.composition import CompositionConfig
 from uecity.language.vocabulary import load_vocabulary

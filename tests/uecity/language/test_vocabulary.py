@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from uecity.errors import SpecError
+from uecity.core.errors import SpecError
 from uecity.language.vocabulary import LabelMatching, load_vocabulary, normalise_label
 
 

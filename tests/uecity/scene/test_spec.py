@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from uecity.errors import SpecError
+from uecity.core.errors import SpecError
 from uecity.scene.spec import SceneSpec, load_spec, parse_spec
 from uecity.scene.templates import TEMPLATES, get_template
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from tests.factories import build_small_dataset
-from uecity.errors import DatasetError
+from uecity.core.errors import DatasetError
 from uecity.stats.report import write_stats
 from uecity.stats.table1 import dataset_stats, words
 

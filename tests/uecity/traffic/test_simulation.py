@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 from uecity.scene.spec import DemandSpec, IntersectionSpec
 from uecity.traffic.demand import build_demand
 from uecity.traffic.network import build_network

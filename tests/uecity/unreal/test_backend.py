@@ -15,7 +15,7 @@ import unrealcv
 
 from tests.uecity.unreal.conftest import ServerFactory, open_session
 from tests.uecity.unreal.ring_scene import instance_ids, ring_camera, ring_worlds
-from uecity.errors import ExternalToolError, SpecError
+from uecity.core.errors import ExternalToolError, SpecError
 from uecity.render.sim import SimRenderer
 from uecity.traffic.demand import ActorSpec
 from uecity.traffic.network import Network

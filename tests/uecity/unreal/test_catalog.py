@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from uecity.errors import SpecError
+from uecity.core.errors import SpecError
 from uecity.scene.spec import VEHICLE_TYPES
 from uecity.unreal import catalog as catalog_module
 from uecity.unreal.catalog import (
@@ -57,7 +57,7 @@ def test_missing_types_are_listed(tmp_path: Path) -> None:
         ),
         (
             f"{CAR}observe: [{{pattern: '(car', category: vehicle, type: car}}]",
-            r"observe\[0\]\.pattern: Value error, not a regular expression",
+            r"observe\[0\]\.pattern: not a regular expression",
         ),
         (
             f"{CAR}observe: [{{pattern: 'BP_Tram', category: vehicle, type: tram}}]",
@@ -65,7 +65,7 @@ def test_missing_types_are_listed(tmp_path: Path) -> None:
         ),
         (
             f"{CAR}observe: [{{pattern: 'BP_Car', category: vehicle, type: '\\1'}}]",
-            r"observe\[0\]: Value error, type '\\\\1' refers to a group",
+            r"observe\[0\]: type '\\\\1' refers to a group",
         ),
     ],
 )

@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uecity.errors import ExternalToolError
+from uecity.core.errors import ExternalToolError
 from uecity.unreal import wire
 from uecity.unreal.emulator.engine import PROJECT_NAME, EngineCrashed, SimEngine
 

@@ -1,5 +1,13 @@
-"""Reading and writing records as JSON files, and reading YAML input files, with errors that
-name the file and the field (YAML: `file:line:column: message`)."""
+"""Typed files: YAML and JSON read into validated pydantic models, with one error format.
+
+`load_record(path, Model)` is the one loader of the product's input and record files (scene
+specs, vocabularies, asset catalogs, train configs, dataset records): the file is parsed (JSON
+by its `.json` name, YAML strictly otherwise: no duplicate keys, UTF-8 only) and validated as
+`Model`. Every problem raises the caller's `UECityError` class in one format,
+`file[:line:column] [first field]: not a valid <what>: field: problem; field: problem`, where
+YAML says the line. `validate_record` does the same for data already parsed (a request body,
+command-line values); `write_record` is the writer.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +18,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from uecity.atomic_write import atomic_write_json
-from uecity.errors import DatasetError, SpecError, UECityError
+from uecity.core.atomic import atomic_write_json
+from uecity.core.errors import DatasetError, SpecError, UECityError
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -31,7 +39,8 @@ def describe_validation_error(error: ValidationError) -> list[tuple[str, str]]:
     """(field location, what is wrong) for each problem pydantic found."""
     problems = []
     for item in error.errors(include_url=False):
-        message = item["msg"]
+        # a validator's own ValueError arrives as "Value error, <its message>"
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] not in {"missing", "model_type"} and "input" in item:
             shown = repr(item["input"])
             message += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
@@ -39,37 +48,72 @@ def describe_validation_error(error: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
-def load_json(path: Path) -> object:
-    """Parse a JSON file; a missing or malformed file raises `DatasetError` naming it."""
+def validation_message(error: ValidationError) -> tuple[str, str]:
+    """(the first field, every problem as `field: problem; field: problem`): the one text of
+    a validation failure."""
+    problems = describe_validation_error(error)
+    return problems[0][0], "; ".join(f"{loc}: {msg}" for loc, msg in problems)
+
+
+def validate_record(
+    data: object,
+    model: type[RecordT],
+    *,
+    path: Path | None = None,
+    error: type[UECityError] = SpecError,
+    what: str | None = None,
+) -> RecordT:
+    """Validate parsed data as `model`; problems raise one `error` listing each field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as problem:
+        field, text = validation_message(problem)
+        raise error(
+            f"not a valid {what or model.__name__}: {text}", path=path, field=field
+        ) from None
+
+
+def load_json(path: Path, *, error: type[UECityError] = DatasetError) -> object:
+    """Parse a JSON file; a missing or malformed file raises `error` naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DatasetError("file is missing", path=path) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DatasetError(f"cannot read the file: {error}", path=path) from None
+        raise error("file is missing", path=path) from None
+    except (OSError, UnicodeDecodeError) as problem:
+        raise error(f"cannot read the file: {problem}", path=path) from None
     try:
         return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DatasetError(
-            f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}", path=path
+    except json.JSONDecodeError as problem:
+        raise error(
+            f"malformed JSON at line {problem.lineno}, column {problem.colno}: {problem.msg}",
+            path=path,
         ) from None
 
 
-def parse_record(path: Path, data: object, model: type[RecordT]) -> RecordT:
-    """Validate parsed JSON as `model`; problems raise one `DatasetError` listing each field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = describe_validation_error(error)
-        lines = "; ".join(f"{loc}: {msg}" for loc, msg in problems)
-        raise DatasetError(
-            f"not a valid {model.__name__}: {lines}", path=path, field=problems[0][0]
-        ) from None
+def load_record(
+    path: str | Path,
+    model: type[RecordT],
+    *,
+    error: type[UECityError] = SpecError,
+    what: str | None = None,
+    empty: object = None,
+) -> RecordT:
+    """Read a JSON (`.json`) or YAML file as `model`. A missing, unreadable or malformed file,
+    or one that does not validate, raises `error` naming the file (and the first bad field);
+    an empty YAML file is read as `empty` (None: as it is)."""
+    path = Path(path)
+    if path.suffix == ".json":
+        data = load_json(path, error=error)
+    else:
+        data = load_yaml(path, error=error, what=what or "file")
+        if data is None and empty is not None:
+            data = empty
+    return validate_record(data, model, path=path, error=error, what=what)
 
 
 def read_record(path: Path, model: type[RecordT]) -> RecordT:
-    """Read a JSON record file as `model`."""
-    return parse_record(path, load_json(path), model)
+    """Read a dataset's JSON record file as `model` (problems are `DatasetError`s)."""
+    return load_record(path, model, error=DatasetError)
 
 
 def write_record(path: Path, record: BaseModel) -> None:

@@ -1,8 +1,9 @@
-"""Atomic file writes: a temporary file in the same folder, then a rename over the target.
+"""Atomic writes of files and whole folders: a temporary beside the target, then a rename.
 
-A reader (or a run resumed after `kill -9`) sees either the old file or the new one, never a
-half-written one. Temporaries carry a recognisable name so that a resumed run can sweep away
-the leftovers of an interrupted one.
+The one home of the product's atomic writes. A reader (or a run resumed after `kill -9`) sees
+either the old file or the new one, never a half-written one; a folder (a generated video, a
+model checkpoint) appears whole or not at all. Temporaries carry a recognisable name
+(`TEMPORARY_MARKER`) so that a resumed run can sweep away the leftovers of an interrupted one.
 """
 
 from __future__ import annotations
@@ -10,26 +11,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from uecity.errors import UsageError
+from uecity.core.errors import UsageError
 
 TEMPORARY_MARKER = ".uecity-tmp-"
 
 
-def _umask() -> int:
-    """The process umask. Read from /proc where it can be (setting it to read it back would
-    briefly change it for every thread, e.g. the annotator's server threads)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _temporary_name(target: Path, suffix: str = "") -> Path:
+    """A fresh name beside `target` that `remove_temporaries` recognises."""
+    return target.with_name(f".{target.name}{TEMPORARY_MARKER}{uuid.uuid4().hex[:12]}{suffix}")
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -52,14 +47,11 @@ def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        prefix=f".{target.name}{TEMPORARY_MARKER}", suffix=target.suffix, dir=target.parent
-    )
-    # mkstemp makes the file private (0600); a dataset file gets the permissions any new file
-    # of this user would get (0666 less the umask), like a plain open() would give it.
-    os.fchmod(fd, 0o666 & ~_umask())
-    os.close(fd)
-    temporary = Path(name)
+    temporary = _temporary_name(target, target.suffix)
+    # Created with mode 0666 as a plain open() would: the kernel takes the umask off, so the
+    # file gets the permissions any new file of this user gets (mkstemp's would be 0600), and
+    # the umask is never read or changed (that would race with other threads).
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield temporary
         if durable:
@@ -72,6 +64,42 @@ def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
         raise
     if durable:
         _fsync_folder(target.parent)
+
+
+def replace_folder(source: str | Path, target: str | Path, *, durable: bool = True) -> None:
+    """Move the finished folder `source` onto `target` by renames (same file system).
+
+    An existing `target` is first renamed aside (a temporary name, so a sweep removes it if
+    this is interrupted) and removed afterwards: `target` is the old folder or the new one,
+    never a mix of both."""
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = _temporary_name(target, ".old")
+        os.replace(target, old)
+    os.replace(source, target)
+    if durable:
+        _fsync_folder(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `target`; on success it replaces `target` whole
+    (`replace_folder`). If the block raises, the temporary is removed and `target` is untouched.
+    The folder gets the permissions a new folder of this user would get."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_name(target)
+    temporary.mkdir(mode=0o777)  # less the umask, as any new folder (mkdtemp's would be 0700)
+    try:
+        yield temporary
+        replace_folder(temporary, target, durable=durable)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
 
 
 def atomic_write_bytes(target: str | Path, data: bytes, *, durable: bool = True) -> None:
@@ -105,10 +133,16 @@ def is_temporary(path: str | Path) -> bool:
 
 
 def remove_temporaries(folder: str | Path) -> list[Path]:
-    """Delete leftover temporaries under `folder` (recursively); return what was removed."""
-    removed = []
+    """Delete leftover temporaries (files and folders) under `folder`, recursively; return
+    what was removed."""
+    removed: list[Path] = []
     for path in sorted(Path(folder).rglob(f"*{TEMPORARY_MARKER}*")):
-        if path.is_file():
+        if any(parent in removed for parent in path.parents):
+            continue  # inside a temporary folder already removed
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        elif path.is_file():
             path.unlink()
             removed.append(path)
     return removed

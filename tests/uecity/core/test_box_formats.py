@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from uecity.box_formats import (
+from uecity.core.box_formats import (
     cxcywh_normalised_to_xyxy,
     mot_xywh_to_xyxy,
     refer_kitti_x1y1wh_normalised_to_xyxy,
