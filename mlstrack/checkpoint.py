@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mlstrack.backbone import drop_batch_norm_statistics
 from mlstrack.config import MLSTrackConfig
 from mlstrack.model import MLSTrack
 from mlstrack.pretrained import how_to_provide, is_offline
@@ -154,6 +155,8 @@ def from_pretrained(folder: str | Path, map_location: str | torch.device = "cpu"
     except (SafetensorError, OSError, RuntimeError) as error:
         raise CheckpointError(f"unreadable safetensors file ({error})", path=weights) from None
     model = MLSTrack(config)
+    if not config.backbone_pretrained:
+        state = drop_batch_norm_statistics(state)  # saved before per-image normalisation
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(
