@@ -6,7 +6,7 @@ statistics and frozen random filters only hold it back. Its batch norms become p
 normalisation (GroupNorm with one group per channel): MLS-Track trains on one frame at a time,
 where training-mode batch norm normalises each channel over the one image, and eval-mode batch
 norm's running averages of those per-image statistics are a different function (on the CPU demo
-they cost 40 % of the detections a single frame had with the statistics the model trained with).
+they cost 38 % of the detections a single frame had with the statistics the model trained with).
 
 ResNet's stages 2–4 give strides 8/16/32; extra stride-2 3×3 convolutions on the last stage add
 the remaining levels (one for the paper's 4 levels). Each level is projected to d_model with a
