@@ -19,6 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 
+from mlstrack.backbone import drop_batch_norm_statistics
 from mlstrack.config import MLSTrackConfig
 from mlstrack.errors import ModelConfigError
 from mlstrack.model import MLSTrack
@@ -161,6 +162,8 @@ def from_pretrained(folder: str | Path, map_location: str | torch.device = "cpu"
     except (SafetensorError, OSError, RuntimeError) as error:
         raise CheckpointError(f"unreadable safetensors file ({error})", path=weights) from None
     model = MLSTrack(config)
+    if not config.backbone_pretrained:
+        state = drop_batch_norm_statistics(state)  # saved before per-image normalisation
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(

@@ -168,7 +168,8 @@ class MLSTrackConfig:
             pretrained; Deformable-DETR trains stages 2–4 and freezes the stem and stage 1 (3).
         backbone_pretrained: the ResNet starts from pretrained weights (True for `paper`): its
             batch norm is frozen, the first stages too, and it trains at `lr_backbone`. A random
-            ResNet (`tiny`, `paper-random`) trains whole, batch norm included, at the main lr.
+            ResNet (`tiny`, `paper-random`) trains whole at the main lr, its batch norms made
+            per-image normalisation (the same in training and eval; `backbone.per_image_norm`).
     Pretrained parts (hub name or local path; `*_config` builds from an architecture instead)
         backbone_name / backbone_config: ResNet-50 ("microsoft/resnet-50").
         text_encoder_name / text_encoder_config: RoBERTa, frozen ("roberta-base").

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from mlstrack.checkpoint import (
+    WEIGHTS_NAME,
     CheckpointError,
     from_pretrained,
     init_from_deformable_detr,
@@ -239,3 +241,21 @@ def test_transformers_tokenizer_travels_with_the_checkpoint(tmp_path: Path) -> N
     reference = model.encode_text(["red car", "bus"])
     assert torch.equal(words.word_padding_mask, reference.word_padding_mask)
     assert torch.allclose(words.word_features, reference.word_features)
+
+
+def test_a_random_backbone_saved_with_batch_norm_statistics_loads(tmp_path: Path) -> None:
+    # checkpoints written before per-image normalisation hold running statistics
+    model = MLSTrack(MLSTrackConfig.tiny())
+    save_pretrained(model, tmp_path / "ckpt")
+    weights = tmp_path / "ckpt" / WEIGHTS_NAME
+    state = load_file(str(weights))
+    state["backbone.resnet.embedder.embedder.normalization.running_mean"] = torch.zeros(8)
+    state["backbone.resnet.embedder.embedder.normalization.num_batches_tracked"] = torch.ones(
+        (), dtype=torch.long
+    )
+    save_file(state, str(weights))
+    loaded = from_pretrained(tmp_path / "ckpt")
+    assert torch.equal(
+        loaded.backbone.resnet.embedder.embedder.normalization.weight,
+        model.backbone.resnet.embedder.embedder.normalization.weight,
+    )

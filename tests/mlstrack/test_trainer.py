@@ -204,7 +204,7 @@ def test_a_random_backbone_trains_whole_at_the_main_lr(tiny_config: MLSTrackConf
     model = MLSTrack(tiny_config)
     resnet = model.backbone.resnet
     assert all(p.requires_grad for p in resnet.parameters())
-    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in resnet.modules())
+    assert any(isinstance(m, torch.nn.GroupNorm) for m in resnet.modules())  # per image
     groups = {g["name"]: g for g in parameter_groups(model, TrainConfig(lr=1e-3))}
     assert groups["backbone"]["params"] == [] and groups["rest"]["lr"] == 1e-3
     pretrained = MLSTrack(tiny_config.replace(backbone_pretrained=True))
