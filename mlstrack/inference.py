@@ -153,7 +153,7 @@ def _to_original_frame(
 
 
 def write_video(
-    path: Path, video: VideoIndex, results: list[FrameResult], sentence: str, fps: float = 10.0
+    path: Path, video: VideoIndex, results: list[FrameResult], sentence: str, fps: float
 ) -> Path:
     """An MP4 of the video with the referred boxes, their ids and the sentence drawn."""
     width, height = video.size_wh
@@ -249,7 +249,13 @@ def track_dataset(
         atomic_write_text(predictions, "".join(lines), durable=False)
         atomic_write_text(folder / TRACKS_FILE, "".join(track_lines(results)), durable=False)
         if video:
-            write_video(folder / VIDEO_FILE, frames_of, results, expression.sentence)
+            write_video(
+                folder / VIDEO_FILE,
+                frames_of,
+                results,
+                expression.sentence,
+                index.frame_rate(expression.video_id),
+            )
         frames += len(results)
         boxes += len(lines)
         logger.info("%s: %d boxes", expression.sequence, len(lines))

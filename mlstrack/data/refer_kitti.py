@@ -26,11 +26,13 @@ from uecity.core.errors import DatasetError
 from uecity.formats.mot_challenge import read_seqmap, sequence_name
 from uecity.formats.refer_kitti import (
     DEFAULT_TEST_VIDEOS,
+    KITTI_FPS,
     SEQMAP,
     ReferKittiTree,
     frame_name,
     read_expression_file,
     read_label_file,
+    read_native_fps,
     read_native_videos,
     read_train_list,
 )
@@ -122,6 +124,7 @@ class ReferKittiIndex:
     train_frames: each train video's frames training samples from (`refer-kitti.train`'s, in
     its order; all frames without a list). seqmap: the test sequences, None without a seqmap.
     native_videos: export video → native video id (from `native_ids.json`; empty otherwise).
+    fps: export video → frame rate (from `native_ids.json`; `frame_rate` falls back to KITTI's).
     """
 
     root: Path
@@ -131,6 +134,11 @@ class ReferKittiIndex:
     seqmap: list[tuple[str, str]] | None  # (video, expression name)
     train_frames: dict[str, tuple[int, ...]] = field(default_factory=dict)
     native_videos: dict[str, str] = field(default_factory=dict)
+    fps: dict[str, float] = field(default_factory=dict)
+
+    def frame_rate(self, video_id: str) -> float:
+        """The video's frames per second: as exported, else KITTI's 10 (the original tree)."""
+        return self.fps.get(video_id, KITTI_FPS)
 
     @property
     def test_sequences(self) -> list[tuple[str, str]]:
@@ -180,6 +188,7 @@ class ReferKittiIndex:
             seqmap,
             train_frames,
             read_native_videos(tree.native_ids),
+            read_native_fps(tree.native_ids),
         )
 
     @staticmethod

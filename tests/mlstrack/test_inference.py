@@ -79,6 +79,33 @@ def test_track_dataset_writes_every_test_sequence(
     assert (tmp_path / "res" / "tracking.json").is_file()
 
 
+def test_the_video_plays_at_the_exported_frame_rate(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`track --video` writes each video at its frame rate from native_ids.json (an export's),
+    and at KITTI's 10 fps for a tree without one (the original Refer-KITTI)."""
+    import cv2
+
+    source, run = trained
+    tree = tmp_path / "rk"
+    shutil.copytree(source, tree)
+    model, settings, _ = load_run(run)
+    settings = settings.with_tracker(new_track_score=0.0, drop_score=0.0, refer_threshold=0.0)
+    sequence = ReferKittiIndex.open(tree).test_sequences[:1]
+    rates = {}
+    for fps in (None, 25.0):
+        if fps is not None:
+            entry = {"native_video": sequence[0][0], "fps": fps, "track_ids": {}}
+            (tree / "native_ids.json").write_text(json.dumps({"videos": {sequence[0][0]: entry}}))
+        index = ReferKittiIndex.open(tree)
+        out = tmp_path / f"res-{fps}"
+        track_dataset(model, index, out, settings, sequences=sequence, video=True)
+        capture = cv2.VideoCapture(str(out / sequence[0][0] / sequence[0][1] / VIDEO_FILE))
+        rates[fps] = capture.get(cv2.CAP_PROP_FPS)
+        capture.release()
+    assert rates == {None: 10.0, 25.0: 25.0}
+
+
 def test_tracker_settings_are_checked(trained: tuple[Path, Path]) -> None:
     _, settings, _ = load_run(trained[1])
     with pytest.raises(ModelConfigError, match="speed"):

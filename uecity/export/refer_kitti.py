@@ -268,7 +268,7 @@ def export_refer_kitti(
     ).encode()
     texts[SEQMAP] = "".join(seqmap).encode()
     texts[NATIVE_IDS] = dumps_json(
-        native_ids_json({names[v]: (v, ids[v]) for v in dataset.videos})
+        native_ids_json({names[v]: (v, ids[v], dataset.video(v).info.fps) for v in dataset.videos})
     ).encode()
     folder.begin(
         [

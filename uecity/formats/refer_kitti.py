@@ -46,6 +46,7 @@ NATIVE_IDS = "native_ids.json"
 IMAGE_SUFFIX = ".png"
 LABEL_SUFFIX = ".txt"
 EXPRESSION_SUFFIX = ".json"
+KITTI_FPS = 10.0  # the frame rate of KITTI's videos, hence of the original Refer-KITTI
 DEFAULT_TEST_VIDEOS = ("0005", "0011", "0013")  # the published Refer-KITTI test split
 PREDICTION_FILE = "predict.txt"
 LABEL_CLASS = 0
@@ -249,17 +250,20 @@ def read_train_list(path: Path) -> dict[str, list[int]]:
     return videos
 
 
-def native_ids_json(videos: dict[str, tuple[str, dict[int, int]]]) -> dict:
-    """`native_ids.json`: export video → (native video id, native track id → global id)."""
+def native_ids_json(videos: dict[str, tuple[str, dict[int, int], float]]) -> dict:
+    """`native_ids.json`: export video → (native video id, native track id → global id, the
+    native video's frame rate; Refer-KITTI's own tree has no place for it)."""
     return {
-        "description": "export video -> native UE-City video and track ids; labels and "
-        "expressions of this tree use the global ids, unique over the whole tree",
+        "description": "export video -> native UE-City video and track ids, and its frame "
+        "rate; labels and expressions of this tree use the global ids, unique over the whole "
+        "tree",
         "videos": {
             video: {
                 "native_video": native,
+                "fps": fps,
                 "track_ids": {str(n): int(g) for n, g in sorted(ids.items())},
             }
-            for video, (native, ids) in videos.items()
+            for video, (native, ids, fps) in videos.items()
         },
     }
 
@@ -271,5 +275,20 @@ def read_native_videos(path: Path) -> dict[str, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {video: str(entry["native_video"]) for video, entry in data["videos"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise DatasetError(f"not a native-ids file ({error})", path=path) from None
+
+
+def read_native_fps(path: Path) -> dict[str, float]:
+    """Export video → frame rate from `native_ids.json` (videos without one left out; empty
+    without the file, as for the original Refer-KITTI, whose KITTI videos are 10 fps)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rates = {v: e["fps"] for v, e in data["videos"].items() if e.get("fps") is not None}
+        if not all(isinstance(r, int | float) and r > 0 for r in rates.values()):
+            raise ValueError("fps must be a positive number")
+        return {video: float(rate) for video, rate in rates.items()}
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise DatasetError(f"not a native-ids file ({error})", path=path) from None

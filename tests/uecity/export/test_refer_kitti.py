@@ -74,8 +74,16 @@ def test_track_ids_are_global_and_mapped_back(tmp_path):
     out = tmp_path / "rk"
     export_dataset(dataset, out, "refer-kitti", workers=1)
     mapping = json.loads((out / "native_ids.json").read_text())["videos"]
-    assert mapping["0001"] == {"native_video": "0001", "track_ids": {"0": 0, "1": 1, "2": 2}}
-    assert mapping["0002"] == {"native_video": "0002", "track_ids": {"0": 3, "1": 4, "2": 5}}
+    assert mapping["0001"] == {
+        "native_video": "0001",
+        "fps": 10.0,
+        "track_ids": {"0": 0, "1": 1, "2": 2},
+    }
+    assert mapping["0002"] == {
+        "native_video": "0002",
+        "fps": 10.0,
+        "track_ids": {"0": 3, "1": 4, "2": 5},
+    }
     seen = {}
     for video in ("0001", "0002"):
         for label in sorted((out / f"KITTI/labels_with_ids/image_02/{video}").glob("*.txt")):

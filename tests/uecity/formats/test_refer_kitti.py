@@ -3,6 +3,7 @@ back, and malformed files named by file and line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from uecity.formats.refer_kitti import (
     ReferKittiTree,
     image_file,
     label_file,
+    native_ids_json,
     read_label_file,
+    read_native_fps,
     read_train_list,
     refer_kitti_video_name,
     train_list_text,
@@ -58,3 +61,15 @@ def test_a_tree_missing_a_folder_is_named(tmp_path: Path) -> None:
     tree.expression_root.mkdir()
     with pytest.raises(DatasetError, match=r"KITTI/labels_with_ids/image_02/ is missing"):
         tree.check()
+
+
+def test_native_ids_file_carries_the_frame_rate(tmp_path: Path) -> None:
+    path = tmp_path / "native_ids.json"
+    assert read_native_fps(path) == {}  # the original Refer-KITTI has no such file
+    data = native_ids_json({"0000": ("cam-a", {3: 0}, 12.5), "0001": ("cam-b", {}, 10.0)})
+    path.write_text(json.dumps(data))
+    assert read_native_fps(path) == {"0000": 12.5, "0001": 10.0}
+    data["videos"]["0001"]["fps"] = "fast"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match="fps must be a positive number"):
+        read_native_fps(path)
