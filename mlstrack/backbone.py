@@ -11,6 +11,8 @@ they cost 38 % of the detections a single frame had with the statistics the mode
 ResNet's stages 2–4 give strides 8/16/32; extra stride-2 3×3 convolutions on the last stage add
 the remaining levels (one for the paper's 4 levels). Each level is projected to d_model with a
 1×1 conv (3×3 for the extra ones) and GroupNorm, as Deformable-DETR does.
+
+`FrozenBatchNorm2d` is adapted from DETR's (facebookresearch/detr, models/backbone.py).
 """
 
 from __future__ import annotations

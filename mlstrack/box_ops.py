@@ -2,6 +2,8 @@
 
 Conversions to the product's absolute `xyxy` pixels happen only at the model's edge
 (`box_cxcywh_to_xyxy_pixels`); every function names the formats it reads and writes.
+
+Adapted from DETR's util/box_ops.py (facebookresearch/detr): `box_iou`, `generalized_box_iou`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ loss). Earlier decoder layers add the same losses with suffix `_<layer>`; the tr
 denoising groups add `_dn`. The losses are sums divided by `normaliser`; TransRMOT divides a
 whole clip's sums by its objects plus its disappeared tracks (`clip_normaliser`).
 `next_training_tracks` turns the paired queries into the next frame's tracks.
+
+Adapted from DETR's `SetCriterion` (facebookresearch/detr, models/detr.py), Deformable-DETR's
+`sigmoid_focal_loss` (models/segmentation.py) and TransRMOT's `ClipMatcher` (wudongming97/RMOT,
+models/transrmot.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Each layer: query self-attention (with an optional mask that keeps the denoising
 deformable cross-attention to the encoder memory around each query's reference box, an FFN.
 After each layer that layer's box head refines the boxes in logit space; the refined boxes,
 detached, are the next layer's reference boxes.
+
+Adapted from Deformable-DETR's `DeformableTransformerDecoderLayer` and
+`DeformableTransformerDecoder` with box refinement (fundamentalvision/Deformable-DETR,
+models/deformable_transformer.py).
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ as `grid_sample(align_corners=False)`), and sums the samples with the attention 
 `ms_deform_attn_sample_reference` computes the same thing a second, independent way (explicit
 corner gathering and bilinear weights); tests prove the two equal and the benchmark compares
 their speed. `MultiScaleDeformableAttention` is the layer with its projections.
+
+Adapted from Deformable-DETR (fundamentalvision/Deformable-DETR: `ms_deform_attn_core_pytorch`
+in models/ops/functions/ms_deform_attn_func.py and `MSDeformAttn` in
+models/ops/modules/ms_deform_attn.py); tests hold it equal to `transformers`' implementation of
+the same.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The deformable encoder: every token of every level attends to a few points of all levels."""
+"""The deformable encoder: every token of every level attends to a few points of all levels.
+
+Adapted from Deformable-DETR's `DeformableTransformerEncoderLayer` and `get_reference_points`
+(fundamentalvision/Deformable-DETR, models/deformable_transformer.py).
+"""
 
 from __future__ import annotations
 

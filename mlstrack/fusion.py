@@ -1,5 +1,8 @@
 """Early fusion (TransRMOT): word features projected to d_model, then each feature level's
-visual tokens cross-attend to the words and add the result (residual), before the encoder."""
+visual tokens cross-attend to the words and add the result (residual), before the encoder.
+
+Adapted from TransRMOT's early fusion (wudongming97/RMOT, models/transrmot.py).
+"""
 
 from __future__ import annotations
 

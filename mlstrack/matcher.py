@@ -1,4 +1,9 @@
-"""Hungarian matching of detect queries to the objects no track query already follows."""
+"""Hungarian matching of detect queries to the objects no track query already follows.
+
+Adapted from DETR's `HungarianMatcher` (facebookresearch/detr, models/matcher.py) with
+Deformable-DETR's focal class cost, and MOTR's per-frame `ClipMatcher` assignment
+(megvii-research/MOTR, models/motr.py).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Fixed sine position embeddings: 2D for feature maps (DETR's), 1D for word sequences."""
+"""Fixed sine position embeddings: 2D for feature maps (DETR's), 1D for word sequences.
+
+The 2D embedding is adapted from DETR's `PositionEmbeddingSine` (facebookresearch/detr,
+models/position_encoding.py).
+"""
 
 from __future__ import annotations
 

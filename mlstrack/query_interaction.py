@@ -8,6 +8,9 @@ feature (residual MLP + norm). Both residuals are taken on the query that entere
 `QueryInteractionModule._update_track_embedding` does. `advance_tracks` applies it to the
 queries the caller decided to keep (the tracker at inference, the identity assignment in
 training) and returns a new `TrackState`.
+
+Adapted from MOTR's `QueryInteractionModule` (megvii-research/MOTR, models/qim.py) as TransRMOT
+uses it (wudongming97/RMOT, models/qim.py).
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ a live track seen this frame is output when its referring score reaches β_ref
 (`tracking_results.FrameResult`) holds every track seen this frame, with `referred` marking the
 output ones, so that thresholds can be calibrated and diagnostics computed without tracking
 again. Boxes are in the product's format: absolute `xyxy` pixels.
+
+Adapted from MOTR's `RuntimeTrackerBase` and TransRMOT's inference filtering
+(megvii-research/MOTR, models/motr.py; wudongming97/RMOT, inference.py).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ permutation seeded by (seed, epoch), and every random choice of a clip comes fro
 seeded by (seed, epoch, position): a step number alone says which clip comes next, which makes
 resuming exact. With several processes each rank takes every `world_size`-th item of the same
 permutation.
+
+Adapted from TransRMOT's clip sampling (wudongming97/RMOT, datasets/refer_kitti.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ sentence), random crop, multi-scale resize; tensors and targets for the model; p
 The same random parameters apply to every frame of a clip, so objects move consistently.
 Boxes stay absolute `xyxy` pixels through the augmentations and become the model's normalised
 `cxcywh` only at the end, through `uecity.core.box_formats`.
+
+The clip-consistent transforms are adapted from MOTR's / TransRMOT's datasets/transforms.py.
 """
 
 from __future__ import annotations
