@@ -414,9 +414,9 @@ class Trainer:
             parameter.grad /= self.world_size
 
     def _broadcast_buffers(self) -> None:
-        """Rank 0's buffers (batch-norm running statistics) to every rank, as DDP's
-        `broadcast_buffers` does: the ranks see different clips, so their statistics drift
-        apart although the all-reduced gradients keep the parameters equal."""
+        """Rank 0's buffers to every rank, as DDP's `broadcast_buffers` does: the ranks see
+        different clips, so running statistics (ordinary batch norm) would drift apart although
+        the all-reduced gradients keep the parameters equal."""
         for buffer in self.model.buffers():
             dist.broadcast(buffer, src=0)
 
