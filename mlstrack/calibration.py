@@ -99,6 +99,7 @@ def calibrate(
         for v, e in sequences
     }
     rows: list[dict[str, float]] = []
+    best = 0.0  # over every combination tried so far
     for pair, (new_score, drop_score) in enumerate(track_grid, start=1):
         trial = settings.with_tracker(
             new_track_score=new_score,
@@ -111,7 +112,6 @@ def calibrate(
             expressions = index.expressions.get(video_id, [])
             found = track_video(model, index.videos[video_id], expressions, trial)
             tracked.update({e.sequence: found[e.name] for e in expressions})
-        best = 0.0
         for refer, area in itertools.product(refer_grid, area_grid):
             predictions = {
                 name: "".join(

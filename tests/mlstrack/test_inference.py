@@ -184,3 +184,26 @@ def test_an_old_checkpoint_with_tracker_fields_in_its_model_config_still_loads(
     (old / "model" / TRACKER_FILE).write_text('{"drop_score": 0.9}')
     with pytest.raises(ModelConfigError, match=r"tracker\.json.*drop_score"):
         load_run(old)
+
+
+def test_calibration_reports_the_best_so_far(trained: tuple[Path, Path]) -> None:
+    """The progress of `calibrate` carries the best held-out HOTA over every combination tried
+    so far: never falling, ending at the chosen combination's."""
+    from mlstrack.calibration import calibrate
+
+    tree, run = trained
+    model, settings, _ = load_run(run)
+    events = []
+    result = calibrate(
+        model,
+        ReferKittiIndex.open(tree),
+        ["0001"],
+        settings,
+        track_grid=((0.0, 0.0), (0.9, 0.8)),  # an untrained model: boxes, then none
+        refer_grid=(0.0,),
+        area_grid=(0.0,),
+        progress=events.append,
+    )
+    best = [event.values["best held-out HOTA"] for event in events]
+    assert len(best) == 2 and best[0] > 0 and best[1] == best[0]
+    assert best[-1] == pytest.approx(result.hota, abs=1e-3)

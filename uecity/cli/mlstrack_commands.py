@@ -164,10 +164,12 @@ def train(
             f"model: {result.model_dir}"
         )
         if trainer.calibration_videos and result.model_dir is not None:
-            _calibrate(out, export_dir, trainer.calibration_videos, device)
+            _calibrate(out, export_dir, trainer.calibration_videos, device, progress=progress)
 
 
-def _calibrate(run: Path, data: Path, videos: list[str], device: str | None) -> None:
+def _calibrate(
+    run: Path, data: Path, videos: list[str], device: str | None, *, progress: bool = True
+) -> None:
     import torch
 
     from mlstrack.calibration import calibrate as calibrate_model
@@ -180,7 +182,7 @@ def _calibrate(run: Path, data: Path, videos: list[str], device: str | None) -> 
     index = ReferKittiIndex.open(data)
     model, settings, folder = load_run(run, _device(device))
     console.print(f"calibrating the tracker on held-out training videos {', '.join(videos)}")
-    with progress_bars(console) as report:
+    with progress_bars(console, enabled=progress) as report:
         result = calibrate_model(model, index, videos, settings, progress=report)
     path = write_calibration(result, folder)
     chosen = ", ".join(f"{k} {v:g}" for k, v in result.chosen.items())
