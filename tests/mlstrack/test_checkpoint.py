@@ -18,6 +18,7 @@ from mlstrack.checkpoint import (
 from mlstrack.config import MLSTrackConfig
 from mlstrack.encoder import encoder_reference_points
 from mlstrack.model import MLSTrack
+from tests.mlstrack.test_deformable_attention import transformers_shape_arguments
 from uecity.core.errors import ExternalToolError, UECityError
 
 
@@ -149,8 +150,7 @@ def test_transformers_layers_and_ours_compute_the_same_after_init() -> None:
     init_from_deformable_detr(model, source.state_dict())
     shapes = [(6, 8), (3, 4), (2, 2), (1, 1)][: config.n_levels]
     tokens = sum(h * w for h, w in shapes)
-    spatial = torch.tensor(shapes)
-    level_start = torch.cat([spatial.new_zeros(1), spatial.prod(1).cumsum(0)[:-1]])
+    spatial, level_start = transformers_shape_arguments(shapes)
     valid = torch.ones(1, tokens, dtype=torch.bool)  # transformers' mask: True where real
     g = torch.Generator().manual_seed(1)
     src, pos = torch.randn(2, 1, tokens, 32, generator=g)

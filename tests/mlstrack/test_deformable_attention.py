@@ -12,6 +12,15 @@ from mlstrack.deformable_attention import (
 SHAPES = [(6, 8), (3, 4), (2, 2), (1, 1)]
 
 
+def transformers_shape_arguments(
+    shapes: list[tuple[int, int]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (spatial_shapes, level_start_index) tensors transformers' deformable attention takes
+    besides the shape list ours takes."""
+    spatial = torch.tensor(shapes)
+    return spatial, torch.cat([spatial.new_zeros(1), spatial.prod(1).cumsum(0)[:-1]])
+
+
 def _inputs(
     seed: int, batch: int = 2, queries: int = 5, heads: int = 2, head_dim: int = 3, points: int = 3
 ) -> tuple:
@@ -88,8 +97,7 @@ def test_sampling_equals_transformers_pure_pytorch_implementation(seed: int) -> 
     )
 
     value, locations, weights = _inputs(seed)
-    spatial = torch.tensor(SHAPES)
-    level_start = torch.cat([spatial.new_zeros(1), spatial.prod(1).cumsum(0)[:-1]])
+    spatial, level_start = transformers_shape_arguments(SHAPES)
     theirs = TransformersSampling()(value, spatial, SHAPES, level_start, locations, weights, 64)
     assert torch.allclose(ms_deform_attn_sample(value, SHAPES, locations, weights), theirs)
 
@@ -120,8 +128,7 @@ def test_layer_equals_transformers_layer_with_the_same_weights(ref_dim: int) -> 
     reference = torch.rand(2, 7, len(SHAPES), ref_dim, generator=g) * 0.6 + 0.2
     padded = torch.zeros(2, tokens, dtype=torch.bool)
     padded[1, -5:] = True
-    spatial = torch.tensor(SHAPES)
-    level_start = torch.cat([spatial.new_zeros(1), spatial.prod(1).cumsum(0)[:-1]])
+    spatial, level_start = transformers_shape_arguments(SHAPES)
     with torch.no_grad():
         expected, _ = theirs(
             query,
