@@ -76,6 +76,12 @@ class TrainConfig(BaseModel):
 
     # --- data --------------------------------------------------------------------------
     clip_length: int = Field(default=2, ge=1, description="Frames per training clip.")
+    clip_length_schedule: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="Longer clips later in training, MOTR's sampler_steps / sampler_lengths: "
+        "(step, length) pairs, from each step on clips are that long (clip_length before the "
+        "first), e.g. [[3000, 3], [4500, 4]].",
+    )
     sample_interval: int = Field(default=1, ge=1, description="Largest frame interval in a clip.")
     sample_mode: Literal["random_interval", "fixed"] = Field(
         default="random_interval", description="Interval drawn from 1..sample_interval, or fixed."
@@ -156,6 +162,11 @@ class TrainConfig(BaseModel):
             raise ValueError("lr_drop_step must be <= max_steps")
         if self.train_short_sides is not None and any(s < 16 for s in self.train_short_sides):
             raise ValueError("train_short_sides must be >= 16")
+        steps = [step for step, _ in self.clip_length_schedule]
+        if any(step < 1 for step in steps) or steps != sorted(set(steps)):
+            raise ValueError("clip_length_schedule: steps must be >= 1 and increasing")
+        if any(length < 1 for _, length in self.clip_length_schedule):
+            raise ValueError("clip_length_schedule: lengths must be >= 1")
         return self
 
     # --- derived -----------------------------------------------------------------------
@@ -175,6 +186,14 @@ class TrainConfig(BaseModel):
         if self.test_short_side is not None:
             return self.test_short_side
         return 800 if self.is_paper else None
+
+    def clip_lengths(self) -> list[tuple[int, int]]:
+        """(first step, clip length) of each phase of training, in order."""
+        return [(0, self.clip_length), *self.clip_length_schedule]
+
+    def clip_length_at(self, step: int) -> int:
+        """The clip length of (0-based) training step `step`."""
+        return [length for start, length in self.clip_lengths() if start <= step][-1]
 
     def resolved_lr_drop_step(self) -> int:
         return self.lr_drop_step if self.lr_drop_step is not None else max(1, self.max_steps // 2)

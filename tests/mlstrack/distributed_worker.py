@@ -35,7 +35,7 @@ def main(tree: str, run: str, out: str) -> None:
     trainer = Trainer(config, tree, run)
     clips = [
         [start.video_id, list(start.frames), start.expression.name]
-        for start in map(trainer.sampler.clip, range(STEPS))
+        for start in (trainer.sampler_at(step).clip(step) for step in range(STEPS))
     ]
     trainer.train()
     record = {

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 from safetensors.torch import load_file
 
 from mlstrack.config import MLSTrackConfig
@@ -45,6 +46,7 @@ def test_smoke_run_writes_checkpoints_log_and_model(tree: Path, tmp_path: Path) 
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
     assert [float(r["lr"]) for r in rows] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5])
     assert len(trainer.text_cache) >= 1  # frozen text features are cached per sentence
+    assert all(group["fused"] for group in trainer.optimiser.param_groups)
 
 
 def test_the_lr_drops_once(tree: Path, tmp_path: Path) -> None:
@@ -59,6 +61,7 @@ def test_resume_is_exact(tree: Path, tmp_path: Path) -> None:
     Trainer(config, tree, tmp_path / "twice").train(stop_at=2)
     resumed = Trainer(config, tree, tmp_path / "twice")
     assert resumed.resumed_from == 2
+    assert all(group["fused"] for group in resumed.optimiser.param_groups)
     resumed.train()
     once = load_file(str(tmp_path / "once" / "model" / "model.safetensors"))
     twice = load_file(str(tmp_path / "twice" / "model" / "model.safetensors"))
@@ -67,6 +70,26 @@ def test_resume_is_exact(tree: Path, tmp_path: Path) -> None:
         torch.testing.assert_close(once[key], twice[key], rtol=0, atol=0, msg=key)
     rows = list(csv.DictReader((tmp_path / "twice" / "log.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+
+
+def test_clips_grow_longer_on_schedule(tree: Path, tmp_path: Path) -> None:
+    config = TrainConfig(**{**FAST, "max_steps": 5}, clip_length_schedule=[(2, 3), (4, 4)])
+    trainer = Trainer(config, tree, tmp_path / "run")
+    lengths = [len(trainer.sampler_at(step).clip(step).frames) for step in range(5)]
+    assert lengths == [2, 2, 3, 3, 4]
+    seen: list[int] = []
+    original = trainer.clip_loss
+    trainer.clip_loss = lambda clip, rng: (seen.append(len(clip.images)), original(clip, rng))[1]
+    trainer.train()
+    assert seen == [2, 2, 3, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "schedule", [[(3, 3), (2, 4)], [(2, 3), (2, 4)], [(0, 3)], [(2, 0)]], ids=str
+)
+def test_a_clip_length_schedule_out_of_order_is_refused(schedule: list) -> None:
+    with pytest.raises(ValidationError, match="clip_length_schedule"):
+        TrainConfig(clip_length_schedule=schedule)
 
 
 def test_a_run_folder_with_another_config_is_refused(tree: Path, tmp_path: Path) -> None:
