@@ -119,6 +119,11 @@ class TrainConfig(BaseModel):
         le=1,
         description="Chance to insert an unmatched detect query as a false-positive track.",
     )
+    drifted_as_false_positives: bool = Field(
+        default=False,
+        description="A query paired with an object under the IoU gate (0.5) joins the next "
+        "frame as a false-positive track instead of vanishing (not in TransRMOT).",
+    )
 
     # --- run ---------------------------------------------------------------------------
     calibration_videos: int = Field(

@@ -11,6 +11,12 @@ when there are at least as many picks as unpaired queries, all of them join). A 
 track carries id -1 (TransRMOT's `obj_idxes == -1`): next frame it is one of the queries the
 Hungarian matcher may give a new object, else it is supervised as "no object", so the model
 learns to let duplicate and drifting tracks die.
+
+With `drifted_as_false_positives` (not in TransRMOT) a paired query under the IoU gate does not
+vanish but joins as a false-positive track too: its object is then untracked in the next frame,
+so the drifted query either picks it up again (the matcher may give it the object) or learns to
+die while a detect query takes the object over. In 2-frame clips this is the only way a track
+off its object occurs in training.
 """
 
 from __future__ import annotations
@@ -66,15 +72,17 @@ def noisy_training_tracks(
     drop_prob: float,
     fp_prob: float,
     iou_gate: float = TRACK_IOU_GATE,
+    drifted_as_false_positives: bool = False,
 ) -> TrackState:
     """The next frame's tracks: paired queries above the IoU gate (minus random drops) plus the
-    false positives. With both probabilities 0 and gate 0 this is
-    `criterion.next_training_tracks`."""
+    false positives (and the pairs under the gate, with `drifted_as_false_positives`). With both
+    probabilities 0 and gate 0 this is `criterion.next_training_tracks`."""
     order = torch.argsort(assignment.query_index)
     ordered = Assignment(assignment.query_index[order], assignment.target_index[order])
     keep = ordered.query_index
     ids = targets.ids[ordered.target_index]
     gated = paired_ious(outputs, targets, ordered) > iou_gate
+    drifted = keep[~gated] if drifted_as_false_positives else keep[:0]
     keep, ids = keep[gated], ids[gated]
     if drop_prob > 0 and len(keep):
         survive = torch.from_numpy(rng.random(len(keep)) >= drop_prob).to(keep.device)
@@ -84,7 +92,7 @@ def noisy_training_tracks(
     unpaired = torch.ones(num_main, dtype=torch.bool, device=keep.device)
     unpaired[assignment.query_index] = False
     inactive = torch.nonzero(unpaired).flatten()
-    fp = false_positive_queries(outputs, keep, inactive, rng, fp_prob)
+    fp = torch.cat((drifted, false_positive_queries(outputs, keep, inactive, rng, fp_prob)))
     keep = torch.cat((keep, fp))
     ids = torch.cat((ids, torch.full((len(fp),), FALSE_POSITIVE_ID, dtype=ids.dtype)))
     misses = torch.zeros_like(ids)

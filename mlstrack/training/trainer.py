@@ -409,6 +409,7 @@ class Trainer:
                     rng,
                     config.track_drop_prob,
                     config.false_positive_prob,
+                    drifted_as_false_positives=config.drifted_as_false_positives,
                 )
         count = max(count, 1)
         return total / count, {name: value / count for name, value in sums.items()}

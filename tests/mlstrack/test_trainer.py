@@ -189,6 +189,19 @@ def test_a_pairing_under_iou_half_does_not_become_a_track(tiny_config: MLSTrackC
         model.query_interaction, outputs, targets, assignment, track, np.random.default_rng(0), 0, 0
     )
     assert kept.ids.tolist() == [3]
+    drifted = noisy_training_tracks(
+        model.query_interaction,
+        outputs,
+        targets,
+        assignment,
+        track,
+        np.random.default_rng(0),
+        0,
+        0,
+        drifted_as_false_positives=True,
+    )
+    assert drifted.ids.tolist() == [3, FALSE_POSITIVE_ID]  # query 1 stays, as a false positive
+    assert torch.allclose(drifted.boxes_cxcywh[1], boxes[1])
 
 
 def test_false_positive_tracks_may_be_matched_to_a_new_object(tiny_config: MLSTrackConfig) -> None:
