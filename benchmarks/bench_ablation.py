@@ -40,7 +40,7 @@ from mlstrack.data import ReferKittiIndex  # noqa: E402
 from mlstrack.evaluation import evaluate_results, write_report  # noqa: E402
 from mlstrack.evaluation.diagnostics import diagnose, write_diagnostics  # noqa: E402
 from mlstrack.inference import load_run, track_dataset  # noqa: E402
-from mlstrack.training import Trainer, load_train_config  # noqa: E402
+from mlstrack.training import TrainConfig, Trainer, load_train_config  # noqa: E402
 from tests.traffic_factory import TrafficSpec, build_traffic_dataset  # noqa: E402
 from uecity.formats.refer_kitti import ReferKittiTree  # noqa: E402
 
@@ -129,13 +129,19 @@ def build_export(spec: dict, source: str, spec_path: Path, out: Path) -> Path:
     return export
 
 
+def row_config(spec: dict, overrides: dict) -> TrainConfig:
+    """The spec's train config file (the README chain's) with its `train:` changes and
+    `overrides`."""
+    return load_train_config(spec["train_config"], {**spec.get("train", {}), **overrides})
+
+
 def run_row(spec: dict, row: dict, export: Path, out: Path, overrides: dict, retrack: bool) -> dict:
     folder = out / "runs" / row["variant"]
     result_file = folder / "row.json"
     if result_file.is_file() and not retrack:
         return json.loads(result_file.read_text())
     previous = json.loads(result_file.read_text()) if result_file.is_file() else {}
-    config = load_train_config(None, {**spec["train"], **overrides, "variant": row["variant"]})
+    config = row_config(spec, {**overrides, "variant": row["variant"]})
     index = ReferKittiIndex.open(export)
     started = time.perf_counter()
     trainer = Trainer(config, export, folder / "run", index=index)
@@ -243,6 +249,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     spec = yaml.safe_load(args.spec.read_text())
+    spec["train_config"] = str(args.spec.parent / spec["train_config"])
     overrides = {
         k: v
         for k, v in {
@@ -256,7 +263,7 @@ def main() -> None:
         overrides["checkpoint_every"] = overrides["max_steps"]
     if args.preset and args.preset != "tiny":
         overrides["model"] = {}  # the paper's thresholds
-    torch.set_num_threads(spec["train"].get("num_threads", 1))
+    torch.set_num_threads(row_config(spec, overrides).num_threads)
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     source = args.source or spec.get("source", "generate")

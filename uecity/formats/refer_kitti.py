@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,27 +268,34 @@ def native_ids_json(videos: dict[str, tuple[str, dict[int, int], float]]) -> dic
     }
 
 
-def read_native_videos(path: Path) -> dict[str, str]:
-    """Export video → native video id from `native_ids.json` (empty without the file)."""
+def _native_entries(path: Path, read: Callable[[dict], dict]) -> dict:
+    """`read(entries)` over the videos of `native_ids.json` (empty without the file, as for the
+    original Refer-KITTI); a malformed file is a DatasetError naming it."""
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {video: str(entry["native_video"]) for video, entry in data["videos"].items()}
+        return read(json.loads(path.read_text(encoding="utf-8"))["videos"])
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise DatasetError(f"not a native-ids file ({error})", path=path) from None
+
+
+def read_native_videos(path: Path) -> dict[str, str]:
+    """Export video → native video id from `native_ids.json`."""
+    return _native_entries(
+        path, lambda videos: {v: str(entry["native_video"]) for v, entry in videos.items()}
+    )
+
+
+def _frame_rates(videos: dict) -> dict[str, float]:
+    rates = {v: e["fps"] for v, e in videos.items() if e.get("fps") is not None}
+    if not all(
+        isinstance(r, int | float) and not isinstance(r, bool) and r > 0 for r in rates.values()
+    ):
+        raise ValueError("fps must be a positive number")
+    return {video: float(rate) for video, rate in rates.items()}
 
 
 def read_native_fps(path: Path) -> dict[str, float]:
-    """Export video → frame rate from `native_ids.json` (videos without one left out; empty
-    without the file, as for the original Refer-KITTI, whose KITTI videos are 10 fps)."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        rates = {v: e["fps"] for v, e in data["videos"].items() if e.get("fps") is not None}
-        if not all(isinstance(r, int | float) and r > 0 for r in rates.values()):
-            raise ValueError("fps must be a positive number")
-        return {video: float(rate) for video, rate in rates.items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise DatasetError(f"not a native-ids file ({error})", path=path) from None
+    """Export video → frame rate from `native_ids.json` (videos without one left out; the
+    original Refer-KITTI has no such file: its KITTI videos are 10 fps)."""
+    return _native_entries(path, _frame_rates)
